@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Checks what the README promises about the local stack's scripts, on a stack of its own
+# (its own STACK_HOME and ports) so the main stack keeps running undisturbed:
+# a failed step can be retried, `up` twice is harmless, a server killed with SIGKILL comes
+# back with its data, `down` stops exactly what was started, and a bad environment gets a
+# message that says what to do.
+set -uo pipefail
+
+STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK=$(mktemp -d /tmp/stack-lifecycle.XXXXXX)
+export STACK_HOME="$WORK/home"
+export MARIADB_PORT=${LIFECYCLE_MARIADB_PORT:-3317}
+export KAFKA_PORT=${LIFECYCLE_KAFKA_PORT:-9192}
+export KAFKA_CONTROLLER_PORT=${LIFECYCLE_KAFKA_CONTROLLER_PORT:-9193}
+export REDIS_PORT=${LIFECYCLE_REDIS_PORT:-6390}
+# The environment of the main stack must not leak into this one.
+unset STACK_MARIADB_ADMIN_URL KAFKA_BOOTSTRAP_SERVERS REDIS_URL
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf '    ok - %s\n' "$1"; }
+fail() {
+    failed=$((failed + 1))
+    printf '    not ok - %s\n' "$1"
+    [[ -n ${2:-} && -f $2 ]] && sed 's/^/        | /' "$2" | tail -n 30
+}
+cleanup() {
+    "$STACK_DIR/down" >/dev/null 2>&1
+    [[ -n ${busy_pid:-} ]] && kill "$busy_pid" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+run() { "$@" >"$WORK/out.log" 2>&1; }
+pid_of() { cat "$STACK_HOME/run/$1.pid" 2>/dev/null; }
+admin_sql() {
+    mariadb --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" -ustack_admin -p"${STACK_ADMIN_PASSWORD:-local-admin}" -N -B -e "$1"
+}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+kafka_tool() { local libs=("$STACK_HOME"/kafka/libs-*); "$JAVA" -cp "${libs[0]}/*" "$@"; }
+
+# 1. Maven Central unreachable: Kafka's jars cannot be resolved. Simulated by Maven's offline
+#    mode over an empty local repository. The message must name the cause and the way out.
+if STACK_MAVEN_ARGS="-o -Dmaven.repo.local=$WORK/empty-m2" run "$STACK_DIR/up"; then
+    fail "up fails when Kafka's jars cannot be downloaded" "$WORK/out.log"
+elif grep -q "Could not download the Kafka" "$WORK/out.log" && grep -q "settings.xml" "$WORK/out.log"; then
+    pass "up explains that Kafka's jars could not be downloaded and how to configure a mirror"
+else
+    fail "up explains that Kafka's jars could not be downloaded" "$WORK/out.log"
+fi
+
+# 2. After the failure is fixed, the same command finishes the job.
+if run "$STACK_DIR/up" && run "$STACK_DIR/status"; then
+    pass "up after a failed attempt brings every server up"
+else
+    fail "up after a failed attempt brings every server up" "$WORK/out.log"
+fi
+
+# 3. A second up leaves the running servers alone.
+before="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)"
+if run "$STACK_DIR/up" && [[ "$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)" == "$before" ]] &&
+    grep -q "already running" "$WORK/out.log"; then
+    pass "a second up is harmless: same processes, nothing restarted"
+else
+    fail "a second up is harmless" "$WORK/out.log"
+fi
+
+# 4. MariaDB killed with SIGKILL comes back with its committed data.
+admin_sql "CREATE DATABASE IF NOT EXISTS lifecycle; CREATE TABLE IF NOT EXISTS lifecycle.marker (id INT PRIMARY KEY);
+           INSERT INTO lifecycle.marker VALUES (42);" >"$WORK/out.log" 2>&1
+old_pid=$(pid_of mariadb)
+kill -KILL "$old_pid"
+while kill -0 "$old_pid" 2>/dev/null; do sleep 0.1; done
+if run "$STACK_DIR/up" && [[ $(admin_sql "SELECT id FROM lifecycle.marker" 2>&1) == 42 ]] && [[ $(pid_of mariadb) != "$old_pid" ]]; then
+    pass "MariaDB killed with SIGKILL is restarted by up with its data intact"
+else
+    fail "MariaDB killed with SIGKILL is restarted by up with its data intact" "$WORK/out.log"
+fi
+
+# 5. Kafka killed with SIGKILL comes back with its topics and acknowledged records.
+bootstrap="127.0.0.1:$KAFKA_PORT"
+echo "order-1:kept-across-a-crash" | kafka_tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$bootstrap" \
+    --topic commerce.ordering.order --property parse.key=true --property key.separator=: \
+    --producer-property acks=all >"$WORK/produce.log" 2>&1
+old_pid=$(pid_of kafka)
+kill -KILL "$old_pid"
+while kill -0 "$old_pid" 2>/dev/null; do sleep 0.1; done
+if run "$STACK_DIR/up" && grep -q "commerce.ordering.order: exists" "$WORK/out.log" &&
+    kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$bootstrap" \
+        --topic commerce.ordering.order --from-beginning --max-messages 1 --timeout-ms 30000 2>"$WORK/consume.log" |
+    grep -q "kept-across-a-crash"; then
+    pass "Kafka killed with SIGKILL is restarted by up with its topics and records intact"
+else
+    cat "$WORK/produce.log" "$WORK/consume.log" >>"$WORK/out.log"
+    fail "Kafka killed with SIGKILL is restarted by up with its topics and records intact" "$WORK/out.log"
+fi
+
+# 6. A port held by another program: up refuses and names the variable to change.
+busy_port=${LIFECYCLE_BUSY_PORT:-3327}
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $busy_port)); s.listen(); time.sleep(600)" &
+busy_pid=$!
+until (exec 3<>"/dev/tcp/127.0.0.1/$busy_port") 2>/dev/null; do kill -0 "$busy_pid" || break; sleep 0.1; done
+if STACK_HOME="$WORK/other" MARIADB_PORT=$busy_port run "$STACK_DIR/up"; then
+    fail "up refuses a port that another program holds" "$WORK/out.log"
+elif grep -q "Port $busy_port, wanted by MariaDB, is in use" "$WORK/out.log" && grep -q "MARIADB_PORT=" "$WORK/out.log"; then
+    pass "up refuses a port that another program holds and says which variable picks another"
+else
+    fail "up names the busy port and the variable to change" "$WORK/out.log"
+fi
+kill "$busy_pid" 2>/dev/null
+busy_pid=""
+
+# 7. No usable Java: a clear message, and the running servers are left as they were.
+before="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)"
+if JAVA_HOME="$WORK/no-such-jdk" run "$STACK_DIR/up"; then
+    fail "up refuses a JAVA_HOME without Java" "$WORK/out.log"
+elif grep -q "JAVA_HOME is $WORK/no-such-jdk" "$WORK/out.log" &&
+    [[ "$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)" == "$before" ]]; then
+    pass "up explains a JAVA_HOME without Java and leaves the running servers alone"
+else
+    fail "up explains a JAVA_HOME without Java" "$WORK/out.log"
+fi
+
+# 8. down stops exactly the processes up started, and the ports are free again.
+pids="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)"
+run "$STACK_DIR/down"
+still_running=""
+for pid in $pids; do kill -0 "$pid" 2>/dev/null && still_running+=" $pid"; done
+ports_open=""
+for port in "$MARIADB_PORT" "$KAFKA_PORT" "$REDIS_PORT"; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ports_open+=" $port"
+done
+if [[ -z $still_running && -z $ports_open ]] && ! "$STACK_DIR/status" >/dev/null 2>&1; then
+    pass "down stops every server it started and frees their ports"
+else
+    fail "down stops every server (still running:${still_running:- none}; ports open:${ports_open:- none})" "$WORK/out.log"
+fi
+
+# 9. The data outlives down and up.
+if run "$STACK_DIR/up" && [[ $(admin_sql "SELECT id FROM lifecycle.marker" 2>&1) == 42 ]]; then
+    pass "data survives down and up"
+else
+    fail "data survives down and up" "$WORK/out.log"
+fi
+
+echo "lifecycle: $passed passed, $failed failed"
+((failed == 0))
