@@ -10,6 +10,8 @@ ensure_build_tools() {
 }
 
 build_stackctl() {
-    ( cd "$REPO_DIR" && cargo build --quiet -p stackctl ) ||
+    # Cargo prints its own progress; the first build compiles librdkafka and takes a minute or two.
+    say "Building stackctl (the first build takes 1-2 minutes)"
+    ( cd "$REPO_DIR" && cargo build -p stackctl ) ||
         die "Building stackctl failed (cargo output above)."
 }
