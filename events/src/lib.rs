@@ -7,5 +7,14 @@
 //!
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
+//! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension
+//!   names (partition key, trace context, correlation and causation ids), the partition key,
+//!   and reading the JSON data whatever shape it arrived in.
+//! - [`kafka`]: the CloudEvents Kafka binding without librdkafka, so function binaries can
+//!   read records handed to them by the AWS event source mapping: [`kafka::encode_binary`]
+//!   writes binary mode, [`kafka::decode`] reads binary and structured mode and names the
+//!   broken rule when a record is not a sound CloudEvent.
 
+pub mod envelope;
+pub mod kafka;
 pub mod topics;

@@ -1,0 +1,135 @@
+//! Event functions: one handler trait over a CloudEvent and its delivery, whatever the trigger.
+//!
+//! A handler answers what should happen to the record, and each trigger adapter turns that
+//! into its own protocol: an HTTP status for Knative's KafkaSource and the local dispatcher, a
+//! batch-item failure for the AWS Kafka event source mapping.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cloudevents::{AttributesReader, Event};
+use tracing::Instrument;
+
+use crate::config::{ConfigError, Platform};
+
+/// Where a record came from and how often it was tried, as far as the trigger can tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub trigger: Trigger,
+    pub topic: Option<String>,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
+    /// The Kafka key: the aggregate id.
+    pub key: Option<String>,
+    /// 1 for the first delivery; the local dispatcher counts retries, Knative and Lambda do not
+    /// tell, so it stays 1 there.
+    pub attempt: u32,
+}
+
+/// The trigger that delivered an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Trigger {
+    /// An HTTP POST of a CloudEvent: Knative's KafkaSource or the local trigger dispatcher.
+    #[default]
+    HttpPost,
+    /// The AWS Lambda Kafka event source mapping (MSK or self-managed Kafka).
+    LambdaKafka,
+}
+
+/// What should happen to a record after the handler saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The effect is committed (or the event was already handled): move on.
+    Ack,
+    /// A transient failure (database unavailable, deadlock, timeout): deliver it again later.
+    Retry(String),
+    /// A permanent failure (malformed, breaks a business rule, unknown type): retrying cannot
+    /// help, so the record goes to the dead-letter topic with this reason.
+    Reject(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Ack => "ack",
+            Self::Retry(_) => "retry",
+            Self::Reject(_) => "reject",
+        }
+    }
+
+    fn metric(&self) -> telemetry::EventOutcome {
+        match self {
+            Self::Ack => telemetry::EventOutcome::Succeeded,
+            Self::Retry(_) => telemetry::EventOutcome::RetryableFailure,
+            Self::Reject(_) => telemetry::EventOutcome::PermanentFailure,
+        }
+    }
+}
+
+/// An event use case.
+///
+/// Implementations must be idempotent: every trigger delivers at least once, so the same event
+/// id can arrive again after a crash, a rebalance or a replay, and must then be acknowledged
+/// without repeating the effect.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle(&self, event: &Event, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Runs the handler for one event inside a span carrying the event's identity and trace, and
+/// records the outcome in the logs and metrics. Every adapter goes through here.
+pub async fn handle_one<H: EventHandler>(
+    handler: &H,
+    function: &str,
+    event: &Event,
+    delivery: &Delivery,
+) -> Outcome {
+    let trace = event
+        .extension(events::kafka::TRACEPARENT)
+        .and_then(|value| telemetry::TraceContext::parse(&value.to_string()))
+        .map(|parent| parent.child())
+        .unwrap_or_else(telemetry::TraceContext::new_root);
+    // An error-level span stays enabled under RUST_LOG=warn, so warnings keep the event's context.
+    let span = tracing::error_span!(
+        "event",
+        function,
+        event_id = event.id(),
+        event_type = event.ty(),
+        subject = event.subject().unwrap_or_default(),
+        topic = delivery.topic.as_deref().unwrap_or_default(),
+        partition = delivery.partition,
+        offset = delivery.offset,
+        attempt = delivery.attempt,
+        trace_id = %trace.trace_id_hex(),
+    );
+    let started = Instant::now();
+    let outcome = handler.handle(event, delivery).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    span.in_scope(|| match &outcome {
+        Outcome::Ack => tracing::info!(elapsed_ms = elapsed.as_millis(), "Event handled"),
+        Outcome::Retry(reason) => {
+            tracing::warn!(reason, elapsed_ms = elapsed.as_millis(), "Event will be retried")
+        }
+        Outcome::Reject(reason) => {
+            tracing::error!(reason, elapsed_ms = elapsed.as_millis(), "Event rejected")
+        }
+    });
+    telemetry::record_event_handled(function, event.ty(), outcome.metric(), elapsed);
+    outcome
+}
+
+/// Serves an event function on whatever platform this is: the Lambda Runtime API (Kafka event
+/// source mapping) when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server on `$PORT` that
+/// accepts CloudEvent POSTs from Knative's KafkaSource or the local trigger dispatcher.
+pub async fn serve<H: EventHandler>(handler: H) -> anyhow::Result<()> {
+    let function = crate::config::function_name();
+    let handler = Arc::new(handler);
+    match Platform::detect().map_err(|error: ConfigError| anyhow::anyhow!(error))? {
+        Platform::Lambda => crate::lambda_kafka::run(handler, function).await,
+        Platform::Server { .. } => {
+            crate::http::HttpFunction::new(crate::knative::router(handler, function))
+                .run()
+                .await
+        }
+    }
+}

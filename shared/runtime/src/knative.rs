@@ -1,0 +1,93 @@
+//! CloudEvents over HTTP POST: the delivery of Knative's KafkaSource and of the local trigger
+//! dispatcher.
+//!
+//! Both post one event per request to `/`, in binary mode (`ce-*` headers) or structured mode
+//! (`application/cloudevents+json`). The answer follows the Knative delivery rules: 2xx is
+//! done, 503 is retried with backoff, and 422 or 400 is final — the sender dead-letters it.
+//!
+//! The local dispatcher adds the record's coordinates as `x-kafka-topic`, `x-kafka-partition`,
+//! `x-kafka-offset` and `x-delivery-attempt` headers; KafkaSource does not, so they are optional.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use cloudevents::Event;
+use serde::Serialize;
+
+use crate::envelope::{self, ApiError};
+use crate::events::{Delivery, EventHandler, Outcome, Trigger, handle_one};
+
+pub const TOPIC_HEADER: &str = "x-kafka-topic";
+pub const PARTITION_HEADER: &str = "x-kafka-partition";
+pub const OFFSET_HEADER: &str = "x-kafka-offset";
+pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
+
+struct Shared<H> {
+    handler: Arc<H>,
+    function: String,
+}
+
+/// A router that hands every CloudEvent POSTed to `/` to the handler.
+pub fn router<H: EventHandler>(handler: Arc<H>, function: String) -> Router {
+    Router::new()
+        .route("/", post(receive::<H>))
+        .with_state(Arc::new(Shared { handler, function }))
+}
+
+#[derive(Serialize)]
+struct Handled {
+    outcome: &'static str,
+}
+
+async fn receive<H: EventHandler>(
+    State(shared): State<Arc<Shared<H>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let event = match cloudevents::binding::http::to_event(&headers, body.to_vec()) {
+        Ok(event) => event,
+        Err(error) => {
+            return ApiError::bad_request(
+                "INVALID_CLOUD_EVENT",
+                format!("The request is not a CloudEvent: {error}"),
+            )
+            .into_response();
+        }
+    };
+    let delivery = delivery_of(&headers, &event);
+    match handle_one(shared.handler.as_ref(), &shared.function, &event, &delivery).await {
+        Outcome::Ack => envelope::ok(Handled { outcome: "ack" }).into_response(),
+        Outcome::Reject(reason) => ApiError::unprocessable("EVENT_REJECTED", reason).into_response(),
+        Outcome::Retry(reason) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "EVENT_RETRY", reason).into_response()
+        }
+    }
+}
+
+fn delivery_of(headers: &HeaderMap, event: &Event) -> Delivery {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    // KafkaSource puts the record key in `partitionkey` and `key`; our relay sets `partitionkey`.
+    let key = [events::kafka::PARTITION_KEY, "key"]
+        .iter()
+        .find_map(|name| event.extension(name).map(|value| value.to_string()));
+    Delivery {
+        trigger: Trigger::HttpPost,
+        topic: header(TOPIC_HEADER),
+        partition: header(PARTITION_HEADER).and_then(|value| value.parse().ok()),
+        offset: header(OFFSET_HEADER).and_then(|value| value.parse().ok()),
+        key,
+        attempt: header(ATTEMPT_HEADER)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(1),
+    }
+}

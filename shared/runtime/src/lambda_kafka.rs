@@ -1,0 +1,149 @@
+//! The AWS Lambda Kafka event source mapping (MSK and self-managed Kafka) as a trigger.
+//!
+//! Lambda hands the function a batch: records grouped by `<topic>-<partition>`, in offset
+//! order, with base64 keys and values and headers as signed bytes. Each record is decoded with
+//! the platform's own CloudEvent codec (so Lambda binaries need no librdkafka) and handled in
+//! order. The first record of a partition that is not acknowledged is reported as a batch item
+//! failure and the rest of that partition is left for the next delivery, which keeps per-key
+//! order. Rejected records are reported too: Lambda retries them up to the mapping's
+//! `MaximumRetryAttempts` and then sends them to its on-failure destination (our dead-letter
+//! topic), so nothing is silently dropped (docs/adr/0005).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+
+use crate::events::{Delivery, EventHandler, Outcome, Trigger, handle_one};
+
+/// The partial-batch response of a Kafka event source mapping. `aws_lambda_events` has no
+/// type for it yet, so it is defined here.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaBatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: ItemIdentifier,
+}
+
+/// Names the record from which Lambda resumes its partition.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemIdentifier {
+    /// `<topic>-<partition>`, as in the event's `records` map.
+    pub partition: String,
+    pub offset: i64,
+}
+
+/// Runs the handler under the Lambda Runtime API until the function is shut down.
+pub async fn run<H: EventHandler>(handler: Arc<H>, function: String) -> anyhow::Result<()> {
+    let function = Arc::new(function);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+        let handler = Arc::clone(&handler);
+        let function = Arc::clone(&function);
+        async move {
+            Ok::<_, lambda_runtime::Error>(handle_batch(handler.as_ref(), &function, event.payload).await)
+        }
+    }))
+    .await
+    .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
+}
+
+/// Handles one batch and says which records Lambda must deliver again.
+pub async fn handle_batch<H: EventHandler>(
+    handler: &H,
+    function: &str,
+    batch: KafkaEvent,
+) -> KafkaBatchResponse {
+    // A sorted map keeps the processing order stable, which makes logs and tests predictable.
+    let partitions: BTreeMap<String, Vec<KafkaRecord>> = batch.records.into_iter().collect();
+    let mut response = KafkaBatchResponse::default();
+    for (partition_name, mut records) in partitions {
+        records.sort_by_key(|record| record.offset);
+        for record in records {
+            let offset = record.offset;
+            if handle_record(handler, function, &partition_name, record).await != Outcome::Ack {
+                response.batch_item_failures.push(BatchItemFailure {
+                    item_identifier: ItemIdentifier {
+                        partition: partition_name.clone(),
+                        offset,
+                    },
+                });
+                break;
+            }
+        }
+    }
+    response
+}
+
+async fn handle_record<H: EventHandler>(
+    handler: &H,
+    function: &str,
+    partition_name: &str,
+    record: KafkaRecord,
+) -> Outcome {
+    let key = record
+        .key
+        .as_deref()
+        .and_then(|key| BASE64.decode(key).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let delivery = Delivery {
+        trigger: Trigger::LambdaKafka,
+        topic: record.topic.clone().or_else(|| topic_of(partition_name)),
+        partition: i32::try_from(record.partition).ok(),
+        offset: Some(record.offset),
+        key,
+        attempt: 1,
+    };
+    let payload = match record.value.as_deref().map(|value| BASE64.decode(value)) {
+        Some(Ok(bytes)) => Some(bytes),
+        None => None,
+        Some(Err(error)) => {
+            return reject_undecodable(function, &delivery, &format!("the value is not base64: {error}"));
+        }
+    };
+    let headers: Vec<events::kafka::Header> = record
+        .headers
+        .iter()
+        .flat_map(|header| header.iter())
+        .map(|(key, value)| events::kafka::Header {
+            key: key.clone(),
+            // Lambda sends header bytes as signed integers; reinterpret them as bytes.
+            value: Some(value.iter().map(|byte| byte.to_ne_bytes()[0]).collect()),
+        })
+        .collect();
+    match events::kafka::decode(&headers, payload.as_deref()) {
+        Ok(event) => handle_one(handler, function, &event, &delivery).await,
+        Err(error) => reject_undecodable(function, &delivery, &error.to_string()),
+    }
+}
+
+fn reject_undecodable(function: &str, delivery: &Delivery, reason: &str) -> Outcome {
+    tracing::error!(
+        function,
+        topic = delivery.topic.as_deref().unwrap_or_default(),
+        partition = delivery.partition,
+        offset = delivery.offset,
+        reason,
+        "Record is not a CloudEvent; rejected"
+    );
+    telemetry::record_event_handled(
+        function,
+        "undecodable",
+        telemetry::EventOutcome::PermanentFailure,
+        std::time::Duration::ZERO,
+    );
+    Outcome::Reject(format!("not a CloudEvent: {reason}"))
+}
+
+/// `orders-3` → `orders`: the topic part of a `<topic>-<partition>` key.
+fn topic_of(partition_name: &str) -> Option<String> {
+    partition_name.rsplit_once('-').map(|(topic, _)| topic.to_owned())
+}
