@@ -5,6 +5,7 @@
 //! consumers (functions and the trigger dispatcher) and the local stack (which creates the
 //! topics up front, because broker-side auto-creation is off) all agree on them.
 //!
+//! - [`catalog`]: the catalog context's event types and payloads.
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
 //! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension
@@ -15,6 +16,7 @@
 //!   writes binary mode, [`kafka::decode`] reads binary and structured mode and names the
 //!   broken rule when a record is not a sound CloudEvent.
 
+pub mod catalog;
 pub mod envelope;
 pub mod kafka;
 pub mod topics;

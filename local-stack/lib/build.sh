@@ -15,3 +15,14 @@ build_stackctl() {
     ( cd "$REPO_DIR" && cargo build -p stackctl ) ||
         die "Building stackctl failed (cargo output above)."
 }
+
+# cfn-lint 1.53.x still runs the real SAM transform before linting; later versions validate
+# SAM resources against bundled schemas and miss whole classes of mistakes (docs/adr/0005).
+CFN_LINT_VERSION=1.53.3
+ensure_cfn_lint() {
+    if [[ $(cfn-lint --version 2>/dev/null) != "cfn-lint $CFN_LINT_VERSION" ]]; then
+        say "Installing cfn-lint $CFN_LINT_VERSION from PyPI"
+        python3 -m pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" >"$LOG_DIR/pip.log" 2>&1 ||
+            { print_log_tail "$LOG_DIR/pip.log"; die "Installing cfn-lint failed; the full log is $LOG_DIR/pip.log."; }
+    fi
+}

@@ -1,0 +1,169 @@
+//! `project-catalog-product` against the real MariaDB of the local stack: each test gets a
+//! fresh database with the ordering migrations applied.
+
+use chrono::{DateTime, Duration, Utc};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use ordering::catalog_projection::ProjectCatalogProduct;
+use runtime::events::{Delivery, EventHandler, Outcome};
+use serde_json::json;
+use sqlx::MySqlPool;
+use sqlx::mysql::MySqlPoolOptions;
+
+struct TestDatabase {
+    admin: MySqlPool,
+    name: String,
+    pool: MySqlPool,
+}
+
+impl TestDatabase {
+    async fn new() -> Self {
+        let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
+            .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
+        let admin = MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_url)
+            .await
+            .expect("the local stack's MariaDB is reachable; start it with local-stack/up");
+        let name = format!("ordering_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        let pool = MySqlPoolOptions::new()
+            .max_connections(4)
+            .connect(&format!("{admin_url}/{name}"))
+            .await
+            .expect("connect to the test database");
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
+        let migrator = sqlx::migrate::Migrator::new(migrations.as_path()).await.expect("read migrations");
+        migrator.run(&pool).await.expect("apply migrations");
+        Self { admin, name, pool }
+    }
+
+    async fn price_of(&self, product_id: &str) -> Option<(Option<String>, i64, String, bool)> {
+        sqlx::query_as("SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?")
+            .bind(product_id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("select")
+    }
+
+    async fn drop(self) {
+        self.pool.close().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
+            .execute(&self.admin)
+            .await
+            .expect("drop database");
+    }
+}
+
+fn catalog_event(id: &str, ty: &str, at: DateTime<Utc>, data: serde_json::Value) -> Event {
+    EventBuilderV10::new()
+        .id(id)
+        .ty(ty)
+        .source("commerce/catalog")
+        .subject("p-1")
+        .time(at)
+        .data("application/json", data)
+        .build()
+        .expect("event")
+}
+
+fn created(id: &str, at: DateTime<Utc>, price: i64) -> Event {
+    catalog_event(
+        id,
+        events::catalog::PRODUCT_CREATED_V1,
+        at,
+        json!({"productId": "p-1", "name": "Espresso cup", "priceMinor": price, "currency": "EUR"}),
+    )
+}
+
+fn price_changed(id: &str, at: DateTime<Utc>, price: i64) -> Event {
+    catalog_event(
+        id,
+        events::catalog::PRODUCT_PRICE_CHANGED_V1,
+        at,
+        json!({"productId": "p-1", "priceMinor": price, "currency": "EUR"}),
+    )
+}
+
+async fn deliver(handler: &ProjectCatalogProduct, event: &Event) -> Outcome {
+    handler.handle(event, &Delivery::default()).await
+}
+
+#[tokio::test]
+async fn a_created_product_and_its_price_changes_are_projected() {
+    let database = TestDatabase::new().await;
+    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let start = Utc::now();
+
+    assert_eq!(deliver(&handler, &created("e-1", start, 1290)).await, Outcome::Ack);
+    assert_eq!(deliver(&handler, &price_changed("e-2", start + Duration::seconds(1), 1190)).await, Outcome::Ack);
+
+    assert_eq!(database.price_of("p-1").await, Some((Some("Espresso cup".to_owned()), 1190, "EUR".to_owned(), true)));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn redelivered_and_replayed_events_change_nothing() {
+    let database = TestDatabase::new().await;
+    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let start = Utc::now();
+    let first = price_changed("e-1", start, 1190);
+    let second = price_changed("e-2", start + Duration::seconds(1), 1090);
+
+    for event in [&created("e-0", start - Duration::seconds(1), 1290), &first, &second, &first, &second] {
+        assert_eq!(deliver(&handler, event).await, Outcome::Ack);
+    }
+    // An older change with a new id (a replay after the inbox was purged) is ignored too.
+    assert_eq!(deliver(&handler, &price_changed("e-old", start - Duration::seconds(5), 990)).await, Outcome::Ack);
+
+    assert_eq!(database.price_of("p-1").await.map(|row| row.1), Some(1090));
+    let inbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_event WHERE consumer = 'project-catalog-product'")
+        .fetch_one(&database.pool)
+        .await
+        .expect("count");
+    assert_eq!(inbox, 4, "one inbox row per distinct event id");
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_discontinued_product_can_no_longer_be_ordered() {
+    let database = TestDatabase::new().await;
+    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let start = Utc::now();
+    deliver(&handler, &created("e-1", start, 1290)).await;
+    let discontinued =
+        catalog_event("e-2", events::catalog::PRODUCT_DISCONTINUED_V1, start + Duration::seconds(1), json!({"productId": "p-1"}));
+    assert_eq!(deliver(&handler, &discontinued).await, Outcome::Ack);
+    assert_eq!(database.price_of("p-1").await.map(|row| row.3), Some(false));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
+    let database = TestDatabase::new().await;
+    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let bad = catalog_event(
+        "e-1",
+        events::catalog::PRODUCT_CREATED_V1,
+        Utc::now(),
+        json!({"productId": "p-1", "name": "Cup", "priceMinor": 12.5, "currency": "EUR"}),
+    );
+    assert!(matches!(deliver(&handler, &bad).await, Outcome::Reject(_)));
+    assert_eq!(database.price_of("p-1").await, None);
+    let inbox: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM processed_event").fetch_one(&database.pool).await.expect("count");
+    assert_eq!(inbox, 0, "a rejected event is not recorded as processed");
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_asks_for_a_retry() {
+    let pool = MySqlPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy("mysql://nobody:nothing@127.0.0.1:1/ordering")
+        .expect("lazy pool");
+    let handler = ProjectCatalogProduct::new(pool);
+    assert!(matches!(deliver(&handler, &created("e-1", Utc::now(), 1290)).await, Outcome::Retry(_)));
+}

@@ -1,0 +1,140 @@
+//! The `project-catalog-product` binary as Knative and the local dispatcher run it: without
+//! the Lambda variable it serves HTTP on `$PORT` and takes CloudEvent POSTs.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::MySqlPoolOptions;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+async fn serve(database_url: &str) -> Served {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_project-catalog-product"))
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", database_url)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the function");
+    let served = Served { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{}/healthz", served.base)).send().await
+            && response.status().is_success()
+        {
+            return served;
+        }
+        assert!(started.elapsed() < DEADLINE, "the function did not answer /healthz within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn fresh_database() -> (String, String) {
+    let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
+        .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
+    let admin = MySqlPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("MariaDB of the local stack");
+    let name = format!("ordering_bin_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`"))).execute(&admin).await.expect("create");
+    let url = format!("{admin_url}/{name}");
+    let pool = MySqlPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
+    sqlx::migrate::Migrator::new(migrations.as_path()).await.expect("read").run(&pool).await.expect("migrate");
+    (admin_url, name)
+}
+
+#[tokio::test]
+async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_statuses() {
+    let (admin_url, name) = fresh_database().await;
+    let function = serve(&format!("{admin_url}/{name}")).await;
+    let client = reqwest::Client::new();
+
+    let binary = client
+        .post(format!("{}/", function.base))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "0196f6a0-0000-7000-8000-000000000001")
+        .header("ce-source", "commerce/catalog")
+        .header("ce-type", events::catalog::PRODUCT_CREATED_V1)
+        .header("ce-time", "2026-11-25T10:00:00Z")
+        .header("ce-partitionkey", "p-1")
+        .header("content-type", "application/json")
+        .body(r#"{"productId":"p-1","name":"Cup","priceMinor":1290,"currency":"EUR"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(binary.status(), 200, "binary mode is acknowledged");
+
+    let structured = serde_json::json!({
+        "specversion": "1.0", "id": "0196f6a0-0000-7000-8000-000000000002", "source": "commerce/catalog",
+        "type": events::catalog::PRODUCT_PRICE_CHANGED_V1, "time": "2026-11-25T10:00:01Z",
+        "datacontenttype": "application/json",
+        "data": {"productId": "p-1", "priceMinor": 1190, "currency": "EUR"}
+    });
+    let response = client
+        .post(format!("{}/", function.base))
+        .header("content-type", "application/cloudevents+json")
+        .body(structured.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 200, "structured mode is acknowledged");
+
+    let rejected = client
+        .post(format!("{}/", function.base))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "0196f6a0-0000-7000-8000-000000000003")
+        .header("ce-source", "commerce/catalog")
+        .header("ce-type", events::catalog::PRODUCT_PRICE_CHANGED_V1)
+        .header("content-type", "application/json")
+        .body(r#"{"productId":"p-1","priceMinor":-5,"currency":"EUR"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(rejected.status(), 422, "a broken rule is final");
+
+    let garbage = client.post(format!("{}/", function.base)).body("hello").send().await.expect("post");
+    assert_eq!(garbage.status(), 400, "not a CloudEvent");
+
+    let pool = MySqlPoolOptions::new().max_connections(1).connect(&format!("{admin_url}/{name}")).await.expect("connect");
+    let price: i64 =
+        sqlx::query_scalar("SELECT price_minor FROM product_price WHERE product_id = 'p-1'").fetch_one(&pool).await.expect("row");
+    assert_eq!(price, 1190);
+    drop(function);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`"))).execute(&pool).await.expect("drop");
+}
+
+#[tokio::test]
+async fn with_the_database_down_events_are_answered_with_503_so_they_are_retried() {
+    let function = serve("mysql://nobody:nothing@127.0.0.1:1/ordering").await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/", function.base))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "0196f6a0-0000-7000-8000-000000000009")
+        .header("ce-source", "commerce/catalog")
+        .header("ce-type", events::catalog::PRODUCT_DISCONTINUED_V1)
+        .header("content-type", "application/json")
+        .body(r#"{"productId":"p-1"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 503);
+}

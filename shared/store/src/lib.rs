@@ -1,0 +1,6 @@
+//! MariaDB persistence shared by the contexts.
+//!
+//! - [`inbox`]: runs a consumer's effect at most once per event id, in one transaction with
+//!   the record that the event was handled.
+
+pub mod inbox;
