@@ -1,0 +1,182 @@
+//! Command-line settings of the `trigger-dispatcher` binary, turned into library types here
+//! so the binary only wires.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::backoff::RetryPolicy;
+use crate::consumer::ConsumerConfig;
+use crate::dispatcher::DispatcherConfig;
+use crate::pipeline::DeliveryConfig;
+use crate::replay::{ReplayRequest, StartFrom};
+use crate::subscription::Subscription;
+
+/// Consumes Kafka topics and POSTs every record to a function as a CloudEvent.
+#[derive(Debug, Parser)]
+#[command(name = "trigger-dispatcher")]
+pub struct DispatcherArgs {
+    /// FUNCTION=TOPIC=URL; repeat for more subscriptions.
+    #[arg(long = "subscribe", value_name = "FUNCTION=TOPIC=URL", required = true)]
+    pub subscriptions: Vec<String>,
+    /// Consumer groups are named `<prefix>.<function>.<topic>`.
+    #[arg(long, default_value = "dispatcher")]
+    pub group_prefix: String,
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: String,
+    /// Where `/metrics` and `/healthz` are served.
+    #[arg(long, default_value_t = 9464)]
+    pub metrics_port: u16,
+    /// The ceiling of the first retry wait, in milliseconds (doubles per attempt).
+    #[arg(long, default_value_t = 100)]
+    pub retry_base_ms: u64,
+    /// The longest retry wait, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub retry_cap_ms: u64,
+    /// Deliveries per record before it is dead-lettered.
+    #[arg(long, default_value_t = 8)]
+    pub max_attempts: u32,
+    /// Timeout of one HTTP request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl DispatcherArgs {
+    pub fn subscriptions(&self) -> anyhow::Result<Vec<Subscription>> {
+        self.subscriptions
+            .iter()
+            .map(|spec| Subscription::parse(spec, &self.group_prefix).map_err(anyhow::Error::from))
+            .collect()
+    }
+
+    pub fn config(&self) -> DispatcherConfig {
+        DispatcherConfig {
+            delivery: DeliveryConfig {
+                bootstrap_servers: self.bootstrap_servers.clone(),
+                retry: RetryPolicy {
+                    base: Duration::from_millis(self.retry_base_ms),
+                    cap: Duration::from_millis(self.retry_cap_ms),
+                    max_attempts: self.max_attempts.max(1),
+                },
+                request_timeout: Duration::from_secs(self.request_timeout_secs),
+            },
+            consumer: ConsumerConfig::default(),
+        }
+    }
+}
+
+/// Re-delivers a topic's records (or a function's dead letters) to a function.
+#[derive(Debug, Parser)]
+#[command(name = "replay")]
+pub struct ReplayArgs {
+    /// The function that receives the records (names its dead-letter topic).
+    #[arg(long)]
+    pub function: String,
+    /// The topic to read: a platform topic or `<topic>.dlq.<function>`.
+    #[arg(long)]
+    pub topic: String,
+    /// The function's URL.
+    #[arg(long)]
+    pub target: String,
+    /// Start at this offset in every partition (default: the beginning).
+    #[arg(long, conflicts_with = "from_time")]
+    pub from_offset: Option<i64>,
+    /// Start at the first record at or after this RFC 3339 time.
+    #[arg(long)]
+    pub from_time: Option<String>,
+    /// Only events of this CloudEvents type.
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// Only records with this key.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Count what would be delivered, deliver nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most this many events per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: String,
+    /// Deliveries per record before it is dead-lettered.
+    #[arg(long, default_value_t = 8)]
+    pub max_attempts: u32,
+}
+
+impl ReplayArgs {
+    pub fn request(&self) -> anyhow::Result<(DeliveryConfig, ReplayRequest)> {
+        let start = match (&self.from_offset, &self.from_time) {
+            (Some(offset), _) => StartFrom::Offset(*offset),
+            (None, Some(time)) => StartFrom::Timestamp(
+                chrono::DateTime::parse_from_rfc3339(time)
+                    .map_err(|error| {
+                        anyhow::anyhow!("--from-time {time:?} is not an RFC 3339 time: {error}")
+                    })?
+                    .timestamp_millis(),
+            ),
+            (None, None) => StartFrom::Beginning,
+        };
+        let subscription = Subscription::new(&self.function, &self.topic, &self.target, "replay")?;
+        let mut config = DeliveryConfig::new(self.bootstrap_servers.clone());
+        config.retry.max_attempts = self.max_attempts.max(1);
+        let request = ReplayRequest {
+            subscription,
+            start,
+            event_type: self.event_type.clone(),
+            key: self.key.clone(),
+            dry_run: self.dry_run,
+            rate: self.rate,
+        };
+        Ok((config, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_starts_at_a_parsed_time() {
+        let args = ReplayArgs::try_parse_from([
+            "replay",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--function",
+            "f",
+            "--topic",
+            "t",
+            "--target",
+            "http://127.0.0.1:1/",
+            "--from-time",
+            "2026-11-25T10:00:00Z",
+        ])
+        .expect("valid arguments");
+        let (_, request) = args.request().expect("valid request");
+        assert_eq!(request.start, StartFrom::Timestamp(1_795_600_800_000));
+    }
+
+    #[test]
+    fn repeated_subscribe_flags_give_one_subscription_each() {
+        let args = DispatcherArgs::try_parse_from([
+            "trigger-dispatcher",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--subscribe",
+            "reserve-stock=commerce.ordering.order=http://127.0.0.1:9001/",
+            "--subscribe",
+            "authorize-payment=commerce.inventory.stock=http://127.0.0.1:9002/",
+            "--group-prefix",
+            "local",
+            "--max-attempts",
+            "3",
+        ])
+        .expect("valid arguments");
+        let subscriptions = args.subscriptions().expect("valid subscriptions");
+        assert_eq!(subscriptions.len(), 2);
+        assert_eq!(
+            subscriptions[1].group_id,
+            "local.authorize-payment.commerce.inventory.stock"
+        );
+        assert_eq!(args.config().delivery.retry.max_attempts, 3);
+    }
+}

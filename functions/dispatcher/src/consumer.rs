@@ -1,0 +1,377 @@
+//! One consumer group per subscription, with per-partition ordering and safe offset storage.
+//!
+//! The receive loop copies each record out of rdkafka and hands it to the worker task of its
+//! partition through a bounded channel. A worker delivers its records one at a time, in
+//! offset order, and stores a record's offset only once the record is acknowledged or
+//! dead-lettered; librdkafka's auto-commit then commits stored offsets only, so a commit
+//! never covers an unfinished record. Different partitions proceed concurrently.
+//!
+//! Why a worker per partition rather than `split_partition_queue`: the receive loop stays the
+//! only place that polls the consumer (so rebalance callbacks run in one known place), and
+//! workers come and go with assignments without re-splitting queues. The price is that a full
+//! channel of one slow partition pauses the receive loop for all partitions of this
+//! subscription until it drains; the channel is sized so that this only happens under real
+//! backlog.
+//!
+//! Rebalances: when partitions are revoked, their workers are flagged; a flagged worker
+//! finishes its in-flight record and drops the rest (their offsets were not stored, so the
+//! next owner delivers them again). If a partition comes back, its new worker first waits for
+//! the old one, so two deliveries of one partition never overlap.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientContext, Offset};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::delivery::stopped;
+use crate::metrics;
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+use crate::subscription::Subscription;
+
+/// Settings of the group consumers.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Records buffered per partition between the receive loop and the partition's worker.
+    pub partition_buffer: usize,
+    /// How often stored offsets are committed.
+    pub auto_commit_interval: Duration,
+    /// How often the lag gauges are refreshed.
+    pub lag_interval: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            partition_buffer: 256,
+            auto_commit_interval: Duration::from_secs(1),
+            lag_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+type Consumer_ = StreamConsumer<RebalanceContext>;
+
+/// Flags the workers of revoked partitions. librdkafka calls it from inside `recv()`, i.e.
+/// in the receive loop, before the partitions move.
+struct RebalanceContext {
+    function: String,
+    topic: String,
+    live_workers: Mutex<HashMap<i32, Arc<AtomicBool>>>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut live = self
+                .live_workers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for element in partitions.elements() {
+                if let Some(revoked) = live.remove(&element.partition()) {
+                    revoked.store(true, Ordering::SeqCst);
+                }
+            }
+            tracing::info!(function = %self.function, topic = %self.topic, partitions = partitions.count(), "Partitions revoked.");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                let assigned: Vec<i32> = partitions
+                    .elements()
+                    .iter()
+                    .map(|element| element.partition())
+                    .collect();
+                tracing::info!(function = %self.function, topic = %self.topic, ?assigned, "Partitions assigned.");
+            }
+            Rebalance::Error(error) => {
+                tracing::error!(function = %self.function, topic = %self.topic, %error, "Rebalance failed.")
+            }
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped, so aborting the dispatcher
+/// also stops every worker (and with them the last references to the consumer).
+struct OwnedTask(JoinHandle<()>);
+
+impl OwnedTask {
+    async fn finished(mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for OwnedTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct Worker {
+    sender: mpsc::Sender<Record>,
+    revoked: Arc<AtomicBool>,
+    task: OwnedTask,
+}
+
+/// What every worker of one subscription shares.
+struct Shared {
+    subscription: Subscription,
+    consumer: Arc<Consumer_>,
+    pipeline: Arc<Pipeline>,
+    /// The next offset to deliver per partition, for the lag gauge.
+    progress: Mutex<HashMap<i32, i64>>,
+}
+
+/// Consumes `subscription`'s topic until `shutdown` turns true, then finishes in-flight
+/// deliveries, commits stored offsets and closes the consumer.
+pub(crate) async fn run(
+    subscription: Subscription,
+    bootstrap_servers: String,
+    config: ConsumerConfig,
+    pipeline: Arc<Pipeline>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let context = RebalanceContext {
+        function: subscription.function.clone(),
+        topic: subscription.topic.clone(),
+        live_workers: Mutex::new(HashMap::new()),
+    };
+    let consumer: Consumer_ = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap_servers)
+        .set("group.id", &subscription.group_id)
+        .set("client.id", format!("dispatcher.{}", subscription.function))
+        .set("enable.auto.commit", "true")
+        // Offsets are stored by the workers, only for finished records.
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "auto.commit.interval.ms",
+            config.auto_commit_interval.as_millis().to_string(),
+        )
+        .set("auto.offset.reset", "earliest")
+        .create_with_context(context)?;
+    consumer.subscribe(&[&subscription.topic])?;
+    tracing::info!(function = %subscription.function, topic = %subscription.topic, group = %subscription.group_id, target = %subscription.target, "Subscribed.");
+
+    let shared = Arc::new(Shared {
+        subscription,
+        consumer: Arc::new(consumer),
+        pipeline,
+        progress: Mutex::new(HashMap::new()),
+    });
+    let mut workers: HashMap<i32, Worker> = HashMap::new();
+    let mut lag_ticker = tokio::time::interval(config.lag_interval);
+    let mut lag_refresh: Option<OwnedTask> = None;
+    let mut stop_signal = shutdown.clone();
+
+    let result = loop {
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop_signal) => break Ok(()),
+            _ = lag_ticker.tick() => {
+                // A refresh still running (the broker is slow) is not doubled up.
+                if lag_refresh.as_ref().is_none_or(|task| task.0.is_finished()) {
+                    let shared = Arc::clone(&shared);
+                    lag_refresh = Some(OwnedTask(tokio::task::spawn_blocking(move || refresh_lag(&shared))));
+                }
+            }
+            received = shared.consumer.recv() => match received {
+                Ok(message) => {
+                    let record = Record::from_message(&message);
+                    // The borrowed message goes before anything is awaited (docs/adr/0004).
+                    drop(message);
+                    if let Err(error) = route(&shared, &mut workers, record, &config, &shutdown).await {
+                        break Err(error);
+                    }
+                }
+                Err(error) => tracing::warn!(function = %shared.subscription.function, topic = %shared.subscription.topic, %error, "Consuming failed; librdkafka retries."),
+            },
+        }
+    };
+
+    // Shutdown: workers finish their in-flight record (storing its offset) and stop.
+    for (_, worker) in workers.drain() {
+        drop(worker.sender);
+        worker.task.finished().await;
+    }
+    if let Some(task) = lag_refresh {
+        task.finished().await;
+    }
+    close(shared).await;
+    result
+}
+
+/// Hands `record` to its partition's worker, starting one if needed.
+async fn route(
+    shared: &Arc<Shared>,
+    workers: &mut HashMap<i32, Worker>,
+    record: Record,
+    config: &ConsumerConfig,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let partition = record.partition;
+    let needs_new_worker = workers
+        .get(&partition)
+        .is_none_or(|worker| worker.revoked.load(Ordering::SeqCst));
+    if needs_new_worker {
+        let previous = workers.remove(&partition).map(|worker| worker.task);
+        let (sender, receiver) = mpsc::channel(config.partition_buffer.max(1));
+        let revoked = Arc::new(AtomicBool::new(false));
+        shared
+            .consumer
+            .context()
+            .live_workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(partition, Arc::clone(&revoked));
+        let task = tokio::spawn(work_partition(
+            Arc::clone(shared),
+            receiver,
+            Arc::clone(&revoked),
+            previous,
+            shutdown.clone(),
+        ));
+        workers.insert(
+            partition,
+            Worker {
+                sender,
+                revoked,
+                task: OwnedTask(task),
+            },
+        );
+    }
+    let Some(worker) = workers.get(&partition) else {
+        anyhow::bail!("No worker for partition {partition}");
+    };
+    let mut stop_signal = shutdown.clone();
+    tokio::select! {
+        sent = worker.sender.send(record) => {
+            // A live, unrevoked worker only stops at shutdown or by panicking. Going on would
+            // let later records of the partition be stored past one never finished.
+            if sent.is_err() && !worker.revoked.load(Ordering::SeqCst) && !*shutdown.borrow() {
+                anyhow::bail!(
+                    "The worker of {} partition {partition} stopped unexpectedly",
+                    shared.subscription.topic
+                );
+            }
+        }
+        () = stopped(&mut stop_signal) => {}
+    }
+    Ok(())
+}
+
+/// Delivers one partition's records in order, storing each finished record's offset.
+async fn work_partition(
+    shared: Arc<Shared>,
+    mut records: mpsc::Receiver<Record>,
+    revoked: Arc<AtomicBool>,
+    previous: Option<OwnedTask>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if let Some(previous) = previous {
+        previous.finished().await;
+    }
+    while let Some(record) = records.recv().await {
+        if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
+            break;
+        }
+        let handled = shared
+            .pipeline
+            .handle(&shared.subscription, &record, &mut shutdown)
+            .await;
+        if !handled.is_finished() {
+            break;
+        }
+        store_offset(&shared, &record);
+    }
+}
+
+fn store_offset(shared: &Shared, record: &Record) {
+    // `rd_kafka_offset_store` stores offset + 1, the next record to read.
+    match shared
+        .consumer
+        .store_offset(&record.topic, record.partition, record.offset)
+    {
+        Ok(()) => {
+            shared
+                .progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(record.partition, record.offset + 1);
+        }
+        // The partition was revoked meanwhile: its next owner delivers the record again.
+        Err(error) => tracing::warn!(
+            function = %shared.subscription.function,
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            %error,
+            "Storing the offset failed; the record will be delivered again."
+        ),
+    }
+}
+
+/// Sets the lag gauge of every assigned partition: high watermark − next offset to deliver.
+fn refresh_lag(shared: &Shared) {
+    let Ok(assignment) = shared.consumer.assignment() else {
+        return;
+    };
+    let positions = shared.consumer.position().ok();
+    for element in assignment.elements() {
+        let (topic, partition) = (element.topic(), element.partition());
+        let Ok((low, high)) = shared
+            .consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(5))
+        else {
+            continue;
+        };
+        let delivered = shared
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&partition)
+            .copied();
+        let position = positions
+            .as_ref()
+            .and_then(|positions| positions.find_partition(topic, partition))
+            .and_then(|element| match element.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            });
+        let next = delivered.or(position).unwrap_or(low);
+        metrics::lag(
+            &shared.subscription.function,
+            topic,
+            partition,
+            (high - next).max(0),
+        );
+    }
+}
+
+/// Commits what the workers stored and closes the consumer (leaving the group), off the
+/// async workers because both block.
+async fn close(shared: Arc<Shared>) {
+    let closed = tokio::task::spawn_blocking(move || {
+        match shared.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => tracing::warn!(function = %shared.subscription.function, %error, "The final commit failed."),
+        }
+        tracing::info!(function = %shared.subscription.function, topic = %shared.subscription.topic, "Consumer closed.");
+        drop(shared);
+    })
+    .await;
+    if let Err(error) = closed {
+        tracing::error!(%error, "Closing the consumer failed.");
+    }
+}

@@ -1,0 +1,326 @@
+//! One record to one function over HTTP: the POST, the classification of its answer, and the
+//! retry loop around it.
+//!
+//! The request is what Knative's KafkaSource sends — a CloudEvent in HTTP binary mode — plus
+//! the record's coordinates and the attempt number as `x-kafka-*` / `x-delivery-attempt`
+//! headers. The answer is classified with KafkaSource's rule (see [`classify_status`]).
+
+use std::time::{Duration, Instant};
+
+use cloudevents::AttributesReader;
+use cloudevents::Event;
+use cloudevents::binding::http::Serializer;
+use cloudevents::binding::http::builder::Builder;
+use cloudevents::message::BinaryDeserializer;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use reqwest::Url;
+use tokio::sync::watch;
+
+use crate::backoff::RetryPolicy;
+use crate::metrics;
+use crate::record::Record;
+
+pub const TOPIC_HEADER: &str = "x-kafka-topic";
+pub const PARTITION_HEADER: &str = "x-kafka-partition";
+pub const OFFSET_HEADER: &str = "x-kafka-offset";
+pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
+
+/// How much of an error answer's body is kept in the dead-letter reason.
+const REASON_BODY_LIMIT: usize = 512;
+
+/// What one attempt's answer means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: the function handled the record.
+    Acknowledged,
+    /// The function refused the record for good (422, 400, any other final status).
+    Rejected(String),
+    /// A transient failure: try again later.
+    Retryable(String),
+}
+
+/// KafkaSource's rule (Knative data-plane spec): 2xx acknowledges; 5xx, 404, 408, 409 and 429
+/// are retried (the function may be starting, overloaded or briefly inconsistent); every
+/// other status is final, so the record goes to the dead-letter topic at once.
+pub fn classify_status(status: StatusCode) -> Verdict {
+    let code = status.as_u16();
+    if status.is_success() {
+        Verdict::Acknowledged
+    } else if status.is_server_error() || matches!(code, 404 | 408 | 409 | 429) {
+        Verdict::Retryable(format!("HTTP {code}"))
+    } else {
+        Verdict::Rejected(format!("HTTP {code}"))
+    }
+}
+
+/// How the delivery of one record ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    Acknowledged {
+        attempts: u32,
+    },
+    /// Rejected or out of attempts: the record must be dead-lettered with this reason.
+    DeadLetter {
+        reason: String,
+        attempts: u32,
+    },
+    /// Shutdown began while the record waited for a retry; it stays unacknowledged.
+    Interrupted,
+}
+
+/// POSTs CloudEvents to functions. One per dispatcher; the connection pool is shared.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl Deliverer {
+    pub fn new(request_timeout: Duration, retry: RetryPolicy) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder().build()?;
+        Ok(Self {
+            client,
+            request_timeout,
+            retry,
+        })
+    }
+
+    /// Delivers `event` until it is acknowledged, rejected, out of attempts, or shutdown
+    /// interrupts a backoff wait. An HTTP request already sent is always awaited, so
+    /// shutdown never abandons a request the function may be acting on.
+    pub async fn deliver(
+        &self,
+        function: &str,
+        target: &Url,
+        record: &Record,
+        event: &Event,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Finished {
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let verdict = self.post_once(target, record, event, attempt).await;
+            metrics::attempt_finished(function, &record.topic, &verdict, started.elapsed());
+            match verdict {
+                Verdict::Acknowledged => return Finished::Acknowledged { attempts: attempt },
+                Verdict::Rejected(reason) => {
+                    return Finished::DeadLetter {
+                        reason: format!("rejected: {reason}"),
+                        attempts: attempt,
+                    };
+                }
+                Verdict::Retryable(reason) if attempt >= max_attempts => {
+                    return Finished::DeadLetter {
+                        reason: format!("gave up after {attempt} attempts: {reason}"),
+                        attempts: attempt,
+                    };
+                }
+                Verdict::Retryable(reason) => {
+                    let wait = self.retry.delay(attempt);
+                    tracing::warn!(
+                        function,
+                        topic = %record.topic,
+                        partition = record.partition,
+                        offset = record.offset,
+                        event_id = event.id(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        %reason,
+                        "Delivery failed; retrying after a backoff."
+                    );
+                    metrics::retried(function, &record.topic);
+                    if !sleep_unless_shutdown(wait, shutdown).await {
+                        return Finished::Interrupted;
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn post_once(&self, target: &Url, record: &Record, event: &Event, attempt: u32) -> Verdict {
+        let (headers, body) = match request_parts(event, record, attempt) {
+            Ok(parts) => parts,
+            // An event the HTTP binding cannot express (e.g. an attribute that is not a
+            // legal header value) will never succeed: reject it.
+            Err(reason) => return Verdict::Rejected(reason),
+        };
+        let sent = self
+            .client
+            .post(target.clone())
+            .headers(headers)
+            .body(body)
+            .timeout(self.request_timeout)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => match classify_status(response.status()) {
+                Verdict::Acknowledged => Verdict::Acknowledged,
+                Verdict::Rejected(reason) => Verdict::Rejected(with_body(reason, response).await),
+                Verdict::Retryable(reason) => Verdict::Retryable(with_body(reason, response).await),
+            },
+            // Timeouts, refused connections, resets: the function may come back.
+            Err(error) if error.is_timeout() => {
+                Verdict::Retryable(format!("timed out after {:?}", self.request_timeout))
+            }
+            Err(error) => Verdict::Retryable(format!("request failed: {}", error_chain(&error))),
+        }
+    }
+}
+
+/// Waits `wait`, returning false early if shutdown begins.
+pub(crate) async fn sleep_unless_shutdown(wait: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(wait) => true,
+        () = stopped(shutdown) => false,
+    }
+}
+
+/// Completes when shutdown begins. A dropped sender means nobody can ask for a shutdown any
+/// more, so it never completes then. Returns nothing, so no watch guard (which is not `Send`)
+/// is held across awaits by the callers' `select!`.
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The status reason plus the start of the answer's body, which names the cause (the
+/// runtime's error envelope carries a machine code and a message).
+async fn with_body(reason: String, response: reqwest::Response) -> String {
+    let body = response.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(REASON_BODY_LIMIT)]);
+    let text = text.trim();
+    if text.is_empty() {
+        reason
+    } else {
+        format!("{reason}: {text}")
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The HTTP binary-mode headers and body of `event`, plus the record's coordinates.
+pub fn request_parts(event: &Event, record: &Record, attempt: u32) -> Result<(HeaderMap, Vec<u8>), String> {
+    let (mut headers, body) =
+        BinaryDeserializer::deserialize_binary(event.clone(), Serializer::new(Parts::default()))
+            .map_err(|error| format!("the event cannot be sent over HTTP: {error}"))?;
+    headers.insert(
+        TOPIC_HEADER,
+        HeaderValue::from_str(&record.topic).map_err(|error| error.to_string())?,
+    );
+    headers.insert(PARTITION_HEADER, HeaderValue::from(record.partition));
+    headers.insert(OFFSET_HEADER, HeaderValue::from(record.offset));
+    headers.insert(ATTEMPT_HEADER, HeaderValue::from(attempt));
+    Ok((headers, body))
+}
+
+/// Collects what cloudevents' HTTP serializer writes into plain headers and a body.
+#[derive(Default)]
+struct Parts {
+    headers: HeaderMap,
+}
+
+impl Builder<(HeaderMap, Vec<u8>)> for Parts {
+    fn header(&mut self, key: &str, value: HeaderValue) {
+        if let Ok(name) = http::HeaderName::from_bytes(key.as_bytes()) {
+            self.headers.insert(name, value);
+        }
+    }
+
+    fn body(&mut self, bytes: Vec<u8>) -> cloudevents::message::Result<(HeaderMap, Vec<u8>)> {
+        Ok((std::mem::take(&mut self.headers), bytes))
+    }
+
+    fn finish(&mut self) -> cloudevents::message::Result<(HeaderMap, Vec<u8>)> {
+        Ok((std::mem::take(&mut self.headers), Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    use super::*;
+
+    #[test]
+    fn success_acknowledges_and_knatives_transient_codes_are_retried() {
+        for code in [200, 201, 202, 204] {
+            assert_eq!(
+                classify_status(StatusCode::from_u16(code).expect("code")),
+                Verdict::Acknowledged
+            );
+        }
+        for code in [500, 502, 503, 504, 404, 408, 409, 429] {
+            let verdict = classify_status(StatusCode::from_u16(code).expect("code"));
+            assert!(
+                matches!(verdict, Verdict::Retryable(_)),
+                "{code} should be retried"
+            );
+        }
+    }
+
+    #[test]
+    fn other_statuses_are_final_rejections() {
+        for code in [400, 401, 403, 405, 410, 413, 415, 422, 301, 304] {
+            let verdict = classify_status(StatusCode::from_u16(code).expect("code"));
+            assert!(matches!(verdict, Verdict::Rejected(_)), "{code} should be final");
+        }
+    }
+
+    #[test]
+    fn the_request_carries_the_event_in_binary_mode_and_the_record_coordinates() {
+        let event = EventBuilderV10::new()
+            .id("0190c0de-0000-7000-8000-000000000001")
+            .source("ordering/place-order")
+            .ty("commerce.order.placed.v1")
+            .subject("order-1")
+            .extension("partitionkey", "order-1")
+            .data("application/json", serde_json::json!({"orderId": "order-1"}))
+            .build()
+            .expect("event");
+        let record = Record {
+            topic: "commerce.ordering.order".into(),
+            partition: 2,
+            offset: 41,
+            timestamp_millis: None,
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+            unreadable_headers: 0,
+        };
+        let (headers, body) = request_parts(&event, &record, 3).expect("parts");
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("ce-id").as_deref(),
+            Some("0190c0de-0000-7000-8000-000000000001")
+        );
+        assert_eq!(header("ce-type").as_deref(), Some("commerce.order.placed.v1"));
+        assert_eq!(header("ce-partitionkey").as_deref(), Some("order-1"));
+        assert_eq!(header("content-type").as_deref(), Some("application/json"));
+        assert_eq!(header("x-kafka-partition").as_deref(), Some("2"));
+        assert_eq!(header("x-kafka-offset").as_deref(), Some("41"));
+        assert_eq!(header("x-delivery-attempt").as_deref(), Some("3"));
+        let data: serde_json::Value = serde_json::from_slice(&body).expect("json body");
+        assert_eq!(data["orderId"], "order-1");
+    }
+}

@@ -1,0 +1,154 @@
+//! One record from "taken off the partition" to a final outcome: decode it, deliver it with
+//! retries, or dead-letter it. Shared by the group consumers and by replay.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use cloudevents::AttributesReader;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::backoff::RetryPolicy;
+use crate::dead_letter::{DeadLetterProducer, Failure};
+use crate::delivery::{Deliverer, Finished};
+use crate::metrics;
+use crate::record::Record;
+use crate::subscription::Subscription;
+
+/// Settings of the delivery pipeline shared by every subscription of a process.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub bootstrap_servers: String,
+    pub retry: RetryPolicy,
+    /// How long one HTTP request may take before it counts as a (retryable) timeout.
+    pub request_timeout: Duration,
+}
+
+impl DeliveryConfig {
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How handling a record ended, as far as its offset is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The function acknowledged it.
+    Acknowledged,
+    /// It is safely in the dead-letter topic.
+    DeadLettered,
+    /// Shutdown stopped it before either: its offset must not be stored.
+    Interrupted,
+}
+
+impl Handled {
+    /// Whether the record is finished, i.e. its offset may be stored.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Interrupted)
+    }
+}
+
+/// The HTTP client and the dead-letter producer, built once per process.
+#[derive(Debug)]
+pub struct Pipeline {
+    deliverer: Deliverer,
+    dead_letters: DeadLetterProducer,
+}
+
+impl Pipeline {
+    pub fn new(config: &DeliveryConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            deliverer: Deliverer::new(config.request_timeout, config.retry)?,
+            dead_letters: DeadLetterProducer::new(&config.bootstrap_servers, config.retry)?,
+        })
+    }
+
+    /// Takes `record` to a final outcome for `subscription`.
+    ///
+    /// A record that is not a readable CloudEvent is dead-lettered at once: no retry can fix
+    /// it, and it must not block the records behind it.
+    pub async fn handle(
+        &self,
+        subscription: &Subscription,
+        record: &Record,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Handled {
+        let span = tracing::info_span!(
+            "deliver",
+            function = %subscription.function,
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            event_id = tracing::field::Empty,
+        );
+        self.handle_in_span(subscription, record, shutdown)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_in_span(
+        &self,
+        subscription: &Subscription,
+        record: &Record,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Handled {
+        let started = Instant::now();
+        let function = subscription.function.as_str();
+        let finished = match decode(record) {
+            Err(reason) => Finished::DeadLetter {
+                reason: format!("malformed record: {reason}"),
+                attempts: 0,
+            },
+            Ok(event) => {
+                tracing::Span::current().record("event_id", event.id());
+                self.deliverer
+                    .deliver(function, &subscription.target, record, &event, shutdown)
+                    .await
+            }
+        };
+        match finished {
+            Finished::Acknowledged { attempts } => {
+                tracing::debug!(attempts, "The function acknowledged the record.");
+                metrics::record_finished(function, &record.topic, "acknowledged", started.elapsed());
+                Handled::Acknowledged
+            }
+            Finished::DeadLetter { reason, attempts } => {
+                tracing::warn!(attempts, %reason, "Dead-lettering the record.");
+                let failure = Failure {
+                    function,
+                    reason: &reason,
+                    attempts,
+                    failed_at: Utc::now(),
+                };
+                if self
+                    .dead_letters
+                    .send(subscription, record, &failure, shutdown)
+                    .await
+                {
+                    metrics::record_finished(function, &record.topic, "dead_lettered", started.elapsed());
+                    Handled::DeadLettered
+                } else {
+                    Handled::Interrupted
+                }
+            }
+            Finished::Interrupted => {
+                tracing::info!("Shutdown interrupted the retries; the record will be delivered again.");
+                Handled::Interrupted
+            }
+        }
+    }
+}
+
+fn decode(record: &Record) -> Result<cloudevents::Event, String> {
+    if record.unreadable_headers > 0 {
+        return Err(format!(
+            "{} header(s) could not be read (key not UTF-8)",
+            record.unreadable_headers
+        ));
+    }
+    events::kafka::decode(&record.headers, record.payload.as_deref()).map_err(|error| error.to_string())
+}

@@ -1,0 +1,153 @@
+//! What the dispatcher delivers: one subscription = one function listening to one topic.
+//!
+//! Subscriptions are parsed here (not in the binary) so that a later `template.yaml` reader
+//! produces the same type and goes through the same checks.
+
+use reqwest::Url;
+
+/// One function's interest in one topic, delivered to one HTTP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The function's name; it names the consumer group and the dead-letter topic.
+    pub function: String,
+    /// The topic whose records the function receives.
+    pub topic: String,
+    /// The consumer group: one per (topic, function), so every function keeps its own offsets.
+    pub group_id: String,
+    /// Where the CloudEvents are POSTed (the function's `/`).
+    pub target: Url,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubscriptionError {
+    #[error("A subscription is written FUNCTION=TOPIC=URL, got `{0}`")]
+    Shape(String),
+    #[error("`{0}` is not a legal Kafka name part (letters, digits, `.`, `_`, `-`)")]
+    IllegalName(String),
+    #[error("`{url}` is not a plain http:// URL: {reason}")]
+    Target { url: String, reason: String },
+}
+
+impl Subscription {
+    /// Builds a subscription, checking that the names can be used in Kafka topic and group
+    /// names (the function name ends up in `<topic>.dlq.<function>`).
+    pub fn new(
+        function: &str,
+        topic: &str,
+        target: &str,
+        group_prefix: &str,
+    ) -> Result<Self, SubscriptionError> {
+        for name in [function, topic] {
+            if !is_legal_kafka_name(name) {
+                return Err(SubscriptionError::IllegalName(name.to_owned()));
+            }
+        }
+        let target_error = |reason: String| SubscriptionError::Target {
+            url: target.to_owned(),
+            reason,
+        };
+        let url = Url::parse(target).map_err(|error| target_error(error.to_string()))?;
+        // The client is built without TLS: functions are reached on loopback or in-cluster.
+        if url.scheme() != "http" {
+            return Err(target_error("only http is supported".to_owned()));
+        }
+        Ok(Self {
+            function: function.to_owned(),
+            topic: topic.to_owned(),
+            group_id: group_id(group_prefix, function, topic),
+            target: url,
+        })
+    }
+
+    /// Parses `FUNCTION=TOPIC=URL` (the URL may itself contain `=`).
+    pub fn parse(spec: &str, group_prefix: &str) -> Result<Self, SubscriptionError> {
+        let mut parts = spec.splitn(3, '=');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(function), Some(topic), Some(target)) => {
+                Self::new(function.trim(), topic.trim(), target.trim(), group_prefix)
+            }
+            _ => Err(SubscriptionError::Shape(spec.to_owned())),
+        }
+    }
+
+    /// The topic this subscription's dead letters go to.
+    pub fn dead_letter_topic(&self) -> String {
+        events::topics::dead_letter_topic(&self.topic, &self.function)
+    }
+}
+
+/// `<prefix>.<function>.<topic>`: one group per (topic, function).
+fn group_id(prefix: &str, function: &str, topic: &str) -> String {
+    if prefix.is_empty() {
+        format!("{function}.{topic}")
+    } else {
+        format!("{prefix}.{function}.{topic}")
+    }
+}
+
+fn is_legal_kafka_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_is_parsed_from_function_topic_and_url() {
+        let subscription = Subscription::parse(
+            "reserve-stock=commerce.ordering.order=http://127.0.0.1:9000/?a=b",
+            "local",
+        )
+        .expect("valid subscription");
+        assert_eq!(subscription.function, "reserve-stock");
+        assert_eq!(subscription.topic, "commerce.ordering.order");
+        assert_eq!(subscription.target.as_str(), "http://127.0.0.1:9000/?a=b");
+        assert_eq!(
+            subscription.group_id,
+            "local.reserve-stock.commerce.ordering.order"
+        );
+        assert_eq!(
+            subscription.dead_letter_topic(),
+            "commerce.ordering.order.dlq.reserve-stock"
+        );
+    }
+
+    #[test]
+    fn an_empty_prefix_gives_a_group_named_after_function_and_topic() {
+        let subscription = Subscription::parse("f=t=http://localhost:1/", "").expect("valid subscription");
+        assert_eq!(subscription.group_id, "f.t");
+    }
+
+    #[test]
+    fn malformed_subscriptions_are_refused_with_the_reason() {
+        assert!(matches!(
+            Subscription::parse("only-function", "p"),
+            Err(SubscriptionError::Shape(_))
+        ));
+        assert!(matches!(
+            Subscription::parse("f=t", "p"),
+            Err(SubscriptionError::Shape(_))
+        ));
+        assert!(matches!(
+            Subscription::parse("bad name=t=http://x/", "p"),
+            Err(SubscriptionError::IllegalName(_))
+        ));
+        assert!(matches!(
+            Subscription::parse("f==http://x/", "p"),
+            Err(SubscriptionError::IllegalName(_))
+        ));
+        assert!(matches!(
+            Subscription::parse("f=t=not a url", "p"),
+            Err(SubscriptionError::Target { .. })
+        ));
+        assert!(matches!(
+            Subscription::parse("f=t=https://x/", "p"),
+            Err(SubscriptionError::Target { .. })
+        ));
+    }
+}
