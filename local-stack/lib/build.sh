@@ -1,4 +1,4 @@
-# Build prerequisites and the stack's own Rust tool.
+# Build prerequisites and the test tools.
 
 STACKCTL="$REPO_DIR/target/debug/stackctl"
 
@@ -9,12 +9,6 @@ ensure_build_tools() {
     ensure_packages cmake g++ make pkg-config zlib1g-dev
 }
 
-build_stackctl() {
-    # Cargo prints its own progress; the first build compiles librdkafka and takes a minute or two.
-    say "Building stackctl (the first build takes 1-2 minutes)"
-    ( cd "$REPO_DIR" && cargo build -p stackctl ) ||
-        die "Building stackctl failed (cargo output above)."
-}
 
 # cfn-lint 1.53.x still runs the real SAM transform before linting; later versions validate
 # SAM resources against bundled schemas and miss whole classes of mistakes (docs/adr/0005).

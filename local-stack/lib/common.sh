@@ -53,9 +53,22 @@ stack_pid() {
     pid=$(<"$pid_file")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     [[ -r /proc/$pid/cmdline ]] || return 1
-    # The command line of every server we start names a file under $STACK_HOME.
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STACK_HOME" || return 1
-    echo "$pid"
+    # Every process the stack starts names $STACK_HOME: the servers on their command line,
+    # the platform's own processes in their environment (they inherit STACK_HOME). The files
+    # are read whole rather than piped into `grep -q`, whose early exit would make the pipe
+    # fail under pipefail.
+    local cmdline environ state
+    # A killed process whose parent is gone may linger as a zombie where nothing reaps it
+    # (containers without an init); it is not running.
+    state=$({ cut -d' ' -f3 "/proc/$pid/stat"; } 2>/dev/null) || return 1
+    [[ $state != Z ]] || return 1
+    cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
+    environ=$'\n'$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null || true)$'\n'
+    if [[ $cmdline == *"$STACK_HOME"* || $environ == *$'\n'"STACK_HOME=$STACK_HOME"$'\n'* ]]; then
+        echo "$pid"
+    else
+        return 1
+    fi
 }
 
 is_running() { stack_pid "$1" >/dev/null; }
@@ -67,6 +80,10 @@ start_detached() {
     shift 2
     setsid "$@" >>"$log_file" 2>&1 </dev/null &
     echo $! >"$PID_DIR/$name.pid"
+    # Until the child has exec'd, /proc shows a copy of this script, which stack_pid rightly
+    # does not recognise; give it a moment so callers do not mistake that for a crash.
+    local deadline=$((SECONDS + 5))
+    until is_running "$name" || ((SECONDS >= deadline)); do sleep 0.05; done
 }
 
 # Stops a server started by this stack: SIGTERM, then SIGKILL after a grace period.
@@ -79,8 +96,8 @@ stop_server() {
     fi
     kill -TERM "$pid" 2>/dev/null || true
     deadline=$((SECONDS + grace))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
+    while is_running "$name" && ((SECONDS < deadline)); do sleep 0.2; done
+    if is_running "$name"; then
         warn "$name (pid $pid) ignored SIGTERM for ${grace}s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -202,5 +219,8 @@ write_env_file() {
         echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
         echo "REDIS_PORT=$REDIS_PORT"
         echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+        echo "FUNCTION_BASE_PORT=${FUNCTION_BASE_PORT:-8100}"
+        echo "GATEWAY_PORT=${GATEWAY_PORT:-8080}"
+        echo "DISPATCHER_PORT=${DISPATCHER_PORT:-9464}"
     } >"$file"
 }

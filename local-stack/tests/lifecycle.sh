@@ -13,6 +13,9 @@ export MARIADB_PORT=${LIFECYCLE_MARIADB_PORT:-3317}
 export KAFKA_PORT=${LIFECYCLE_KAFKA_PORT:-9192}
 export KAFKA_CONTROLLER_PORT=${LIFECYCLE_KAFKA_CONTROLLER_PORT:-9193}
 export REDIS_PORT=${LIFECYCLE_REDIS_PORT:-6390}
+export FUNCTION_BASE_PORT=${LIFECYCLE_FUNCTION_BASE_PORT:-8300}
+export GATEWAY_PORT=${LIFECYCLE_GATEWAY_PORT:-8290}
+export DISPATCHER_PORT=${LIFECYCLE_DISPATCHER_PORT:-9474}
 # The environment of the main stack must not leak into this one.
 unset STACK_MARIADB_ADMIN_URL KAFKA_BOOTSTRAP_SERVERS REDIS_URL
 
@@ -32,6 +35,8 @@ cleanup() {
 trap cleanup EXIT
 
 run() { "$@" >"$WORK/out.log" 2>&1; }
+# Alive and not a zombie (a killed process nobody reaps stays in /proc as state Z).
+alive() { [[ -r /proc/$1/stat ]] && [[ $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 pid_of() { cat "$STACK_HOME/run/$1.pid" 2>/dev/null; }
 admin_sql() {
     mariadb --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" -ustack_admin -p"${STACK_ADMIN_PASSWORD:-local-admin}" -N -B -e "$1"
@@ -70,7 +75,7 @@ admin_sql "CREATE DATABASE IF NOT EXISTS lifecycle; CREATE TABLE IF NOT EXISTS l
            INSERT INTO lifecycle.marker VALUES (42);" >"$WORK/out.log" 2>&1
 old_pid=$(pid_of mariadb)
 kill -KILL "$old_pid"
-while kill -0 "$old_pid" 2>/dev/null; do sleep 0.1; done
+while alive "$old_pid"; do sleep 0.1; done
 if run "$STACK_DIR/up" && [[ $(admin_sql "SELECT id FROM lifecycle.marker" 2>&1) == 42 ]] && [[ $(pid_of mariadb) != "$old_pid" ]]; then
     pass "MariaDB killed with SIGKILL is restarted by up with its data intact"
 else
@@ -84,7 +89,7 @@ echo "order-1:kept-across-a-crash" | kafka_tool org.apache.kafka.tools.ConsolePr
     --producer-property acks=all >"$WORK/produce.log" 2>&1
 old_pid=$(pid_of kafka)
 kill -KILL "$old_pid"
-while kill -0 "$old_pid" 2>/dev/null; do sleep 0.1; done
+while alive "$old_pid"; do sleep 0.1; done
 if run "$STACK_DIR/up" && grep -q "commerce.ordering.order: exists" "$WORK/out.log" &&
     kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$bootstrap" \
         --topic commerce.ordering.order --from-beginning --max-messages 1 --timeout-ms 30000 2>"$WORK/consume.log" |
@@ -122,12 +127,12 @@ else
 fi
 
 # 8. down stops exactly the processes up started, and the ports are free again.
-pids="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)"
+pids="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis) $(pid_of local-gateway) $(pid_of trigger-dispatcher)"
 run "$STACK_DIR/down"
 still_running=""
-for pid in $pids; do kill -0 "$pid" 2>/dev/null && still_running+=" $pid"; done
+for pid in $pids; do if alive "$pid"; then still_running+=" $pid"; fi; done
 ports_open=""
-for port in "$MARIADB_PORT" "$KAFKA_PORT" "$REDIS_PORT"; do
+for port in "$MARIADB_PORT" "$KAFKA_PORT" "$REDIS_PORT" "$GATEWAY_PORT" "$FUNCTION_BASE_PORT" "$DISPATCHER_PORT"; do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ports_open+=" $port"
 done
 if [[ -z $still_running && -z $ports_open ]] && ! "$STACK_DIR/status" >/dev/null 2>&1; then

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event};
 use events::catalog::{
-    PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, ProductCreatedV1, ProductDiscontinuedV1,
-    ProductPriceChangedV1,
+    PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, ProductCreatedV1,
+    ProductDiscontinuedV1, ProductPriceChangedV1,
 };
 use runtime::events::{Delivery, EventHandler, Outcome};
 use sqlx::MySqlPool;
@@ -32,8 +32,13 @@ impl Price {
         }
         let bytes = currency.as_bytes();
         match <[u8; 3]>::try_from(bytes) {
-            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self { minor, currency: code }),
-            _ => Err(InvalidEvent(format!("currency {currency:?} is not an ISO 4217 code"))),
+            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self {
+                minor,
+                currency: code,
+            }),
+            _ => Err(InvalidEvent(format!(
+                "currency {currency:?} is not an ISO 4217 code"
+            ))),
         }
     }
 
@@ -50,9 +55,18 @@ impl Price {
 /// What a catalog event means for the projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogChange {
-    Created { product_id: String, name: String, price: Price },
-    PriceChanged { product_id: String, price: Price },
-    Discontinued { product_id: String },
+    Created {
+        product_id: String,
+        name: String,
+        price: Price,
+    },
+    PriceChanged {
+        product_id: String,
+        price: Price,
+    },
+    Discontinued {
+        product_id: String,
+    },
 }
 
 /// An event this projection cannot apply: retrying will not help.
@@ -83,7 +97,9 @@ impl CatalogChange {
             }
             PRODUCT_DISCONTINUED_V1 => {
                 let data: ProductDiscontinuedV1 = events::envelope::data_json(event).map_err(invalid)?;
-                Self::Discontinued { product_id: non_empty(data.product_id)? }
+                Self::Discontinued {
+                    product_id: non_empty(data.product_id)?,
+                }
             }
             _ => return Ok(None),
         };
@@ -93,7 +109,9 @@ impl CatalogChange {
 
 fn non_empty(product_id: String) -> Result<String, InvalidEvent> {
     if product_id.trim().is_empty() || product_id.len() > 64 {
-        return Err(InvalidEvent(format!("product id {product_id:?} is empty or longer than 64 characters")));
+        return Err(InvalidEvent(format!(
+            "product id {product_id:?} is empty or longer than 64 characters"
+        )));
     }
     Ok(product_id)
 }
@@ -158,7 +176,11 @@ async fn write(
     // Each statement only moves a row forward in time: an update carries the guard in its
     // WHERE clause, an insert of a product never seen before has nothing to be older than.
     match change {
-        CatalogChange::Created { product_id, name, price } => {
+        CatalogChange::Created {
+            product_id,
+            name,
+            price,
+        } => {
             sqlx::query(
                 "INSERT INTO product_price (product_id, name, price_minor, currency, orderable, last_event_at)
                  VALUES (?, ?, ?, ?, TRUE, ?)
@@ -261,13 +283,17 @@ mod tests {
             serde_json::json!({"productId": "p-1", "currency": "EUR"}),
             serde_json::json!({"productId": "", "priceMinor": 100, "currency": "EUR"}),
         ] {
-            assert!(CatalogChange::from_event(&event(PRODUCT_PRICE_CHANGED_V1, data.clone())).is_err(), "{data}");
+            assert!(
+                CatalogChange::from_event(&event(PRODUCT_PRICE_CHANGED_V1, data.clone())).is_err(),
+                "{data}"
+            );
         }
     }
 
     #[test]
     fn event_types_the_projection_does_not_need_are_ignored() {
-        let change = CatalogChange::from_event(&event("commerce.product.image-added.v1", serde_json::json!({})));
+        let change =
+            CatalogChange::from_event(&event("commerce.product.image-added.v1", serde_json::json!({})));
         assert_eq!(change, Ok(None));
     }
 }

@@ -35,17 +35,21 @@ impl TestDatabase {
             .await
             .expect("connect to the test database");
         let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
-        let migrator = sqlx::migrate::Migrator::new(migrations.as_path()).await.expect("read migrations");
+        let migrator = sqlx::migrate::Migrator::new(migrations.as_path())
+            .await
+            .expect("read migrations");
         migrator.run(&pool).await.expect("apply migrations");
         Self { admin, name, pool }
     }
 
     async fn price_of(&self, product_id: &str) -> Option<(Option<String>, i64, String, bool)> {
-        sqlx::query_as("SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?")
-            .bind(product_id)
-            .fetch_optional(&self.pool)
-            .await
-            .expect("select")
+        sqlx::query_as(
+            "SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?",
+        )
+        .bind(product_id)
+        .fetch_optional(&self.pool)
+        .await
+        .expect("select")
     }
 
     async fn drop(self) {
@@ -97,10 +101,23 @@ async fn a_created_product_and_its_price_changes_are_projected() {
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let start = Utc::now();
 
-    assert_eq!(deliver(&handler, &created("e-1", start, 1290)).await, Outcome::Ack);
-    assert_eq!(deliver(&handler, &price_changed("e-2", start + Duration::seconds(1), 1190)).await, Outcome::Ack);
+    assert_eq!(
+        deliver(&handler, &created("e-1", start, 1290)).await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        deliver(
+            &handler,
+            &price_changed("e-2", start + Duration::seconds(1), 1190)
+        )
+        .await,
+        Outcome::Ack
+    );
 
-    assert_eq!(database.price_of("p-1").await, Some((Some("Espresso cup".to_owned()), 1190, "EUR".to_owned(), true)));
+    assert_eq!(
+        database.price_of("p-1").await,
+        Some((Some("Espresso cup".to_owned()), 1190, "EUR".to_owned(), true))
+    );
     database.drop().await;
 }
 
@@ -112,17 +129,31 @@ async fn redelivered_and_replayed_events_change_nothing() {
     let first = price_changed("e-1", start, 1190);
     let second = price_changed("e-2", start + Duration::seconds(1), 1090);
 
-    for event in [&created("e-0", start - Duration::seconds(1), 1290), &first, &second, &first, &second] {
+    for event in [
+        &created("e-0", start - Duration::seconds(1), 1290),
+        &first,
+        &second,
+        &first,
+        &second,
+    ] {
         assert_eq!(deliver(&handler, event).await, Outcome::Ack);
     }
     // An older change with a new id (a replay after the inbox was purged) is ignored too.
-    assert_eq!(deliver(&handler, &price_changed("e-old", start - Duration::seconds(5), 990)).await, Outcome::Ack);
+    assert_eq!(
+        deliver(
+            &handler,
+            &price_changed("e-old", start - Duration::seconds(5), 990)
+        )
+        .await,
+        Outcome::Ack
+    );
 
     assert_eq!(database.price_of("p-1").await.map(|row| row.1), Some(1090));
-    let inbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_event WHERE consumer = 'project-catalog-product'")
-        .fetch_one(&database.pool)
-        .await
-        .expect("count");
+    let inbox: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM processed_event WHERE consumer = 'project-catalog-product'")
+            .fetch_one(&database.pool)
+            .await
+            .expect("count");
     assert_eq!(inbox, 4, "one inbox row per distinct event id");
     database.drop().await;
 }
@@ -133,8 +164,12 @@ async fn a_discontinued_product_can_no_longer_be_ordered() {
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let start = Utc::now();
     deliver(&handler, &created("e-1", start, 1290)).await;
-    let discontinued =
-        catalog_event("e-2", events::catalog::PRODUCT_DISCONTINUED_V1, start + Duration::seconds(1), json!({"productId": "p-1"}));
+    let discontinued = catalog_event(
+        "e-2",
+        events::catalog::PRODUCT_DISCONTINUED_V1,
+        start + Duration::seconds(1),
+        json!({"productId": "p-1"}),
+    );
     assert_eq!(deliver(&handler, &discontinued).await, Outcome::Ack);
     assert_eq!(database.price_of("p-1").await.map(|row| row.3), Some(false));
     database.drop().await;
@@ -152,8 +187,10 @@ async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
     );
     assert!(matches!(deliver(&handler, &bad).await, Outcome::Reject(_)));
     assert_eq!(database.price_of("p-1").await, None);
-    let inbox: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM processed_event").fetch_one(&database.pool).await.expect("count");
+    let inbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_event")
+        .fetch_one(&database.pool)
+        .await
+        .expect("count");
     assert_eq!(inbox, 0, "a rejected event is not recorded as processed");
     database.drop().await;
 }
@@ -165,5 +202,8 @@ async fn an_unreachable_database_asks_for_a_retry() {
         .connect_lazy("mysql://nobody:nothing@127.0.0.1:1/ordering")
         .expect("lazy pool");
     let handler = ProjectCatalogProduct::new(pool);
-    assert!(matches!(deliver(&handler, &created("e-1", Utc::now(), 1290)).await, Outcome::Retry(_)));
+    assert!(matches!(
+        deliver(&handler, &created("e-1", Utc::now(), 1290)).await,
+        Outcome::Retry(_)
+    ));
 }

@@ -35,7 +35,10 @@ async fn serve(database_url: &str) -> Served {
         .stdout(Stdio::null())
         .spawn()
         .expect("start the function");
-    let served = Served { child, base: format!("http://127.0.0.1:{port}") };
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let started = Instant::now();
     loop {
@@ -44,7 +47,10 @@ async fn serve(database_url: &str) -> Served {
         {
             return served;
         }
-        assert!(started.elapsed() < DEADLINE, "the function did not answer /healthz within {DEADLINE:?}");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the function did not answer /healthz within {DEADLINE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -52,13 +58,29 @@ async fn serve(database_url: &str) -> Served {
 async fn fresh_database() -> (String, String) {
     let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
         .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
-    let admin = MySqlPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("MariaDB of the local stack");
+    let admin = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url)
+        .await
+        .expect("MariaDB of the local stack");
     let name = format!("ordering_bin_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`"))).execute(&admin).await.expect("create");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+        .execute(&admin)
+        .await
+        .expect("create");
     let url = format!("{admin_url}/{name}");
-    let pool = MySqlPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+    let pool = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("connect");
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
-    sqlx::migrate::Migrator::new(migrations.as_path()).await.expect("read").run(&pool).await.expect("migrate");
+    sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .expect("read")
+        .run(&pool)
+        .await
+        .expect("migrate");
     (admin_url, name)
 }
 
@@ -111,15 +133,29 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
         .expect("post");
     assert_eq!(rejected.status(), 422, "a broken rule is final");
 
-    let garbage = client.post(format!("{}/", function.base)).body("hello").send().await.expect("post");
+    let garbage = client
+        .post(format!("{}/", function.base))
+        .body("hello")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(garbage.status(), 400, "not a CloudEvent");
 
-    let pool = MySqlPoolOptions::new().max_connections(1).connect(&format!("{admin_url}/{name}")).await.expect("connect");
-    let price: i64 =
-        sqlx::query_scalar("SELECT price_minor FROM product_price WHERE product_id = 'p-1'").fetch_one(&pool).await.expect("row");
+    let pool = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("{admin_url}/{name}"))
+        .await
+        .expect("connect");
+    let price: i64 = sqlx::query_scalar("SELECT price_minor FROM product_price WHERE product_id = 'p-1'")
+        .fetch_one(&pool)
+        .await
+        .expect("row");
     assert_eq!(price, 1190);
     drop(function);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`"))).execute(&pool).await.expect("drop");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
+        .execute(&pool)
+        .await
+        .expect("drop");
 }
 
 #[tokio::test]

@@ -29,6 +29,16 @@ enum Command {
     },
     /// Check the MariaDB settings that binlog CDC needs; fails naming every wrong one.
     CheckBinlog,
+    /// Print what the local stack starts, from template.yaml: one line per function
+    /// (`function NAME CONTEXT PORT`), subscription (`subscribe NAME TOPIC PORT`) and route
+    /// (`route METHOD PATH NAME PORT`).
+    Plan {
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// The port of the first function; the others follow in name order.
+        #[arg(long, env = "FUNCTION_BASE_PORT", default_value_t = 8100)]
+        base_port: u16,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +71,26 @@ async fn run(command: Command, settings: &StackSettings) -> anyhow::Result<()> {
                     "exists"
                 };
                 println!("topic {}: {state} ({} partitions)", topic.name, topic.partitions);
+            }
+            Ok(())
+        }
+        Command::Plan { template, base_port } => {
+            let registry = template::Registry::load(&template)?;
+            for (function, port) in registry.local_ports(base_port) {
+                let context = function.context.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "function {} has no `context` tag in {}",
+                        function.name,
+                        template.display()
+                    )
+                })?;
+                println!("function {} {context} {port}", function.name);
+                for subscription in &function.subscriptions {
+                    println!("subscribe {} {} {port}", function.name, subscription.topic);
+                }
+                for route in &function.routes {
+                    println!("route {} {} {} {port}", route.method, route.path, function.name);
+                }
             }
             Ok(())
         }

@@ -1,0 +1,31 @@
+//! `local-gateway`: the storefront's single HTTP port on a laptop, routing to the functions
+//! as `template.yaml` declares.
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, default_value = "template.yaml")]
+    template: std::path::PathBuf,
+    /// The port of the first function; the others follow in name order (see `stackctl plan`).
+    #[arg(long, env = "FUNCTION_BASE_PORT", default_value_t = 8100)]
+    function_base_port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    function_host: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("local-stack", "local-gateway");
+    let args = Args::parse();
+    let registry = template::Registry::load(&args.template)?;
+    let targets = gateway::targets(&registry, &args.function_host, args.function_base_port);
+    for target in &targets {
+        tracing::info!(method = %target.method, path = %target.path, function = %target.function, "Route");
+    }
+    let routes = gateway::router(&targets)?;
+    runtime::http::HttpFunction::new(routes)
+        .body_limit(gateway::BODY_LIMIT)
+        .run()
+        .await
+}

@@ -1,0 +1,78 @@
+//! The gateway forwards declared routes to the owning function over real HTTP.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::post;
+use tower::ServiceExt;
+
+async fn spawn_function() -> String {
+    let app = Router::new().route(
+        "/orders/{id}",
+        post(
+            |axum::extract::Path(id): axum::extract::Path<String>,
+             headers: axum::http::HeaderMap,
+             body: String| async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                (StatusCode::CREATED, format!("{id}|{key}|{body}"))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+fn gateway(base_url: String) -> Router {
+    let targets = vec![gateway::Target {
+        method: "POST".to_owned(),
+        path: "/orders/{id}".to_owned(),
+        function: "place-order".to_owned(),
+        base_url,
+    }];
+    runtime::http::HttpFunction::new(gateway::router(&targets).expect("routes")).into_router()
+}
+
+#[tokio::test]
+async fn a_declared_route_reaches_its_function_with_path_headers_and_body() {
+    let router = gateway(spawn_function().await);
+    let request = Request::post("/orders/o-7?dry=1")
+        .header("idempotency-key", "k-1")
+        .body(Body::from("hello"))
+        .expect("request");
+    let response = router.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .expect("body");
+    assert_eq!(&body[..], b"o-7|k-1|hello");
+}
+
+#[tokio::test]
+async fn an_undeclared_route_gets_the_404_envelope_and_a_dead_function_a_502() {
+    let router = gateway("http://127.0.0.1:1".to_owned());
+    let response = router
+        .clone()
+        .oneshot(Request::get("/nope").body(Body::empty()).expect("request"))
+        .await
+        .expect("ok");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let response = router
+        .oneshot(Request::post("/orders/o-1").body(Body::empty()).expect("request"))
+        .await
+        .expect("ok");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    assert_eq!(body["error"]["code"], "FUNCTION_UNAVAILABLE");
+}

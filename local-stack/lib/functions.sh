@@ -1,0 +1,97 @@
+# The platform's own processes: every function of template.yaml on its own port, the trigger
+# dispatcher with their Kafka subscriptions, and the HTTP gateway in front of the HTTP routes.
+# `stackctl plan` turns template.yaml into the list of what to start.
+
+: "${FUNCTION_BASE_PORT:=8100}"
+: "${GATEWAY_PORT:=8080}"
+: "${DISPATCHER_PORT:=9464}"
+: "${FUNCTION_RUST_LOG:=info}"
+export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT
+
+FUNCTION_LOG_DIR="$LOG_DIR/functions"
+
+# True when the process on PORT answers GET PATH with 200.
+http_ok() {
+    local port=$1 path=$2 status
+    status=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+        printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$path" >&3
+        IFS= read -r line <&3 && printf '%s' "$line"
+    ) 2>/dev/null || return 1
+    [[ $status == "HTTP/1."?" 200"* ]]
+}
+
+build_platform() {
+    say "Building the functions, the dispatcher and the gateway"
+    ( cd "$REPO_DIR" && cargo build --workspace --bins ) || die "Building the platform failed (cargo output above)."
+}
+
+# Starts one platform process unless it already runs.
+# Usage: start_process NAME PORT PORT_VARIABLE HEALTH_PATH COMMAND...
+start_process() {
+    local name=$1 port=$2 variable=$3 health=$4
+    shift 4
+    if is_running "$name"; then
+        ok "$name: already running (pid $(stack_pid "$name"), port $port)"
+        return 0
+    fi
+    require_free_port "$name" "$port" "$variable"
+    mkdir -p "$FUNCTION_LOG_DIR"
+    start_detached "$name" "$FUNCTION_LOG_DIR/$name.log" "$@"
+    wait_until "$name" "$FUNCTION_LOG_DIR/$name.log" "$STACK_START_TIMEOUT" http_ok "$port" "$health"
+    ok "$name: running (pid $(stack_pid "$name"), port $port)"
+}
+
+platform_up() {
+    local plan bin="$REPO_DIR/target/debug" kind name context port topic method path
+    plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
+        die "template.yaml could not be read (above)."
+    local subscriptions=()
+    while read -r kind name context port; do
+        [[ $kind == function ]] || continue
+        local url_variable="${context^^}_DATABASE_URL"
+        start_process "$name" "$port" FUNCTION_BASE_PORT /healthz env PORT="$port" FUNCTION_NAME="$name" \
+            DATABASE_URL="${!url_variable:-}" RUST_LOG="$FUNCTION_RUST_LOG" "$bin/$name"
+    done <<<"$plan"
+    while read -r kind name topic port; do
+        if [[ $kind == subscribe ]]; then subscriptions+=(--subscribe "$name=$topic=http://127.0.0.1:$port/"); fi
+    done <<<"$plan"
+    if ((${#subscriptions[@]} > 0)); then
+        start_process trigger-dispatcher "$DISPATCHER_PORT" DISPATCHER_PORT /healthz env RUST_LOG="$FUNCTION_RUST_LOG" \
+            "$bin/trigger-dispatcher" --group-prefix local --metrics-port "$DISPATCHER_PORT" "${subscriptions[@]}"
+    fi
+    start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
+        "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
+    while read -r kind method path name port; do
+        if [[ $kind == route ]]; then printf '    %-7s %-28s → %s (port %s)\n' "$method" "$path" "$name" "$port"; fi
+    done <<<"$plan"
+}
+
+# Every platform process with a pid file: functions, dispatcher, gateway.
+platform_names() {
+    local file
+    for file in "$PID_DIR"/*.pid; do
+        [[ -e $file ]] || continue
+        file=${file##*/}
+        file=${file%.pid}
+        # mariadbd.pid is the pid file MariaDB writes itself.
+        case $file in mariadb | mariadbd | kafka | redis) ;; *) echo "$file" ;; esac
+    done
+}
+
+platform_down() {
+    local name
+    # The gateway first, then the dispatcher (it finishes in-flight deliveries), then functions.
+    if is_running local-gateway; then stop_server local-gateway; fi
+    if is_running trigger-dispatcher; then stop_server trigger-dispatcher 60; fi
+    for name in $(platform_names); do stop_server "$name"; done
+}
+
+platform_status() {
+    local name healthy=0
+    for name in $(platform_names); do
+        if is_running "$name"; then ok "$name: running (pid $(stack_pid "$name"), log $FUNCTION_LOG_DIR/$name.log)"
+        else warn "$name: stopped"; healthy=1; fi
+    done
+    return "$healthy"
+}
