@@ -202,5 +202,33 @@ else
     fail "the POSTed deliveries change nothing either" "$WORK/diff.out"
 fi
 
+# 8. An HTTP request through the Function URL path reaches the same handler: the function
+#    answers HTTP events under Lambda with the router it serves on $PORT, so a CloudEvent
+#    POSTed to /lambda-url/<fn>/ is handled like the Kafka record carrying the same event.
+function_url="http://127.0.0.1:$invoke_port/lambda-url/$FUNCTION"
+health=$(curl -s -o "$WORK/health.out" -w '%{http_code}' --max-time 60 "$function_url/healthz" || true)
+if [[ $health == 200 ]]; then
+    pass "GET /lambda-url/$FUNCTION/healthz is answered by the function's own router (200)"
+else
+    fail "GET /lambda-url/$FUNCTION/healthz is answered by the function's own router (got $health)" "$WORK/health.out"
+fi
+status=$(curl -s -o "$WORK/url-post.out" -w '%{http_code}' --max-time 60 -X POST "$function_url/" \
+    -H 'ce-specversion: 1.0' -H 'ce-id: 0196f6a0-0000-7000-8000-0000000000aa' -H 'ce-source: commerce/catalog' \
+    -H 'ce-type: commerce.product.price-changed.v1' -H 'ce-time: 2026-11-25T11:00:00Z' -H 'ce-partitionkey: prod-9' \
+    -H 'content-type: application/json' --data '{"productId":"prod-9","priceMinor":2990,"currency":"EUR"}' || true)
+price=$(db_sql "SELECT price_minor FROM product_price WHERE product_id = 'prod-9'" 2>/dev/null || true)
+if [[ $status == 200 && $price == 2990 ]]; then
+    pass "a CloudEvent POSTed to /lambda-url/$FUNCTION/ is handled: prod-9 now costs 2990"
+else
+    fail "a CloudEvent POSTed to /lambda-url/$FUNCTION/ is handled (status $status, prod-9 price $price)" "$WORK/url-post.out"
+fi
+status=$(curl -s -o "$WORK/url-bad.out" -w '%{http_code}' --max-time 60 -X POST "$function_url/" \
+    -H 'content-type: application/json' --data '{"hello":"world"}' || true)
+if [[ $status == 400 ]] && grep -q INVALID_CLOUD_EVENT "$WORK/url-bad.out"; then
+    pass "a POST to /lambda-url/$FUNCTION/ that is not a CloudEvent gets 400 INVALID_CLOUD_EVENT"
+else
+    fail "a POST that is not a CloudEvent gets 400 INVALID_CLOUD_EVENT (got $status)" "$WORK/url-bad.out"
+fi
+
 echo "lambda: $passed passed, $failed failed (first invoke ${first_invoke_seconds}s)"
 ((failed == 0))

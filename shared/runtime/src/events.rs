@@ -124,12 +124,11 @@ pub async fn handle_one<H: EventHandler>(
 pub async fn serve<H: EventHandler>(handler: H) -> anyhow::Result<()> {
     let function = crate::config::function_name();
     let handler = Arc::new(handler);
+    let http = crate::http::HttpFunction::new(crate::knative::router(Arc::clone(&handler), function.clone()));
+    // Boxed: the serving futures are deep, and inlining them into every binary's `main` makes
+    // the compiler's type-layout queries overflow their depth limit.
     match Platform::detect().map_err(|error: ConfigError| anyhow::anyhow!(error))? {
-        Platform::Lambda => crate::lambda_kafka::run(handler, function).await,
-        Platform::Server { .. } => {
-            crate::http::HttpFunction::new(crate::knative::router(handler, function))
-                .run()
-                .await
-        }
+        Platform::Lambda => Box::pin(crate::lambda_kafka::run(handler, function, http.into_router())).await,
+        Platform::Server { .. } => Box::pin(http.run()).await,
     }
 }

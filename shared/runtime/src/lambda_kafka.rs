@@ -8,6 +8,10 @@
 //! order. Rejected records are reported too: Lambda retries them up to the mapping's
 //! `MaximumRetryAttempts` and then sends them to its on-failure destination (our dead-letter
 //! topic), so nothing is silently dropped (docs/adr/0005).
+//!
+//! The same function also answers HTTP events (a Function URL, API Gateway, or
+//! `cargo lambda watch`'s `/lambda-url/<fn>/…`) with the router it serves on `$PORT`, so a
+//! CloudEvent POSTed over HTTP and a Kafka batch reach the same handler under Lambda too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,17 +47,45 @@ pub struct ItemIdentifier {
 }
 
 /// Runs the handler under the Lambda Runtime API until the function is shut down.
-pub async fn run<H: EventHandler>(handler: Arc<H>, function: String) -> anyhow::Result<()> {
+///
+/// Kafka batches go to [`handle_batch`]; any other payload is taken for an HTTP event and
+/// answered by `http_router`, the router the function serves on `$PORT`.
+pub async fn run<H: EventHandler>(
+    handler: Arc<H>,
+    function: String,
+    http_router: axum::Router,
+) -> anyhow::Result<()> {
     let function = Arc::new(function);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = Arc::clone(&handler);
         let function = Arc::clone(&function);
+        let http_router = http_router.clone();
         async move {
-            Ok::<_, lambda_runtime::Error>(handle_batch(handler.as_ref(), &function, event.payload).await)
+            let LambdaEvent { payload, context } = event;
+            if is_kafka_event(&payload) {
+                let batch: KafkaEvent = serde_json::from_value(payload)?;
+                let response = handle_batch(handler.as_ref(), &function, batch).await;
+                return Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?);
+            }
+            let request: lambda_http::request::LambdaRequest =
+                serde_json::from_value(payload).map_err(|error| {
+                    format!("the payload is neither a Kafka batch nor an HTTP event: {error}")
+                })?;
+            let mut adapter = lambda_http::Adapter::from(http_router);
+            let response = tower::Service::call(&mut adapter, LambdaEvent::new(request, context)).await?;
+            Ok(serde_json::to_value(response)?)
         }
     }))
     .await
     .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
+}
+
+/// A Kafka event source mapping's payload: MSK (`aws:kafka`) or self-managed Kafka.
+fn is_kafka_event(payload: &serde_json::Value) -> bool {
+    matches!(
+        payload.get("eventSource").and_then(serde_json::Value::as_str),
+        Some("aws:kafka" | "SelfManagedKafka")
+    ) && payload.get("records").is_some()
 }
 
 /// Handles one batch and says which records Lambda must deliver again.
@@ -146,4 +178,28 @@ fn reject_undecodable(function: &str, delivery: &Delivery, reason: &str) -> Outc
 /// `orders-3` → `orders`: the topic part of a `<topic>-<partition>` key.
 fn topic_of(partition_name: &str) -> Option<String> {
     partition_name.rsplit_once('-').map(|(topic, _)| topic.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_batches_are_told_apart_from_http_events() {
+        let self_managed = serde_json::json!({"eventSource": "SelfManagedKafka", "records": {}});
+        let msk = serde_json::json!({"eventSource": "aws:kafka", "eventSourceArn": "arn", "records": {}});
+        let function_url = serde_json::json!({"version": "2.0", "rawPath": "/healthz", "requestContext": {"http": {"method": "GET"}}});
+        assert!(is_kafka_event(&self_managed));
+        assert!(is_kafka_event(&msk));
+        assert!(!is_kafka_event(&function_url));
+    }
+
+    #[test]
+    fn the_topic_is_the_part_before_the_last_dash() {
+        assert_eq!(
+            topic_of("commerce.catalog.product-3").as_deref(),
+            Some("commerce.catalog.product")
+        );
+        assert_eq!(topic_of("my-topic-12").as_deref(), Some("my-topic"));
+    }
 }

@@ -1,10 +1,6 @@
 //! `project-catalog-product`: keeps ordering's copy of catalog prices up to date from
 //! `commerce.catalog.product` events.
 
-// The serving future nests axum, hyper, the Lambda runtime and sqlx; its type is deeper than
-// the compiler's default limit allows.
-#![recursion_limit = "256"]
-
 use ordering::catalog_projection::ProjectCatalogProduct;
 
 #[tokio::main]
