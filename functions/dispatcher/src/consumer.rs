@@ -10,8 +10,10 @@
 //! only place that polls the consumer (so rebalance callbacks run in one known place), and
 //! workers come and go with assignments without re-splitting queues. The price is that a full
 //! channel of one slow partition pauses the receive loop for all partitions of this
-//! subscription until it drains; the channel is sized so that this only happens under real
-//! backlog.
+//! subscription until it drains. Fetches are kept small per partition (64 KiB) so librdkafka
+//! hands the partitions' records over interleaved in short runs, and each channel holds more
+//! than one such run: under a backlog every worker stays fed, and the drain runs at six
+//! delivery loops rather than one (docs/benchmarks/dispatcher.md has the before and after).
 //!
 //! Rebalances: when partitions are revoked, their workers are flagged; a flagged worker
 //! finishes its in-flight record and drops the rest (their offsets were not stored, so the
@@ -41,6 +43,11 @@ use crate::subscription::Subscription;
 pub struct ConsumerConfig {
     /// Records buffered per partition between the receive loop and the partition's worker.
     pub partition_buffer: usize,
+    /// The most bytes one fetch brings per partition. Small fetches make librdkafka hand over
+    /// the partitions' records interleaved in small runs instead of thousands of one
+    /// partition in a row, so the receive loop keeps every worker fed instead of waiting on
+    /// the one partition whose buffer is full (measured in docs/benchmarks/dispatcher.md).
+    pub fetch_bytes_per_partition: usize,
     /// How often stored offsets are committed.
     pub auto_commit_interval: Duration,
     /// How often the lag gauges are refreshed.
@@ -50,7 +57,8 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
-            partition_buffer: 256,
+            partition_buffer: 1024,
+            fetch_bytes_per_partition: 64 * 1024,
             auto_commit_interval: Duration::from_secs(1),
             lag_interval: Duration::from_secs(10),
         }
@@ -160,6 +168,10 @@ pub(crate) async fn run(
             config.auto_commit_interval.as_millis().to_string(),
         )
         .set("auto.offset.reset", "earliest")
+        .set(
+            "max.partition.fetch.bytes",
+            config.fetch_bytes_per_partition.to_string(),
+        )
         .create_with_context(context)?;
     consumer.subscribe(&[&subscription.topic])?;
     tracing::info!(function = %subscription.function, topic = %subscription.topic, group = %subscription.group_id, target = %subscription.target, "Subscribed.");

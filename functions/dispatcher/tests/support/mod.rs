@@ -287,6 +287,7 @@ pub fn test_config() -> DispatcherConfig {
             partition_buffer: 16,
             auto_commit_interval: Duration::from_millis(100),
             lag_interval: Duration::from_secs(1),
+            ..ConsumerConfig::default()
         },
     }
 }
