@@ -211,7 +211,8 @@ write_env_file() {
         echo "STACK_ADMIN_PASSWORD=$STACK_ADMIN_PASSWORD"
         echo "STACK_CONTEXT_PASSWORD=$STACK_CONTEXT_PASSWORD"
         echo "STACK_MARIADB_ADMIN_URL=mysql://stack_admin:$STACK_ADMIN_PASSWORD@127.0.0.1:$MARIADB_PORT"
-        for context in identity catalog inventory ordering payment; do
+        # One URL per schema the stack provisions: the contexts, and the relay's own.
+        for context in $(cd "$REPO_DIR/migrations" && ls -d -- */ | tr -d /); do
             echo "${context^^}_DATABASE_URL=mysql://$context:$STACK_CONTEXT_PASSWORD@127.0.0.1:$MARIADB_PORT/$context"
         done
         echo "CDC_DATABASE_URL=mysql://cdc:$STACK_CONTEXT_PASSWORD@127.0.0.1:$MARIADB_PORT"

@@ -10,7 +10,9 @@
 //!   the broker does not create topics on first use.
 //! - [`binlog`]: the preflight of the server settings the CDC relay depends on.
 
-pub mod binlog;
 pub mod database;
 pub mod kafka;
 pub mod settings;
+
+/// The binlog preflight's rules live in their own crate, shared with the outbox relay.
+pub use binlog_preflight as binlog;

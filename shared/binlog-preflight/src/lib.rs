@@ -4,6 +4,9 @@
 //! does not fail loudly on its own — it sees statements instead of rows, rows without column
 //! names, or compressed events it cannot decode — so the settings are checked up front and
 //! every wrong one is named.
+//!
+//! One set of rules, shared by `local-stack/up` (through `stackctl check-binlog`) and by the
+//! relay's own start-up check, so the two can never disagree on what a fit server is.
 
 use sqlx::MySqlPool;
 

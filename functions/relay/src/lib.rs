@@ -1,0 +1,33 @@
+//! The outbox relay: tails the MariaDB binlog and publishes every committed outbox row as a
+//! CloudEvent (binary mode) to its Kafka topic, keyed by aggregate id.
+//!
+//! Why the binlog and not a polling loop, and the MariaDB-specific pieces, are in
+//! docs/adr/0006-outbox-relay.md. The modules, in the order an event passes through them:
+//!
+//! - [`preflight`]: refuses to start unless the server settings make binlog CDC safe.
+//! - [`binlog`]: opens the stream at a GTID position and decodes raw events, verifying each
+//!   CRC and refusing event types it does not know.
+//! - [`outbox`]: an outbox row, read by column name, and its CloudEvent.
+//! - [`transaction`]: groups events into committed transactions, in commit order, and stops on
+//!   statements that would change an outbox table behind the relay's back.
+//! - [`publisher`]: the idempotent Kafka producer.
+//! - [`relay`]: the pipeline: reader → producer → delivery reports → [`position`] store.
+//! - [`server`]: `/metrics` and `/healthz`.
+//! - [`gtid`]: MariaDB GTIDs and positions.
+
+pub mod binlog;
+pub mod error;
+pub mod gtid;
+pub mod outbox;
+pub mod position;
+pub mod preflight;
+pub mod publisher;
+pub mod relay;
+pub mod server;
+pub mod transaction;
+
+pub use crate::error::RelayError;
+pub use crate::relay::{Relay, RelayConfig, RelayStatus};
+
+/// The context schemas whose `outbox` table the relay publishes.
+pub const CONTEXT_SCHEMAS: &[&str] = &["identity", "catalog", "inventory", "ordering", "payment"];

@@ -1,0 +1,219 @@
+//! An outbox row, read from the binlog by column name, and the CloudEvent it becomes.
+//!
+//! Columns are looked up by the names the table map carries (`binlog_row_metadata=FULL`),
+//! never by position: a column added in the middle of the table would otherwise shift every
+//! value after it into the wrong field.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use events::kafka::{CAUSATION_ID, CORRELATION_ID, PARTITION_KEY, TRACEPARENT, TRACESTATE};
+use mysql_async::Value;
+use mysql_async::binlog::row::BinlogRow;
+use mysql_async::binlog::value::BinlogValue;
+
+use crate::error::RelayError;
+
+/// The media type of every outbox payload.
+const JSON: &str = "application/json";
+
+/// One committed outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    /// The JSON text as stored. Kept as bytes, so large numbers and key order survive.
+    pub payload: Vec<u8>,
+    pub topic: String,
+    pub source: String,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl OutboxRow {
+    /// Reads the after image of an inserted row. `table` is `schema.outbox`, for messages.
+    pub fn from_binlog_row(table: &str, row: &BinlogRow) -> Result<Self, RelayError> {
+        let columns = Columns { table, row };
+        Ok(Self {
+            id: columns.text("id")?,
+            aggregate_type: columns.text("aggregatetype")?,
+            aggregate_id: columns.text("aggregateid")?,
+            event_type: columns.text("type")?,
+            payload: columns.bytes("payload")?,
+            topic: columns.text("topic")?,
+            source: columns.text("source")?,
+            traceparent: columns.optional_text("traceparent")?,
+            tracestate: columns.optional_text("tracestate")?,
+            correlation_id: columns.optional_text("correlationid")?,
+            causation_id: columns.optional_text("causationid")?,
+            occurred_at: columns.timestamp("occurred_at")?,
+        })
+    }
+
+    /// The CloudEvent of this row: the platform's conventions (DESIGN.md §4), data = payload.
+    pub fn to_cloud_event(&self) -> Result<Event, RelayError> {
+        let mut builder = EventBuilderV10::new()
+            .id(&self.id)
+            .ty(&self.event_type)
+            .source(self.source.as_str())
+            .subject(&self.aggregate_id)
+            .time(self.occurred_at)
+            .extension(PARTITION_KEY, self.aggregate_id.as_str())
+            .data(JSON, self.payload.clone());
+        for (name, value) in [
+            (TRACEPARENT, &self.traceparent),
+            (TRACESTATE, &self.tracestate),
+            (CORRELATION_ID, &self.correlation_id),
+            (CAUSATION_ID, &self.causation_id),
+        ] {
+            if let Some(value) = value.as_deref().filter(|value| !value.is_empty()) {
+                builder = builder.extension(name, value);
+            }
+        }
+        builder.build().map_err(|error| {
+            RelayError::Unexpected(anyhow::anyhow!(
+                "outbox row {} does not make a valid CloudEvent: {error}",
+                self.id
+            ))
+        })
+    }
+}
+
+/// The columns of one row image, by name.
+struct Columns<'a> {
+    table: &'a str,
+    row: &'a BinlogRow,
+}
+
+impl Columns<'_> {
+    fn value(&self, column: &'static str) -> Result<&Value, RelayError> {
+        let index = self
+            .row
+            .columns_ref()
+            .iter()
+            .position(|candidate| candidate.name_ref() == column.as_bytes());
+        let missing = || RelayError::MissingColumn {
+            table: self.table.to_owned(),
+            column,
+            // Without FULL row metadata every column is called `@<n>`.
+            hint: if self
+                .row
+                .columns_ref()
+                .iter()
+                .all(|c| c.name_ref().starts_with(b"@"))
+            {
+                " (the table map carries no column names: set binlog_row_metadata=FULL)"
+            } else {
+                ""
+            },
+        };
+        match index.and_then(|index| self.row.as_ref(index)) {
+            Some(BinlogValue::Value(value)) => Ok(value),
+            Some(_) => Err(self.invalid(column, "a MySQL binary JSON value, not MariaDB text".to_owned())),
+            None => Err(missing()),
+        }
+    }
+
+    fn invalid(&self, column: &'static str, reason: String) -> RelayError {
+        RelayError::InvalidColumn {
+            table: self.table.to_owned(),
+            column,
+            reason,
+        }
+    }
+
+    fn optional_bytes(&self, column: &'static str) -> Result<Option<Vec<u8>>, RelayError> {
+        match self.value(column)? {
+            Value::NULL => Ok(None),
+            Value::Bytes(bytes) => Ok(Some(bytes.clone())),
+            other => Err(self.invalid(column, format!("expected text, found {other:?}"))),
+        }
+    }
+
+    fn bytes(&self, column: &'static str) -> Result<Vec<u8>, RelayError> {
+        self.optional_bytes(column)?
+            .ok_or_else(|| self.invalid(column, "NULL in a NOT NULL column".to_owned()))
+    }
+
+    fn optional_text(&self, column: &'static str) -> Result<Option<String>, RelayError> {
+        self.optional_bytes(column)?
+            .map(|bytes| String::from_utf8(bytes).map_err(|_| self.invalid(column, "not UTF-8".to_owned())))
+            .transpose()
+    }
+
+    fn text(&self, column: &'static str) -> Result<String, RelayError> {
+        self.optional_text(column)?
+            .ok_or_else(|| self.invalid(column, "NULL in a NOT NULL column".to_owned()))
+    }
+
+    /// A `DATETIME(6)` in UTC, which the binlog carries as its calendar fields.
+    fn timestamp(&self, column: &'static str) -> Result<DateTime<Utc>, RelayError> {
+        match self.value(column)? {
+            &Value::Date(year, month, day, hour, minute, second, micros) => {
+                NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day))
+                    .and_then(|date| {
+                        date.and_hms_micro_opt(u32::from(hour), u32::from(minute), u32::from(second), micros)
+                    })
+                    .map(|time| time.and_utc())
+                    .ok_or_else(|| self.invalid(column, "not a valid calendar time".to_owned()))
+            }
+            other => Err(self.invalid(column, format!("expected DATETIME, found {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::AttributesReader;
+
+    fn row() -> OutboxRow {
+        OutboxRow {
+            id: "0190f1e2-0000-7000-8000-000000000001".to_owned(),
+            aggregate_type: "order".to_owned(),
+            aggregate_id: "order-1".to_owned(),
+            event_type: "commerce.order.placed.v1".to_owned(),
+            payload: br#"{"big":123456789012345678901}"#.to_vec(),
+            topic: "commerce.ordering.order".to_owned(),
+            source: "ordering/place-order".to_owned(),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned()),
+            tracestate: None,
+            correlation_id: Some("flow-1".to_owned()),
+            causation_id: Some(String::new()),
+            occurred_at: DateTime::from_timestamp(1_700_000_000, 123_456_000).expect("valid"),
+        }
+    }
+
+    #[test]
+    fn a_row_becomes_a_binary_mode_record_keyed_by_its_aggregate() {
+        let event = row().to_cloud_event().expect("valid event");
+        let record = events::kafka::encode_binary(&event);
+
+        assert_eq!(record.key.as_deref(), Some(&b"order-1"[..]));
+        // The payload travels byte for byte: a 21-digit number is not rounded through f64.
+        assert_eq!(
+            record.payload.as_deref(),
+            Some(&br#"{"big":123456789012345678901}"#[..])
+        );
+        let header = |key: &str| {
+            record
+                .headers
+                .iter()
+                .find(|header| header.key == key)
+                .and_then(|header| header.value.clone())
+                .map(|value| String::from_utf8(value).expect("UTF-8"))
+        };
+        assert_eq!(header("ce_subject").as_deref(), Some("order-1"));
+        assert_eq!(header("ce_time").as_deref(), Some("2023-11-14T22:13:20.123456Z"));
+        assert_eq!(header("ce_correlationid").as_deref(), Some("flow-1"));
+        assert_eq!(header("content-type").as_deref(), Some("application/json"));
+        // Absent and empty extensions are left out rather than sent empty.
+        assert_eq!(header("ce_tracestate"), None);
+        assert_eq!(header("ce_causationid"), None);
+        assert_eq!(event.ty(), "commerce.order.placed.v1");
+    }
+}

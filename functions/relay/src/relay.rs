@@ -1,0 +1,440 @@
+//! The pipeline: one reader task (binlog → transactions → producer) and one committer task
+//! (delivery reports → stored position), joined by a bounded queue of pending transactions.
+//!
+//! The reader hands every record to the producer in commit order without waiting for
+//! acknowledgements, so Kafka round trips overlap. The committer awaits the reports strictly
+//! in that same order; a transaction's position becomes "delivered" only when its reports and
+//! all earlier ones succeeded, and the delivered position is stored at most every
+//! `flush_interval`. After a crash the relay repeats at most what was delivered since the last
+//! store — duplicates, never gaps; consumers deduplicate on the event id.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::binlog::{self, OutboxTables, StreamSettings};
+use crate::error::RelayError;
+use crate::gtid::GtidPosition;
+use crate::position::PositionStore;
+use crate::publisher::{PendingDelivery, Publisher};
+use crate::transaction::{Assembler, Committed};
+
+/// Everything the relay needs to run.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The CDC account: streams the binlog and runs the preflight.
+    pub cdc_url: String,
+    /// The account and schema of the position store (`relay.relay_position`).
+    pub position_store_url: String,
+    pub kafka_bootstrap_servers: String,
+    /// The key of this relay's row in the position store.
+    pub name: String,
+    /// The replica server id for the binlog dump; unique among the server's replicas.
+    pub server_id: u32,
+    /// The schemas whose `outbox` table is published.
+    pub schemas: Vec<String>,
+    /// How often the delivered position is stored.
+    pub flush_interval: Duration,
+    /// How often the position is stored when only non-outbox transactions moved it. Longer
+    /// than `flush_interval`, because storing it is itself a transaction in the binlog.
+    pub idle_store_interval: Duration,
+    /// The server's heartbeat period on a quiet binlog; three missed ones count as a dead link.
+    pub heartbeat: Duration,
+    /// How many transactions may wait for delivery reports before the reader pauses.
+    pub max_pending_transactions: usize,
+}
+
+impl RelayConfig {
+    /// The platform's defaults for everything but the addresses.
+    pub fn new(cdc_url: String, position_store_url: String, kafka_bootstrap_servers: String) -> Self {
+        Self {
+            cdc_url,
+            position_store_url,
+            kafka_bootstrap_servers,
+            name: "outbox-relay".to_owned(),
+            server_id: 4_242,
+            schemas: crate::CONTEXT_SCHEMAS
+                .iter()
+                .map(|schema| (*schema).to_owned())
+                .collect(),
+            flush_interval: Duration::from_millis(200),
+            idle_store_interval: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(1),
+            max_pending_transactions: 10_000,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// From the environment: `CDC_DATABASE_URL`, `RELAY_DATABASE_URL` (the position store),
+    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME` and `RELAY_SERVER_ID`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let required = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| anyhow::anyhow!("the environment variable {name} is required but not set"))
+        };
+        let mut config = Self::new(
+            required("CDC_DATABASE_URL")?,
+            required("RELAY_DATABASE_URL")?,
+            required("KAFKA_BOOTSTRAP_SERVERS")?,
+        );
+        if let Ok(name) = std::env::var("RELAY_NAME") {
+            config.name = name;
+        }
+        if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
+            config.server_id = server_id
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("RELAY_SERVER_ID {server_id:?} is not a server id"))?;
+        }
+        Ok(config)
+    }
+}
+
+/// What `/healthz` and the metrics report, shared with the running tasks.
+#[derive(Debug, Default)]
+pub struct RelayStatus {
+    inner: Mutex<StatusSnapshot>,
+}
+
+/// One reading of [`RelayStatus`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    /// Where the reader stands (last committed transaction read).
+    pub read_position: String,
+    /// The last position whose events were all acknowledged by Kafka.
+    pub delivered_position: String,
+    /// The last position written to the position store.
+    pub stored_position: String,
+    /// Events read from the binlog and not yet acknowledged: the lag in events.
+    pub events_in_flight: u64,
+    /// From the last delivered event's `occurred_at` to its acknowledgement.
+    pub lag_ms: u64,
+    pub events_published: u64,
+}
+
+impl RelayStatus {
+    pub fn snapshot(&self) -> StatusSnapshot {
+        self.inner.lock().map(|status| status.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut StatusSnapshot)) {
+        if let Ok(mut status) = self.inner.lock() {
+            change(&mut status);
+        }
+    }
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    status: Arc<RelayStatus>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), RelayError>>,
+}
+
+impl Relay {
+    /// Checks the server, finds the position to resume from, opens the binlog stream and
+    /// starts relaying. When it returns, every transaction committed after the starting
+    /// position will be published.
+    pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        crate::preflight::check(&config.cdc_url).await?;
+        let store = PositionStore::connect(&config.position_store_url, &config.name).await?;
+        let position = match store.load().await? {
+            Some(position) => {
+                tracing::info!(relay = %config.name, position = %position, "Resuming from the stored position.");
+                position
+            }
+            None => {
+                let position = binlog::current_position(&config.cdc_url).await?;
+                tracing::warn!(
+                    relay = %config.name,
+                    position = %position,
+                    "No stored position: starting at the server's current binlog position; \
+                     outbox rows committed before it are not published."
+                );
+                position
+            }
+        };
+        let settings = StreamSettings {
+            url: config.cdc_url.clone(),
+            server_id: config.server_id,
+            heartbeat: config.heartbeat,
+        };
+        let stream = binlog::open(&settings, &position).await?;
+        let publisher = Publisher::new(&config.kafka_bootstrap_servers)?;
+
+        let status = Arc::new(RelayStatus::default());
+        status.update(|status| {
+            status.read_position = position.to_string();
+            status.delivered_position = position.to_string();
+            status.stored_position = position.to_string();
+        });
+        let (shutdown, shutdown_requested) = oneshot::channel();
+        let task = tokio::spawn(run(
+            config,
+            stream,
+            position,
+            publisher,
+            store,
+            Arc::clone(&status),
+            shutdown_requested,
+        ));
+        Ok(Self {
+            status,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    pub fn status(&self) -> Arc<RelayStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// Completes when the relay stops on its own, which is always an error.
+    pub async fn failed(&mut self) -> RelayError {
+        match (&mut self.task).await {
+            Ok(Ok(())) => RelayError::StreamEnded,
+            Ok(Err(error)) => error,
+            Err(error) => RelayError::Unexpected(anyhow::anyhow!("the relay task panicked: {error}")),
+        }
+    }
+
+    /// Stops reading, waits for the outstanding delivery reports and stores the final position.
+    pub async fn stop(mut self) -> Result<(), RelayError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match (&mut self.task).await {
+            Ok(outcome) => outcome,
+            Err(error) => Err(RelayError::Unexpected(anyhow::anyhow!(
+                "the relay task panicked: {error}"
+            ))),
+        }
+    }
+}
+
+/// A transaction whose records are with the producer.
+struct Pending {
+    committed_position: GtidPosition,
+    file: String,
+    log_pos: u32,
+    deliveries: Vec<PendingDelivery>,
+    /// The newest `occurred_at` among its rows, for the lag.
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+async fn run(
+    config: RelayConfig,
+    stream: mysql_async::BinlogStream,
+    position: GtidPosition,
+    publisher: Publisher,
+    store: PositionStore,
+    status: Arc<RelayStatus>,
+    shutdown: oneshot::Receiver<()>,
+) -> Result<(), RelayError> {
+    let (pending_sender, pending_receiver) = mpsc::channel(config.max_pending_transactions);
+    let committer = tokio::spawn(commit_loop(
+        pending_receiver,
+        store.clone(),
+        position.clone(),
+        config.clone(),
+        Arc::clone(&status),
+    ));
+    let read_outcome = read_loop(
+        &config,
+        stream,
+        position,
+        &publisher,
+        pending_sender,
+        &status,
+        shutdown,
+    )
+    .await;
+    // The reader dropped its sender: the committer drains what was handed over and stores
+    // the final position, also when the reader failed, so good work is not repeated.
+    let commit_outcome = committer
+        .await
+        .map_err(|error| RelayError::Unexpected(anyhow::anyhow!("the committer panicked: {error}")))?;
+    store.close().await;
+    // The committer's error is the cause when the reader merely saw the queue close.
+    commit_outcome.and(read_outcome)
+}
+
+async fn read_loop(
+    config: &RelayConfig,
+    mut stream: mysql_async::BinlogStream,
+    mut position: GtidPosition,
+    publisher: &Publisher,
+    pending: mpsc::Sender<Pending>,
+    status: &RelayStatus,
+    mut shutdown: oneshot::Receiver<()>,
+) -> Result<(), RelayError> {
+    let tables = OutboxTables::new(config.schemas.iter().cloned());
+    let mut assembler = Assembler::new(tables.clone());
+    let silence = config.heartbeat * 3;
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut shutdown => return Ok(()),
+            // The committer failed; stop reading at once rather than at the next commit.
+            () = pending.closed() => return Ok(()),
+            next = tokio::time::timeout(silence, stream.next()) => next,
+        };
+        let event = match next {
+            Err(_) => return Err(RelayError::StreamSilent(silence)),
+            Ok(None) => return Err(RelayError::StreamEnded),
+            Ok(Some(event)) => event?,
+        };
+        let decoded = binlog::decode(&event, &stream, &tables)?;
+        let Some(committed) = assembler.push(decoded)? else {
+            continue;
+        };
+        position.advance(committed.gtid);
+        let pending_transaction = publish(publisher, committed, &position).await?;
+        let rows = pending_transaction.deliveries.len() as u64;
+        status.update(|status| {
+            status.read_position = position.to_string();
+            status.events_in_flight += rows;
+        });
+        metrics::gauge!("outbox_relay_events_in_flight").increment(rows as f64);
+        if pending.send(pending_transaction).await.is_err() {
+            // The committer stopped; its error says why.
+            return Ok(());
+        }
+    }
+}
+
+async fn publish(
+    publisher: &Publisher,
+    committed: Committed,
+    position: &GtidPosition,
+) -> Result<Pending, RelayError> {
+    let mut deliveries = Vec::with_capacity(committed.rows.len());
+    for row in &committed.rows {
+        deliveries.push(publisher.publish(row).await?);
+    }
+    if !committed.rows.is_empty() {
+        tracing::debug!(gtid = %committed.gtid, rows = committed.rows.len(), "Publishing a transaction.");
+    }
+    Ok(Pending {
+        committed_position: position.clone(),
+        file: committed.file,
+        log_pos: committed.log_pos,
+        deliveries,
+        occurred_at: committed.rows.iter().map(|row| row.occurred_at).max(),
+    })
+}
+
+async fn commit_loop(
+    mut pending: mpsc::Receiver<Pending>,
+    store: PositionStore,
+    start: GtidPosition,
+    config: RelayConfig,
+    status: Arc<RelayStatus>,
+) -> Result<(), RelayError> {
+    let mut delivered = Delivered {
+        position: start.clone(),
+        file: String::new(),
+        log_pos: 0,
+    };
+    let mut stored = start;
+    let mut events_since_store = false;
+    let mut last_store = Instant::now();
+    let mut rate_window = (Instant::now(), 0_u64);
+    let mut ticker = tokio::time::interval(config.flush_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            _ = ticker.tick() => {
+                let due = events_since_store || last_store.elapsed() >= config.idle_store_interval;
+                if due && delivered.position != stored {
+                    store.save(&delivered.position, &delivered.file, delivered.log_pos).await?;
+                    stored = delivered.position.clone();
+                    record_stored(&status, &stored);
+                    events_since_store = false;
+                    last_store = Instant::now();
+                }
+                let (since, count) = rate_window;
+                let seconds = since.elapsed().as_secs_f64();
+                if seconds >= 1.0 {
+                    metrics::gauge!("outbox_relay_events_per_second").set(count as f64 / seconds);
+                    rate_window = (Instant::now(), 0);
+                }
+            }
+            next = pending.recv() => {
+                let Some(transaction) = next else { break Ok(()) };
+                let rows = transaction.deliveries.len() as u64;
+                if let Err(error) = acknowledge(transaction.deliveries).await {
+                    break Err(error);
+                }
+                delivered = Delivered {
+                    position: transaction.committed_position,
+                    file: transaction.file,
+                    log_pos: transaction.log_pos,
+                };
+                let lag_ms = transaction
+                    .occurred_at
+                    .map(|occurred_at| (chrono::Utc::now() - occurred_at).num_milliseconds().max(0) as u64);
+                if rows > 0 {
+                    events_since_store = true;
+                    rate_window.1 += rows;
+                    metrics::counter!("outbox_relay_events_published_total").increment(rows);
+                    metrics::gauge!("outbox_relay_events_in_flight").decrement(rows as f64);
+                }
+                if let Some(lag_ms) = lag_ms {
+                    metrics::gauge!("outbox_relay_lag_milliseconds").set(lag_ms as f64);
+                }
+                for gtid in delivered.position.iter() {
+                    metrics::gauge!("outbox_relay_delivered_sequence", "domain" => gtid.domain.to_string())
+                        .set(gtid.sequence as f64);
+                }
+                status.update(|status| {
+                    status.delivered_position = delivered.position.to_string();
+                    status.events_in_flight = status.events_in_flight.saturating_sub(rows);
+                    status.events_published += rows;
+                    if let Some(lag_ms) = lag_ms {
+                        status.lag_ms = lag_ms;
+                    }
+                });
+            }
+        }
+    };
+    // Store what was delivered before stopping, also after a failed delivery: everything up
+    // to the failed transaction is safely in Kafka.
+    if delivered.position != stored {
+        store
+            .save(&delivered.position, &delivered.file, delivered.log_pos)
+            .await?;
+        record_stored(&status, &delivered.position);
+    }
+    outcome
+}
+
+struct Delivered {
+    position: GtidPosition,
+    file: String,
+    log_pos: u32,
+}
+
+async fn acknowledge(deliveries: Vec<PendingDelivery>) -> Result<(), RelayError> {
+    for delivery in deliveries {
+        delivery.acknowledged().await?;
+    }
+    Ok(())
+}
+
+fn record_stored(status: &RelayStatus, stored: &GtidPosition) {
+    for gtid in stored.iter() {
+        metrics::gauge!("outbox_relay_stored_sequence", "domain" => gtid.domain.to_string())
+            .set(gtid.sequence as f64);
+    }
+    status.update(|status| status.stored_position = stored.to_string());
+}

@@ -1,0 +1,47 @@
+//! The side doors: `/metrics` (Prometheus, via `telemetry`) and `/healthz` with the positions
+//! and the lag.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::relay::RelayStatus;
+
+/// `/metrics` and `/healthz`.
+pub fn router(status: Arc<RelayStatus>) -> Router {
+    telemetry::metrics_router().route(
+        "/healthz",
+        get(move || {
+            let snapshot = status.snapshot();
+            async move {
+                axum::Json(serde_json::json!({
+                    "status": "ok",
+                    "read_position": snapshot.read_position,
+                    "delivered_position": snapshot.delivered_position,
+                    "stored_position": snapshot.stored_position,
+                    "lag_events": snapshot.events_in_flight,
+                    "lag_ms": snapshot.lag_ms,
+                    "events_published": snapshot.events_published,
+                }))
+            }
+        }),
+    )
+}
+
+/// Serves [`router`] on `0.0.0.0:port` until the process ends.
+pub async fn serve(port: u16, status: Arc<RelayStatus>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    tracing::info!(port, "Serving /metrics and /healthz.");
+    axum::serve(listener, router(status)).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(()) = async { terminate.as_mut()?.recv().await } => {}
+    }
+}

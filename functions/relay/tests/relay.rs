@@ -1,0 +1,509 @@
+//! The relay against the local stack's real MariaDB and Kafka (start them with
+//! `local-stack/up`; the addresses come from `local-stack/var/stack.env`).
+//!
+//! Each test runs its own relay (own name, own replica server id, own throw-away position
+//! store schema), inserts rows with unique aggregate ids into `ordering.outbox` as the admin
+//! user, and reads `commerce.ordering.order` from the partitions' current ends, keeping only
+//! its own aggregates. Every relay over `ordering.outbox` publishes every row in it, so the
+//! tests that run one take turns ([`one_relay_at_a_time`]); otherwise each row would arrive
+//! once per relay running at that moment.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use relay::{Relay, RelayConfig, RelayError};
+use serde_json::json;
+use sqlx::{AssertSqlSafe, MySqlPool};
+use stackctl::settings::StackSettings;
+
+const TOPIC: &str = "commerce.ordering.order";
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Serialises the tests that run a relay over the context schemas.
+async fn one_relay_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
+fn settings() -> StackSettings {
+    StackSettings::from_env()
+}
+
+async fn admin(schema: Option<&str>) -> MySqlPool {
+    let settings = settings();
+    let url = schema.map_or(settings.mariadb_admin_url.clone(), |schema| {
+        settings.admin_url_for(schema)
+    });
+    stackctl::database::connect(&url)
+        .await
+        .expect("the local stack's MariaDB is reachable; start it with local-stack/up")
+}
+
+/// A throw-away schema with the relay's migrations: the position store of one test.
+struct Scratch {
+    schema: String,
+}
+
+impl Scratch {
+    async fn new(prefix: &str) -> Self {
+        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin(None).await;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE `{schema}`")))
+            .execute(&admin)
+            .await
+            .expect("create a scratch schema");
+        Self { schema }
+    }
+
+    async fn with_position_store(prefix: &str) -> Self {
+        let scratch = Self::new(prefix).await;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/relay");
+        let migrator = sqlx::migrate::Migrator::new(dir)
+            .await
+            .expect("the relay migrations");
+        migrator
+            .run(&scratch.pool().await)
+            .await
+            .expect("migrate the position store");
+        scratch
+    }
+
+    fn url(&self) -> String {
+        settings().admin_url_for(&self.schema)
+    }
+
+    async fn pool(&self) -> MySqlPool {
+        admin(Some(&self.schema)).await
+    }
+
+    async fn drop(self) {
+        let admin = admin(None).await;
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{}`",
+            self.schema
+        )))
+        .execute(&admin)
+        .await;
+    }
+}
+
+fn relay_config(store: &Scratch) -> RelayConfig {
+    let settings = settings();
+    let mut config = RelayConfig::new(
+        settings.cdc_database_url(),
+        store.url(),
+        settings.kafka_bootstrap_servers,
+    );
+    config.name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    // Each test's reader needs its own replica id, or the server drops the older dump.
+    config.server_id = rand::random_range(1_000_000..2_000_000_000);
+    config
+}
+
+/// One outbox row a test inserts.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    aggregate: String,
+    payload: serde_json::Value,
+}
+
+fn row(aggregate: &str, number: u32) -> Row {
+    Row {
+        id: uuid::Uuid::now_v7().to_string(),
+        aggregate: aggregate.to_owned(),
+        payload: json!({"aggregate": aggregate, "number": number, "name": "Zoë \"quoted\""}),
+    }
+}
+
+fn aggregate(label: &str) -> String {
+    format!("relay-test-{label}-{}", uuid::Uuid::new_v4().simple())
+}
+
+const INSERT: &str = "INSERT INTO ordering.outbox
+    (id, aggregatetype, aggregateid, type, payload, topic, source, traceparent, tracestate,
+     correlationid, causationid, occurred_at)
+    VALUES (?, 'order', ?, 'commerce.test.relay-probe.v1', ?, ?, 'relay-tests', ?, NULL, ?, ?,
+            '2025-01-31 12:34:56.123456')";
+
+async fn insert<'c, E: sqlx::MySqlExecutor<'c>>(executor: E, row: &Row) {
+    sqlx::query(INSERT)
+        .bind(&row.id)
+        .bind(&row.aggregate)
+        .bind(row.payload.to_string())
+        .bind(TOPIC)
+        .bind("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .bind(format!("flow-{}", row.aggregate))
+        .bind(format!("cause-{}", row.id))
+        .execute(executor)
+        .await
+        .expect("insert an outbox row");
+}
+
+/// Inserts the rows in one transaction.
+async fn commit(pool: &MySqlPool, rows: &[Row]) {
+    let mut transaction = pool.begin().await.expect("begin");
+    for row in rows {
+        insert(&mut *transaction, row).await;
+    }
+    transaction.commit().await.expect("commit");
+}
+
+/// A record read back from Kafka.
+#[derive(Debug, Clone)]
+struct Received {
+    key: String,
+    headers: BTreeMap<String, String>,
+    payload: serde_json::Value,
+}
+
+/// A reader of the topic from the current end of every partition, so only records produced
+/// after it was made are seen.
+struct TopicReader {
+    consumer: StreamConsumer,
+}
+
+impl TopicReader {
+    fn new() -> Self {
+        let config = {
+            let mut config = ClientConfig::new();
+            config
+                .set("bootstrap.servers", settings().kafka_bootstrap_servers)
+                .set(
+                    "group.id",
+                    format!("relay-test-{}", uuid::Uuid::new_v4().simple()),
+                )
+                .set("enable.auto.commit", "false");
+            config
+        };
+        let metadata_client: BaseConsumer = config.create().expect("consumer");
+        let metadata = metadata_client
+            .fetch_metadata(Some(TOPIC), Duration::from_secs(10))
+            .expect("topic metadata");
+        let mut assignment = TopicPartitionList::new();
+        for partition in metadata.topics()[0].partitions() {
+            let (_, high) = metadata_client
+                .fetch_watermarks(TOPIC, partition.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            assignment
+                .add_partition_offset(TOPIC, partition.id(), Offset::Offset(high))
+                .expect("offset");
+        }
+        let consumer: StreamConsumer = config.create().expect("consumer");
+        consumer.assign(&assignment).expect("assign");
+        Self { consumer }
+    }
+
+    /// Reads until every id in `expected` arrived (then a little longer, to catch
+    /// duplicates), keeping only records keyed by one of `aggregates`.
+    async fn read(&self, aggregates: &[&str], expected: &HashSet<String>) -> Vec<Received> {
+        let mut received: Vec<Received> = Vec::new();
+        let start = Instant::now();
+        let mut complete_at: Option<Instant> = None;
+        while start.elapsed() < DEADLINE && complete_at.is_none_or(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            let Ok(message) = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await
+            else {
+                continue;
+            };
+            let message = message.expect("a record");
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            if !aggregates.contains(&key.as_str()) {
+                continue;
+            }
+            let headers = message
+                .headers()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|header| {
+                            (
+                                header.key.to_owned(),
+                                String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let payload =
+                serde_json::from_slice(message.payload().unwrap_or_default()).expect("a JSON payload");
+            received.push(Received {
+                key,
+                headers,
+                payload,
+            });
+            let seen: HashSet<&String> = received.iter().map(|record| &record.headers["ce_id"]).collect();
+            if complete_at.is_none() && expected.iter().all(|id| seen.contains(id)) {
+                complete_at = Some(Instant::now());
+            }
+        }
+        received
+    }
+}
+
+fn ids_of(received: &[Received], aggregate: &str) -> Vec<String> {
+    received
+        .iter()
+        .filter(|record| record.key == aggregate)
+        .map(|record| record.headers["ce_id"].clone())
+        .collect()
+}
+
+fn ids(rows: &[&Row]) -> Vec<String> {
+    rows.iter().map(|row| row.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn committed_rows_are_published_with_their_headers_in_commit_order_per_aggregate() {
+    let _turn = one_relay_at_a_time().await;
+    let store = Scratch::with_position_store("relay_store").await;
+    let reader = TopicReader::new();
+    let relay = Relay::start(relay_config(&store))
+        .await
+        .expect("the relay starts");
+    let ordering = admin(None).await;
+    let (first, second) = (aggregate("a"), aggregate("b"));
+    let rows = [
+        row(&first, 1),
+        row(&first, 2),
+        row(&second, 1),
+        row(&first, 3),
+        row(&second, 2),
+        row(&first, 4),
+    ];
+
+    commit(&ordering, &rows[0..3]).await;
+    commit(&ordering, &rows[3..4]).await;
+    commit(&ordering, &rows[4..6]).await;
+
+    let expected: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let received = reader.read(&[&first, &second], &expected).await;
+    relay.stop().await.expect("the relay stops cleanly");
+    store.drop().await;
+
+    assert_eq!(
+        ids_of(&received, &first),
+        ids(&[&rows[0], &rows[1], &rows[3], &rows[5]])
+    );
+    assert_eq!(ids_of(&received, &second), ids(&[&rows[2], &rows[4]]));
+    let record = received
+        .iter()
+        .find(|record| record.headers["ce_id"] == rows[0].id)
+        .expect("the first row");
+    let header = |name: &str| record.headers.get(name).map(String::as_str);
+    assert_eq!(record.key, first);
+    assert_eq!(header("ce_specversion"), Some("1.0"));
+    assert_eq!(header("ce_type"), Some("commerce.test.relay-probe.v1"));
+    assert_eq!(header("ce_source"), Some("relay-tests"));
+    assert_eq!(header("ce_subject"), Some(first.as_str()));
+    assert_eq!(header("ce_partitionkey"), Some(first.as_str()));
+    assert_eq!(header("ce_time"), Some("2025-01-31T12:34:56.123456Z"));
+    assert_eq!(
+        header("ce_traceparent"),
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    );
+    assert_eq!(header("ce_correlationid"), Some(format!("flow-{first}").as_str()));
+    assert_eq!(
+        header("ce_causationid"),
+        Some(format!("cause-{}", rows[0].id).as_str())
+    );
+    assert_eq!(header("ce_tracestate"), None, "a NULL column is no header");
+    assert_eq!(header("content-type"), Some("application/json"));
+    assert_eq!(record.payload, rows[0].payload);
+}
+
+#[tokio::test]
+async fn a_rolled_back_transaction_publishes_nothing() {
+    let _turn = one_relay_at_a_time().await;
+    let store = Scratch::with_position_store("relay_store").await;
+    let reader = TopicReader::new();
+    let relay = Relay::start(relay_config(&store))
+        .await
+        .expect("the relay starts");
+    let ordering = admin(None).await;
+    let label = aggregate("rollback");
+    let (rolled_back, committed) = (row(&label, 1), row(&label, 2));
+
+    let mut transaction = ordering.begin().await.expect("begin");
+    insert(&mut *transaction, &rolled_back).await;
+    transaction.rollback().await.expect("rollback");
+    // A later committed row marks how far the relay got.
+    commit(&ordering, std::slice::from_ref(&committed)).await;
+
+    let received = reader
+        .read(&[&label], &HashSet::from([committed.id.clone()]))
+        .await;
+    relay.stop().await.expect("the relay stops cleanly");
+    store.drop().await;
+
+    assert_eq!(ids_of(&received, &label), [committed.id]);
+}
+
+#[tokio::test]
+async fn a_transaction_that_inserted_first_but_committed_last_is_published_after_the_other() {
+    let _turn = one_relay_at_a_time().await;
+    let store = Scratch::with_position_store("relay_store").await;
+    let reader = TopicReader::new();
+    let relay = Relay::start(relay_config(&store))
+        .await
+        .expect("the relay starts");
+    let ordering = admin(None).await;
+    let label = aggregate("interleaved");
+    let (early, late) = (row(&label, 1), row(&label, 2));
+
+    let mut slow = ordering.begin().await.expect("begin");
+    insert(&mut *slow, &early).await;
+    commit(&ordering, std::slice::from_ref(&late)).await;
+    slow.commit().await.expect("commit");
+
+    let expected = HashSet::from([early.id.clone(), late.id.clone()]);
+    let received = reader.read(&[&label], &expected).await;
+    relay.stop().await.expect("the relay stops cleanly");
+    store.drop().await;
+
+    // Commit order, not insert order: the row a polling relay would skip comes second.
+    assert_eq!(ids_of(&received, &label), [late.id, early.id]);
+}
+
+#[tokio::test]
+async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() {
+    let _turn = one_relay_at_a_time().await;
+    let store = Scratch::with_position_store("relay_store").await;
+    let reader = TopicReader::new();
+    let config = relay_config(&store);
+    let config_name = config.name.clone();
+    let ordering = admin(None).await;
+    let label = aggregate("restart");
+    let before: Vec<Row> = (0..20).map(|number| row(&label, number)).collect();
+    let while_down: Vec<Row> = (20..40).map(|number| row(&label, number)).collect();
+    let after: Vec<Row> = (40..50).map(|number| row(&label, number)).collect();
+
+    let relay = Relay::start(config.clone()).await.expect("the relay starts");
+    for chunk in before.chunks(5) {
+        commit(&ordering, chunk).await;
+    }
+    // Stop while the last transactions may still be in flight.
+    relay.stop().await.expect("the relay stops cleanly");
+    for chunk in while_down.chunks(5) {
+        commit(&ordering, chunk).await;
+    }
+    let relay = Relay::start(config).await.expect("the relay starts again");
+    for chunk in after.chunks(5) {
+        commit(&ordering, chunk).await;
+    }
+
+    let all: Vec<&Row> = before.iter().chain(&while_down).chain(&after).collect();
+    let expected: HashSet<String> = all.iter().map(|row| row.id.clone()).collect();
+    let received = reader.read(&[&label], &expected).await;
+    relay.stop().await.expect("the relay stops cleanly");
+    let (file, gtid_position): (String, String) =
+        sqlx::query_as("SELECT binlog_file, gtid_position FROM relay_position WHERE relay = ?")
+            .bind(&config_name)
+            .fetch_one(&store.pool().await)
+            .await
+            .expect("a stored position");
+    store.drop().await;
+
+    // The file name comes from the artificial first ROTATE, whose CRC the relay strips.
+    let (base, number) = file.rsplit_once('.').expect("a binlog file name");
+    assert!(
+        !base.is_empty() && number.len() == 6 && number.bytes().all(|b| b.is_ascii_digit()),
+        "{file:?}"
+    );
+    assert!(relay::gtid::GtidPosition::parse(&gtid_position).is_ok_and(|position| !position.is_empty()));
+    let published = ids_of(&received, &label);
+    let distinct: HashSet<&String> = published.iter().collect();
+    assert_eq!(distinct.len(), expected.len(), "every row is published");
+    assert!(
+        published.len() - distinct.len() <= 5,
+        "{} duplicates",
+        published.len() - distinct.len()
+    );
+    // One aggregate, one partition: the order is the commit order, duplicates aside.
+    let mut first_seen = Vec::new();
+    for id in &published {
+        if !first_seen.contains(id) {
+            first_seen.push(id.clone());
+        }
+    }
+    assert_eq!(first_seen, ids(&all));
+}
+
+/// A relay over a scratch schema with its own outbox table, for the rules that stop it.
+async fn relay_over_scratch_outbox() -> (Scratch, Scratch, Relay) {
+    let store = Scratch::with_position_store("relay_store").await;
+    let context = Scratch::new("relay_ctx").await;
+    let ddl = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations/ordering/0001_outbox_and_inbox.sql"),
+    )
+    .expect("the outbox migration");
+    sqlx::raw_sql(AssertSqlSafe(ddl))
+        .execute(&context.pool().await)
+        .await
+        .expect("create the scratch outbox");
+    let mut config = relay_config(&store);
+    config.schemas = vec![context.schema.clone()];
+    let relay = Relay::start(config).await.expect("the relay starts");
+    (store, context, relay)
+}
+
+async fn failure(relay: &mut Relay) -> RelayError {
+    tokio::time::timeout(DEADLINE, relay.failed())
+        .await
+        .expect("the relay stops")
+}
+
+#[tokio::test]
+async fn a_statement_logged_insert_into_an_outbox_stops_the_relay() {
+    let (store, context, mut relay) = relay_over_scratch_outbox().await;
+    let mut connection = context.pool().await.acquire().await.expect("a connection");
+    sqlx::raw_sql("SET SESSION binlog_format = 'STATEMENT'")
+        .execute(&mut *connection)
+        .await
+        .expect("statement logging for this session");
+    sqlx::raw_sql(
+        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at)
+         VALUES (UUID(), 'order', 'x', 't', '{}', 'commerce.ordering.order', 's', NOW(6))",
+    )
+    .execute(&mut *connection)
+    .await
+    .expect("insert");
+
+    let error = failure(&mut relay).await;
+    drop(connection);
+    context.drop().await;
+    store.drop().await;
+
+    assert!(
+        matches!(
+            error,
+            RelayError::StatementOnOutbox {
+                kind: "statement-logged DML",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn ddl_on_an_outbox_stops_the_relay() {
+    let (store, context, mut relay) = relay_over_scratch_outbox().await;
+    sqlx::raw_sql("ALTER TABLE outbox ADD COLUMN extra INT NULL")
+        .execute(&context.pool().await)
+        .await
+        .expect("alter");
+
+    let error = failure(&mut relay).await;
+    context.drop().await;
+    store.drop().await;
+
+    assert!(
+        matches!(error, RelayError::StatementOnOutbox { kind: "DDL", .. }),
+        "{error}"
+    );
+}
