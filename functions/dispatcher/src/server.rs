@@ -22,30 +22,5 @@ pub async fn serve(listener: tokio::net::TcpListener) {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM (what Kubernetes and `local-stack/down` send).
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "Listening for Ctrl-C failed.");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "Listening for SIGTERM failed.");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
+/// Completes on Ctrl-C or SIGTERM: the runtime's signal handling, shared by every process.
+pub use runtime::http::shutdown_signal;

@@ -37,11 +37,5 @@ pub async fn serve(port: u16, status: Arc<RelayStatus>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        Some(()) = async { terminate.as_mut()?.recv().await } => {}
-    }
-}
+/// Completes on Ctrl-C or SIGTERM: the runtime's signal handling, shared by every process.
+pub use runtime::http::shutdown_signal;
