@@ -6,59 +6,15 @@ use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use ordering::catalog_projection::ProjectCatalogProduct;
 use runtime::events::{Delivery, EventHandler, Outcome};
 use serde_json::json;
-use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
+use store::testing::TestDatabase;
 
-struct TestDatabase {
-    admin: MySqlPool,
-    name: String,
-    pool: MySqlPool,
-}
-
-impl TestDatabase {
-    async fn new() -> Self {
-        let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
-            .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
-        let admin = MySqlPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin_url)
-            .await
-            .expect("the local stack's MariaDB is reachable; start it with local-stack/up");
-        let name = format!("ordering_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-            .execute(&admin)
-            .await
-            .expect("create database");
-        let pool = MySqlPoolOptions::new()
-            .max_connections(4)
-            .connect(&format!("{admin_url}/{name}"))
-            .await
-            .expect("connect to the test database");
-        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
-        let migrator = sqlx::migrate::Migrator::new(migrations.as_path())
-            .await
-            .expect("read migrations");
-        migrator.run(&pool).await.expect("apply migrations");
-        Self { admin, name, pool }
-    }
-
-    async fn price_of(&self, product_id: &str) -> Option<(Option<String>, i64, String, bool)> {
-        sqlx::query_as(
-            "SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?",
-        )
+async fn price_of(database: &TestDatabase, product_id: &str) -> Option<(Option<String>, i64, String, bool)> {
+    sqlx::query_as("SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?")
         .bind(product_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&database.pool)
         .await
         .expect("select")
-    }
-
-    async fn drop(self) {
-        self.pool.close().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
-            .execute(&self.admin)
-            .await
-            .expect("drop database");
-    }
 }
 
 fn catalog_event(id: &str, ty: &str, at: DateTime<Utc>, data: serde_json::Value) -> Event {
@@ -97,7 +53,7 @@ async fn deliver(handler: &ProjectCatalogProduct, event: &Event) -> Outcome {
 
 #[tokio::test]
 async fn a_created_product_and_its_price_changes_are_projected() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let start = Utc::now();
 
@@ -115,7 +71,7 @@ async fn a_created_product_and_its_price_changes_are_projected() {
     );
 
     assert_eq!(
-        database.price_of("p-1").await,
+        price_of(&database, "p-1").await,
         Some((Some("Espresso cup".to_owned()), 1190, "EUR".to_owned(), true))
     );
     database.drop().await;
@@ -123,7 +79,7 @@ async fn a_created_product_and_its_price_changes_are_projected() {
 
 #[tokio::test]
 async fn redelivered_and_replayed_events_change_nothing() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let start = Utc::now();
     let first = price_changed("e-1", start, 1190);
@@ -148,7 +104,7 @@ async fn redelivered_and_replayed_events_change_nothing() {
         Outcome::Ack
     );
 
-    assert_eq!(database.price_of("p-1").await.map(|row| row.1), Some(1090));
+    assert_eq!(price_of(&database, "p-1").await.map(|row| row.1), Some(1090));
     let inbox: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM processed_event WHERE consumer = 'project-catalog-product'")
             .fetch_one(&database.pool)
@@ -160,7 +116,7 @@ async fn redelivered_and_replayed_events_change_nothing() {
 
 #[tokio::test]
 async fn a_discontinued_product_can_no_longer_be_ordered() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let start = Utc::now();
     deliver(&handler, &created("e-1", start, 1290)).await;
@@ -171,13 +127,13 @@ async fn a_discontinued_product_can_no_longer_be_ordered() {
         json!({"productId": "p-1"}),
     );
     assert_eq!(deliver(&handler, &discontinued).await, Outcome::Ack);
-    assert_eq!(database.price_of("p-1").await.map(|row| row.3), Some(false));
+    assert_eq!(price_of(&database, "p-1").await.map(|row| row.3), Some(false));
     database.drop().await;
 }
 
 #[tokio::test]
 async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let handler = ProjectCatalogProduct::new(database.pool.clone());
     let bad = catalog_event(
         "e-1",
@@ -186,7 +142,7 @@ async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
         json!({"productId": "p-1", "name": "Cup", "priceMinor": 12.5, "currency": "EUR"}),
     );
     assert!(matches!(deliver(&handler, &bad).await, Outcome::Reject(_)));
-    assert_eq!(database.price_of("p-1").await, None);
+    assert_eq!(price_of(&database, "p-1").await, None);
     let inbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_event")
         .fetch_one(&database.pool)
         .await

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::mysql::MySqlPoolOptions;
+use store::testing::TestDatabase;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -55,39 +55,10 @@ async fn serve(database_url: &str) -> Served {
     }
 }
 
-async fn fresh_database() -> (String, String) {
-    let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
-        .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
-    let admin = MySqlPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
-        .await
-        .expect("MariaDB of the local stack");
-    let name = format!("ordering_bin_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-        .execute(&admin)
-        .await
-        .expect("create");
-    let url = format!("{admin_url}/{name}");
-    let pool = MySqlPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .expect("connect");
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
-    sqlx::migrate::Migrator::new(migrations.as_path())
-        .await
-        .expect("read")
-        .run(&pool)
-        .await
-        .expect("migrate");
-    (admin_url, name)
-}
-
 #[tokio::test]
 async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_statuses() {
-    let (admin_url, name) = fresh_database().await;
-    let function = serve(&format!("{admin_url}/{name}")).await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let function = serve(&database.url()).await;
     let client = reqwest::Client::new();
 
     let binary = client
@@ -141,21 +112,14 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
         .expect("post");
     assert_eq!(garbage.status(), 400, "not a CloudEvent");
 
-    let pool = MySqlPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("{admin_url}/{name}"))
-        .await
-        .expect("connect");
     let price: i64 = sqlx::query_scalar("SELECT price_minor FROM product_price WHERE product_id = 'p-1'")
-        .fetch_one(&pool)
+        .fetch_one(&database.pool)
         .await
         .expect("row");
     assert_eq!(price, 1190);
+    // The function's connections must be gone before its database can be dropped.
     drop(function);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    database.drop().await;
 }
 
 #[tokio::test]

@@ -1,60 +1,15 @@
 //! The outbox and the inbox against the real MariaDB of the local stack, on a throw-away
 //! database with a context's migrations (so no relay ever reads what these tests write).
 
-use sqlx::MySqlPool;
-use sqlx::mysql::MySqlPoolOptions;
 use store::inbox::{self, Claim};
 use store::outbox::{self, EventContext, OutboxEvent};
+use store::testing::TestDatabase;
 
-struct TestDatabase {
-    admin: MySqlPool,
-    name: String,
-    pool: MySqlPool,
-}
-
-impl TestDatabase {
-    async fn new() -> Self {
-        let admin_url = std::env::var("STACK_MARIADB_ADMIN_URL")
-            .unwrap_or_else(|_| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
-        let admin = MySqlPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin_url)
-            .await
-            .expect("the local stack's MariaDB is reachable; start it with local-stack/up");
-        let name = format!("store_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-            .execute(&admin)
-            .await
-            .expect("create");
-        let pool = MySqlPoolOptions::new()
-            .max_connections(4)
-            .connect(&format!("{admin_url}/{name}"))
-            .await
-            .expect("connect");
-        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering");
-        sqlx::migrate::Migrator::new(migrations.as_path())
-            .await
-            .expect("read")
-            .run(&pool)
-            .await
-            .expect("migrate");
-        Self { admin, name, pool }
-    }
-
-    async fn outbox_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(&self.pool)
-            .await
-            .expect("count")
-    }
-
-    async fn drop(self) {
-        self.pool.close().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
-            .execute(&self.admin)
-            .await
-            .expect("drop");
-    }
+async fn outbox_count(database: &TestDatabase) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&database.pool)
+        .await
+        .expect("count")
 }
 
 fn order_placed(order_id: &str) -> OutboxEvent {
@@ -77,7 +32,7 @@ fn order_placed(order_id: &str) -> OutboxEvent {
 
 #[tokio::test]
 async fn events_are_stored_with_the_state_change_when_it_commits() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let event = order_placed("o-1");
     let mut transaction = database.pool.begin().await.expect("begin");
     sqlx::query("INSERT INTO product_price (product_id, price_minor, currency, last_event_at) VALUES ('p', 1, 'EUR', NOW())")
@@ -128,19 +83,19 @@ async fn events_are_stored_with_the_state_change_when_it_commits() {
 
 #[tokio::test]
 async fn a_rolled_back_state_change_leaves_no_event() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let mut transaction = database.pool.begin().await.expect("begin");
     outbox::append(&mut transaction, &[order_placed("o-1"), order_placed("o-2")])
         .await
         .expect("append");
     transaction.rollback().await.expect("rollback");
-    assert_eq!(database.outbox_count().await, 0);
+    assert_eq!(outbox_count(&database).await, 0);
     database.drop().await;
 }
 
 #[tokio::test]
 async fn a_concurrent_second_delivery_waits_for_the_first_and_then_does_nothing() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1")
         .await
         .expect("claim")
@@ -163,7 +118,7 @@ async fn a_concurrent_second_delivery_waits_for_the_first_and_then_does_nothing(
 
 #[tokio::test]
 async fn when_the_first_delivery_rolls_back_the_second_one_does_the_work() {
-    let database = TestDatabase::new().await;
+    let database = TestDatabase::with_migrations_of("ordering").await;
     let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1")
         .await
         .expect("claim")
