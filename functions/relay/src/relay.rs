@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::binlog::{self, OutboxTables, StreamSettings};
 use crate::error::RelayError;
 use crate::gtid::GtidPosition;
+use crate::lock::RelayLock;
 use crate::position::PositionStore;
 use crate::publisher::{PendingDelivery, Publisher};
 use crate::transaction::{Assembler, Committed};
@@ -70,7 +71,8 @@ impl RelayConfig {
 
 impl RelayConfig {
     /// From the environment: `CDC_DATABASE_URL`, `RELAY_DATABASE_URL` (the position store),
-    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME` and `RELAY_SERVER_ID`.
+    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME`, `RELAY_SERVER_ID` and
+    /// `RELAY_SCHEMAS` (comma-separated; by default every context schema).
     pub fn from_env() -> anyhow::Result<Self> {
         let required = |name: &str| {
             std::env::var(name)
@@ -86,6 +88,22 @@ impl RelayConfig {
         if let Ok(name) = std::env::var("RELAY_NAME") {
             config.name = name;
         }
+        if let Ok(schemas) = std::env::var("RELAY_SCHEMAS") {
+            config.schemas = schemas
+                .split(',')
+                .map(str::trim)
+                .filter(|schema| !schema.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(bad) = config.schemas.iter().find(|schema| !is_plain_identifier(schema)) {
+            anyhow::bail!(
+                "RELAY_SCHEMAS names {bad:?}, which is not a plain schema name (letters, digits, _)"
+            );
+        }
+        if config.schemas.is_empty() {
+            anyhow::bail!("RELAY_SCHEMAS names no schema");
+        }
         if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
             config.server_id = server_id
                 .trim()
@@ -94,6 +112,14 @@ impl RelayConfig {
         }
         Ok(config)
     }
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
 /// What `/healthz` and the metrics report, shared with the running tasks.
@@ -105,6 +131,8 @@ pub struct RelayStatus {
 /// One reading of [`RelayStatus`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusSnapshot {
+    /// What the relay is doing: see [`RelayState`].
+    pub state: RelayState,
     /// Where the reader stands (last committed transaction read).
     pub read_position: String,
     /// The last position whose events were all acknowledged by Kafka.
@@ -118,7 +146,47 @@ pub struct StatusSnapshot {
     pub events_published: u64,
 }
 
+/// What a relay process is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RelayState {
+    #[default]
+    Starting,
+    /// Another relay with the same name holds the lock; this one is the standby.
+    WaitingForLock,
+    Relaying,
+    /// A connection was lost; it starts again from the stored position after a pause.
+    Reconnecting,
+    /// Stopped on a problem that needs an operator (the log says which).
+    Failed,
+}
+
+impl RelayState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::WaitingForLock => "waiting-for-lock",
+            Self::Relaying => "relaying",
+            Self::Reconnecting => "reconnecting",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 impl RelayStatus {
+    pub fn set_state(&self, state: RelayState) {
+        self.update(|status| status.state = state);
+        for candidate in [
+            RelayState::Starting,
+            RelayState::WaitingForLock,
+            RelayState::Relaying,
+            RelayState::Reconnecting,
+            RelayState::Failed,
+        ] {
+            let value = if candidate == state { 1.0 } else { 0.0 };
+            metrics::gauge!("outbox_relay_state", "state" => candidate.label()).set(value);
+        }
+    }
+
     pub fn snapshot(&self) -> StatusSnapshot {
         self.inner.lock().map(|status| status.clone()).unwrap_or_default()
     }
@@ -143,6 +211,18 @@ impl Relay {
     /// starts relaying. When it returns, every transaction committed after the starting
     /// position will be published.
     pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        Self::start_reporting(config, Arc::new(RelayStatus::default())).await
+    }
+
+    /// [`Relay::start`], reporting into `status` from the first step, so a relay that waits
+    /// for the lock of an active one says so on `/healthz`.
+    pub async fn start_reporting(config: RelayConfig, status: Arc<RelayStatus>) -> Result<Self, RelayError> {
+        status.set_state(RelayState::Starting);
+        let lock = RelayLock::acquire(&config.position_store_url, &config.name, || {
+            status.set_state(RelayState::WaitingForLock);
+        })
+        .await?;
+        status.set_state(RelayState::Starting);
         crate::preflight::check(&config.cdc_url).await?;
         let store = PositionStore::connect(&config.position_store_url, &config.name).await?;
         let position = match store.load().await? {
@@ -169,15 +249,17 @@ impl Relay {
         let stream = binlog::open(&settings, &position).await?;
         let publisher = Publisher::new(&config.kafka_bootstrap_servers)?;
 
-        let status = Arc::new(RelayStatus::default());
         status.update(|status| {
             status.read_position = position.to_string();
             status.delivered_position = position.to_string();
             status.stored_position = position.to_string();
+            status.events_in_flight = 0;
         });
+        status.set_state(RelayState::Relaying);
         let (shutdown, shutdown_requested) = oneshot::channel();
         let task = tokio::spawn(run(
             config,
+            lock,
             stream,
             position,
             publisher,
@@ -225,12 +307,16 @@ struct Pending {
     file: String,
     log_pos: u32,
     deliveries: Vec<PendingDelivery>,
+    /// Schema and id of each of its rows, to purge once delivered.
+    rows: Vec<(String, String)>,
     /// The newest `occurred_at` among its rows, for the lag.
     occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     config: RelayConfig,
+    lock: RelayLock,
     stream: mysql_async::BinlogStream,
     position: GtidPosition,
     publisher: Publisher,
@@ -246,6 +332,12 @@ async fn run(
         config.clone(),
         Arc::clone(&status),
     ));
+    // The lock is watched beside the reader; losing it stops the reader at once. The watcher
+    // owns the lock's connection, so ending it (below) releases the lock.
+    let (lock_lost_sender, lock_lost) = oneshot::channel();
+    let lock_watcher = tokio::spawn(async move {
+        let _ = lock_lost_sender.send(lock.lost().await);
+    });
     let read_outcome = read_loop(
         &config,
         stream,
@@ -254,6 +346,7 @@ async fn run(
         pending_sender,
         &status,
         shutdown,
+        lock_lost,
     )
     .await;
     // The reader dropped its sender: the committer drains what was handed over and stores
@@ -262,10 +355,12 @@ async fn run(
         .await
         .map_err(|error| RelayError::Unexpected(anyhow::anyhow!("the committer panicked: {error}")))?;
     store.close().await;
+    lock_watcher.abort();
     // The committer's error is the cause when the reader merely saw the queue close.
     commit_outcome.and(read_outcome)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_loop(
     config: &RelayConfig,
     mut stream: mysql_async::BinlogStream,
@@ -274,6 +369,7 @@ async fn read_loop(
     pending: mpsc::Sender<Pending>,
     status: &RelayStatus,
     mut shutdown: oneshot::Receiver<()>,
+    mut lock_lost: oneshot::Receiver<RelayError>,
 ) -> Result<(), RelayError> {
     let tables = OutboxTables::new(config.schemas.iter().cloned());
     let mut assembler = Assembler::new(tables.clone());
@@ -282,6 +378,9 @@ async fn read_loop(
         let next = tokio::select! {
             biased;
             _ = &mut shutdown => return Ok(()),
+            lost = &mut lock_lost => {
+                return Err(lost.unwrap_or_else(|_| RelayError::LockLost("the lock watcher ended".to_owned())));
+            }
             // The committer failed; stop reading at once rather than at the next commit.
             () = pending.closed() => return Ok(()),
             next = tokio::time::timeout(silence, stream.next()) => next,
@@ -327,6 +426,11 @@ async fn publish(
         file: committed.file,
         log_pos: committed.log_pos,
         deliveries,
+        rows: committed
+            .rows
+            .iter()
+            .map(|row| (row.schema.clone(), row.id.clone()))
+            .collect(),
         occurred_at: committed.rows.iter().map(|row| row.occurred_at).max(),
     })
 }
@@ -344,6 +448,7 @@ async fn commit_loop(
         log_pos: 0,
     };
     let mut stored = start;
+    let mut published: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut events_since_store = false;
     let mut last_store = Instant::now();
     let mut rate_window = (Instant::now(), 0_u64);
@@ -356,6 +461,7 @@ async fn commit_loop(
             _ = ticker.tick() => {
                 let due = events_since_store || last_store.elapsed() >= config.idle_store_interval;
                 if due && delivered.position != stored {
+                    purge(&store, &mut published).await?;
                     store.save(&delivered.position, &delivered.file, delivered.log_pos).await?;
                     stored = delivered.position.clone();
                     record_stored(&status, &stored);
@@ -374,6 +480,9 @@ async fn commit_loop(
                 let rows = transaction.deliveries.len() as u64;
                 if let Err(error) = acknowledge(transaction.deliveries).await {
                     break Err(error);
+                }
+                for (schema, id) in transaction.rows {
+                    published.entry(schema).or_default().push(id);
                 }
                 delivered = Delivered {
                     position: transaction.committed_position,
@@ -410,6 +519,7 @@ async fn commit_loop(
     // Store what was delivered before stopping, also after a failed delivery: everything up
     // to the failed transaction is safely in Kafka.
     if delivered.position != stored {
+        purge(&store, &mut published).await?;
         store
             .save(&delivered.position, &delivered.file, delivered.log_pos)
             .await?;
@@ -428,6 +538,21 @@ async fn acknowledge(deliveries: Vec<PendingDelivery>) -> Result<(), RelayError>
     for delivery in deliveries {
         delivery.acknowledged().await?;
     }
+    Ok(())
+}
+
+/// Deletes the delivered rows from their outboxes, before the position that covers them is
+/// stored: a crash in between publishes them again rather than leaving them behind.
+async fn purge(
+    store: &PositionStore,
+    published: &mut std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), RelayError> {
+    if published.is_empty() {
+        return Ok(());
+    }
+    let deleted = store.purge(published).await?;
+    metrics::counter!("outbox_relay_rows_purged_total").increment(deleted);
+    published.clear();
     Ok(())
 }
 
