@@ -26,6 +26,18 @@ impl PositionStore {
     pub async fn connect(url: &str, relay: &str) -> Result<Self, RelayError> {
         let pool = MySqlPoolOptions::new()
             .max_connections(1)
+            // A purge deletes by primary key, some of them rows already gone (a restarted
+            // relay publishes again what it delivered after its last stored position). Under
+            // REPEATABLE READ such a delete takes gap locks that make the use cases' inserts
+            // of new outbox rows wait; READ COMMITTED locks only the rows it finds.
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .execute(connection)
+                        .await
+                        .map(|_| ())
+                })
+            })
             .connect(url)
             .await
             .map_err(RelayError::PositionStore)?;

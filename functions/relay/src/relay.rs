@@ -5,7 +5,10 @@
 //! acknowledgements, so Kafka round trips overlap. The committer awaits the reports strictly
 //! in that same order; a transaction's position becomes "delivered" only when its reports and
 //! all earlier ones succeeded, and the delivered position is stored at most every
-//! `flush_interval`. After a crash the relay repeats at most what was delivered since the last
+//! `flush_interval` or every `store_every_events` events, whichever comes first. At most
+//! `max_events_in_flight` events wait for their reports, which is also the backpressure: while
+//! Kafka is down the reader stops reading. After a crash the relay repeats at most what was in
+//! flight or delivered since the last
 //! store — duplicates, never gaps; consumers deduplicate on the event id.
 
 use std::sync::{Arc, Mutex};
@@ -46,6 +49,11 @@ pub struct RelayConfig {
     pub heartbeat: Duration,
     /// How many transactions may wait for delivery reports before the reader pauses.
     pub max_pending_transactions: usize,
+    /// How many events may wait for delivery reports before the reader pauses. Together with
+    /// `store_every_events` it bounds what a crash publishes twice.
+    pub max_events_in_flight: usize,
+    /// The delivered position is stored after this many events even before `flush_interval`.
+    pub store_every_events: u64,
 }
 
 impl RelayConfig {
@@ -65,6 +73,8 @@ impl RelayConfig {
             idle_store_interval: Duration::from_secs(10),
             heartbeat: Duration::from_secs(1),
             max_pending_transactions: 10_000,
+            max_events_in_flight: 2_000,
+            store_every_events: 1_000,
         }
     }
 }
@@ -238,6 +248,9 @@ impl Relay {
                     "No stored position: starting at the server's current binlog position; \
                      outbox rows committed before it are not published."
                 );
+                // Stored at once, so a relay stopped before its first delivery resumes here
+                // rather than at a later current position, past rows committed meanwhile.
+                store.save(&position, "", 0).await?;
                 position
             }
         };
@@ -307,6 +320,8 @@ struct Pending {
     file: String,
     log_pos: u32,
     deliveries: Vec<PendingDelivery>,
+    /// Its share of `max_events_in_flight`, given back once its reports are in.
+    _in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Schema and id of each of its rows, to purge once delivered.
     rows: Vec<(String, String)>,
     /// The newest `occurred_at` among its rows, for the lag.
@@ -374,6 +389,7 @@ async fn read_loop(
     let tables = OutboxTables::new(config.schemas.iter().cloned());
     let mut assembler = Assembler::new(tables.clone());
     let silence = config.heartbeat * 3;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(config.max_events_in_flight));
     loop {
         let next = tokio::select! {
             biased;
@@ -395,7 +411,20 @@ async fn read_loop(
             continue;
         };
         position.advance(committed.gtid);
-        let pending_transaction = publish(publisher, committed, &position).await?;
+        // Waits while too many events wait for their reports (Kafka slow or down): reading
+        // stops, nothing is lost. A transaction larger than the whole allowance takes all of it.
+        let permit = if committed.rows.is_empty() {
+            None
+        } else {
+            let wanted = committed.rows.len().min(config.max_events_in_flight) as u32;
+            let permit = Arc::clone(&in_flight)
+                .acquire_many_owned(wanted)
+                .await
+                .map_err(|_| RelayError::Unexpected(anyhow::anyhow!("the in-flight allowance was closed")))?;
+            Some(permit)
+        };
+        let mut pending_transaction = publish(publisher, committed, &position).await?;
+        pending_transaction._in_flight = permit;
         let rows = pending_transaction.deliveries.len() as u64;
         status.update(|status| {
             status.read_position = position.to_string();
@@ -426,6 +455,7 @@ async fn publish(
         file: committed.file,
         log_pos: committed.log_pos,
         deliveries,
+        _in_flight: None,
         rows: committed
             .rows
             .iter()
@@ -449,7 +479,7 @@ async fn commit_loop(
     };
     let mut stored = start;
     let mut published: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let mut events_since_store = false;
+    let mut events_since_store: u64 = 0;
     let mut last_store = Instant::now();
     let mut rate_window = (Instant::now(), 0_u64);
     let mut ticker = tokio::time::interval(config.flush_interval);
@@ -459,13 +489,10 @@ async fn commit_loop(
         tokio::select! {
             biased;
             _ = ticker.tick() => {
-                let due = events_since_store || last_store.elapsed() >= config.idle_store_interval;
+                let due = events_since_store > 0 || last_store.elapsed() >= config.idle_store_interval;
                 if due && delivered.position != stored {
-                    purge(&store, &mut published).await?;
-                    store.save(&delivered.position, &delivered.file, delivered.log_pos).await?;
-                    stored = delivered.position.clone();
-                    record_stored(&status, &stored);
-                    events_since_store = false;
+                    stored = store_delivered(&store, &mut published, &delivered, &status).await?;
+                    events_since_store = 0;
                     last_store = Instant::now();
                 }
                 let (since, count) = rate_window;
@@ -493,7 +520,7 @@ async fn commit_loop(
                     .occurred_at
                     .map(|occurred_at| (chrono::Utc::now() - occurred_at).num_milliseconds().max(0) as u64);
                 if rows > 0 {
-                    events_since_store = true;
+                    events_since_store += rows;
                     rate_window.1 += rows;
                     metrics::counter!("outbox_relay_events_published_total").increment(rows);
                     metrics::gauge!("outbox_relay_events_in_flight").decrement(rows as f64);
@@ -513,19 +540,37 @@ async fn commit_loop(
                         status.lag_ms = lag_ms;
                     }
                 });
+                // A burst (catching up after a restart) delivers thousands of events within one
+                // tick; storing by count too bounds what a crash in the burst repeats.
+                if events_since_store >= config.store_every_events {
+                    stored = store_delivered(&store, &mut published, &delivered, &status).await?;
+                    events_since_store = 0;
+                    last_store = Instant::now();
+                }
             }
         }
     };
     // Store what was delivered before stopping, also after a failed delivery: everything up
     // to the failed transaction is safely in Kafka.
     if delivered.position != stored {
-        purge(&store, &mut published).await?;
-        store
-            .save(&delivered.position, &delivered.file, delivered.log_pos)
-            .await?;
-        record_stored(&status, &delivered.position);
+        store_delivered(&store, &mut published, &delivered, &status).await?;
     }
     outcome
+}
+
+/// Purges the delivered rows, then stores the delivered position; returns it.
+async fn store_delivered(
+    store: &PositionStore,
+    published: &mut std::collections::BTreeMap<String, Vec<String>>,
+    delivered: &Delivered,
+    status: &RelayStatus,
+) -> Result<GtidPosition, RelayError> {
+    purge(store, published).await?;
+    store
+        .save(&delivered.position, &delivered.file, delivered.log_pos)
+        .await?;
+    record_stored(status, &delivered.position);
+    Ok(delivered.position.clone())
 }
 
 struct Delivered {

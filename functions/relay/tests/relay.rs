@@ -14,122 +14,14 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use relay::{Relay, RelayConfig, RelayError, RelayState};
+use relay::{Relay, RelayError, RelayState};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, MySqlPool};
-use stackctl::settings::StackSettings;
+use sqlx::MySqlPool;
 
 const TOPIC: &str = "commerce.ordering.order";
-const DEADLINE: Duration = Duration::from_secs(30);
+mod support;
 
-fn settings() -> StackSettings {
-    StackSettings::from_env()
-}
-
-async fn admin(schema: Option<&str>) -> MySqlPool {
-    let settings = settings();
-    let url = schema.map_or(settings.mariadb_admin_url.clone(), |schema| {
-        settings.admin_url_for(schema)
-    });
-    stackctl::database::connect(&url)
-        .await
-        .expect("the local stack's MariaDB is reachable; start it with local-stack/up")
-}
-
-/// A throw-away schema with the relay's migrations: the position store of one test.
-struct Scratch {
-    schema: String,
-}
-
-impl Scratch {
-    async fn new(prefix: &str) -> Self {
-        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin(None).await;
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE `{schema}`")))
-            .execute(&admin)
-            .await
-            .expect("create a scratch schema");
-        Self { schema }
-    }
-
-    async fn with_position_store(prefix: &str) -> Self {
-        let scratch = Self::new(prefix).await;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/relay");
-        let migrator = sqlx::migrate::Migrator::new(dir)
-            .await
-            .expect("the relay migrations");
-        migrator
-            .run(&scratch.pool().await)
-            .await
-            .expect("migrate the position store");
-        scratch
-    }
-
-    fn url(&self) -> String {
-        settings().admin_url_for(&self.schema)
-    }
-
-    async fn pool(&self) -> MySqlPool {
-        admin(Some(&self.schema)).await
-    }
-
-    async fn drop(self) {
-        let admin = admin(None).await;
-        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS `{}`",
-            self.schema
-        )))
-        .execute(&admin)
-        .await;
-    }
-}
-
-/// A throw-away context schema with the outbox table of the migrations.
-async fn scratch_context() -> Scratch {
-    let context = Scratch::new("relay_ctx").await;
-    let ddl = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../migrations/ordering/0001_outbox_and_inbox.sql"),
-    )
-    .expect("the outbox migration");
-    sqlx::raw_sql(AssertSqlSafe(ddl))
-        .execute(&context.pool().await)
-        .await
-        .expect("create the scratch outbox");
-    context
-}
-
-/// A relay's settings: its own name and replica id, the position store in `store`, and the
-/// outbox of `context` only.
-fn relay_config(store: &Scratch, context: &Scratch) -> RelayConfig {
-    let settings = settings();
-    let mut config = RelayConfig::new(
-        settings.cdc_database_url(),
-        store.url(),
-        settings.kafka_bootstrap_servers,
-    );
-    config.name = format!("test-{}", uuid::Uuid::new_v4().simple());
-    // Each test's reader needs its own replica id, or the server drops the older dump.
-    config.server_id = rand::random_range(1_000_000..2_000_000_000);
-    config.schemas = vec![context.schema.clone()];
-    config
-}
-
-/// The two scratch schemas of a test and the settings of a relay over them.
-async fn scratch_relay() -> (Scratch, Scratch, RelayConfig) {
-    let store = Scratch::with_position_store("relay_store").await;
-    let context = scratch_context().await;
-    let config = relay_config(&store, &context);
-    (store, context, config)
-}
-
-/// Rows still in the scratch outbox.
-async fn outbox_rows(context: &Scratch) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(&context.pool().await)
-        .await
-        .expect("count the outbox")
-}
+use support::*;
 
 /// One outbox row a test inserts.
 #[derive(Debug, Clone)]
@@ -454,22 +346,6 @@ async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() 
         }
     }
     assert_eq!(first_seen, ids(&all));
-}
-
-/// Reads `probe` until `done` holds or the deadline passes, and returns the last reading.
-async fn poll_until<T, F, Fut>(mut probe: F, done: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let start = Instant::now();
-    loop {
-        let value = probe().await;
-        if done(&value) || start.elapsed() > DEADLINE {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
