@@ -22,6 +22,13 @@ http_ok() {
     [[ $status == "HTTP/1."?" 200"* ]]
 }
 
+# The provisioning tool alone, unless a build of the workspace already made it.
+build_stackctl() {
+    [[ -x $STACKCTL ]] && return 0
+    say "Building stackctl"
+    ( cd "$REPO_DIR" && cargo build -p stackctl ) || die "Building stackctl failed (cargo output above)."
+}
+
 build_platform() {
     say "Building the functions, the dispatcher and the gateway"
     ( cd "$REPO_DIR" && cargo build --workspace --bins ) || die "Building the platform failed (cargo output above)."

@@ -120,6 +120,14 @@ impl OutboxTables {
     /// the relay for an operator to look; a miss loses events.
     pub fn statement_touches_outbox(&self, default_schema: &str, query: &str) -> bool {
         let words = identifier_words(query);
+        // Privileges change who may write, never what a row or the table looks like
+        // (provisioning grants the relay DELETE on every outbox on each `up`).
+        if words
+            .first()
+            .is_some_and(|word| matches!(word.as_str(), "grant" | "revoke"))
+        {
+            return false;
+        }
         let names_schema = |schema: &str| words.iter().any(|word| word == schema);
         let drops_a_context_schema = words.windows(3).any(|window| {
             window[0] == "drop"
