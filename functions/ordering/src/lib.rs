@@ -7,5 +7,23 @@
 //!   `ordering.product_price` — the rules (which events matter, what a valid price is) apart
 //!   from their application to MariaDB, and the event handler that the
 //!   `project-catalog-product` function serves.
+//! - [`order`]: the rules without I/O — order values, pricing from the projection, and the
+//!   state machine (`PLACED` → `CONFIRMED` | `CANCELLED`) with its guarded transitions.
+//! - [`orders`]: the use cases on MariaDB — place (idempotent by customer and key), get,
+//!   list, cancel, saga steps, expiry of unpaid orders; history row and outbox event with
+//!   every status change.
+//! - [`saga`]: the event functions `confirm-order` and `cancel-order`.
 
 pub mod catalog_projection;
+pub mod order;
+pub mod orders;
+pub mod saga;
+
+/// Connects lazily to the context's database: start-up stays fast and a database that is
+/// briefly down makes requests fail fast instead of the function crash-looping.
+pub fn lazy_pool(database_url: &str) -> anyhow::Result<sqlx::MySqlPool> {
+    Ok(sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect_lazy(database_url)?)
+}
