@@ -580,7 +580,8 @@ async fn load_view(
     .bind(order_id)
     .fetch_all(&mut *connection)
     .await?;
-    let history: Vec<(Option<String>, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    type HistoryRow = (Option<String>, String, Option<String>, DateTime<Utc>);
+    let history: Vec<HistoryRow> = sqlx::query_as(
         "SELECT from_status, to_status, reason, occurred_at FROM order_status_history WHERE order_id = ? ORDER BY id",
     )
     .bind(order_id)
