@@ -13,8 +13,11 @@
 //!   list, cancel, saga steps, expiry of unpaid orders; history row and outbox event with
 //!   every status change.
 //! - [`saga`]: the event functions `confirm-order` and `cancel-order`.
+//! - [`http`]: the HTTP functions `place-order`, `get-order`, `list-orders` and
+//!   `customer-cancel-order`, for authenticated customers.
 
 pub mod catalog_projection;
+pub mod http;
 pub mod order;
 pub mod orders;
 pub mod saga;
