@@ -9,10 +9,14 @@
 //! - [`reservations`]: the use cases on MariaDB, each one transaction with its inbox record
 //!   and outbox event.
 //! - [`handlers`]: the event functions `reserve-stock`, `release-stock` and `commit-stock`.
+//! - [`stock`]: setting, adjusting and reading stock levels.
+//! - [`http`]: the HTTP functions `set-stock`, `adjust-stock` (admin) and `get-availability`.
 
 pub mod domain;
 pub mod handlers;
+pub mod http;
 pub mod reservations;
+pub mod stock;
 
 /// Connects lazily to the context's database: start-up stays fast and a database that is
 /// briefly down makes events retry instead of the function crash-looping. The short acquire
