@@ -168,3 +168,34 @@ fn outcome_of(error: ReservationError) -> Outcome {
         }
     }
 }
+
+/// `expire-reservations`: a scheduled sweep that releases reservations whose time ran out.
+#[derive(Debug, Clone)]
+pub struct ExpireReservations {
+    pool: MySqlPool,
+}
+
+impl ExpireReservations {
+    /// Reservations released per transaction; a sweep runs batches until one comes back short.
+    pub const BATCH: u32 = 100;
+    /// Batches per run, so one run stays well inside a function's time limit.
+    pub const MAX_BATCHES: u32 = 50;
+
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl runtime::schedule::ScheduledJob for ExpireReservations {
+    async fn run(&self) -> anyhow::Result<serde_json::Value> {
+        let mut released = 0;
+        for _ in 0..Self::MAX_BATCHES {
+            let batch = reservations::expire(&self.pool, Utc::now(), Self::BATCH).await?;
+            released += batch;
+            if batch < Self::BATCH {
+                break;
+            }
+        }
+        Ok(serde_json::json!({ "released": released }))
+    }
+}

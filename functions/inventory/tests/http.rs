@@ -207,3 +207,42 @@ async fn only_admins_change_stock_and_bad_input_gets_a_clear_answer() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written");
     app.database.drop().await;
 }
+
+#[tokio::test]
+async fn the_scheduled_sweep_runs_on_post_run_and_says_how_many_reservations_it_released() {
+    let database = TestDatabase::with_migrations_of("inventory").await;
+    sqlx::query("INSERT INTO stock (sku, on_hand, reserved) VALUES ('mug', 5, 2)")
+        .execute(&database.pool)
+        .await
+        .expect("stock");
+    sqlx::query(
+        "INSERT INTO reservation (order_id, status, expires_at) VALUES ('o-1', 'RESERVED', NOW(6) - INTERVAL 1 MINUTE)",
+    )
+    .execute(&database.pool)
+    .await
+    .expect("reservation");
+    sqlx::query("INSERT INTO reservation_line (order_id, sku, quantity) VALUES ('o-1', 'mug', 2)")
+        .execute(&database.pool)
+        .await
+        .expect("line");
+    let job = Arc::new(inventory::handlers::ExpireReservations::new(
+        database.pool.clone(),
+    ));
+    let router = runtime::http::HttpFunction::new(runtime::schedule::router(job)).into_router();
+
+    let response = router
+        .oneshot(Request::post("/run").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body["data"], json!({"released": 1}));
+    let reserved: i64 = sqlx::query_scalar("SELECT reserved FROM stock WHERE sku = 'mug'")
+        .fetch_one(&database.pool)
+        .await
+        .expect("stock");
+    assert_eq!(reserved, 0);
+    database.drop().await;
+}

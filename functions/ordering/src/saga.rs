@@ -101,3 +101,34 @@ async fn step(
         }
     }
 }
+
+/// `expire-orders`: a scheduled sweep that cancels orders whose payment did not arrive in time.
+#[derive(Debug, Clone)]
+pub struct ExpireOrders {
+    pool: MySqlPool,
+}
+
+impl ExpireOrders {
+    /// Orders cancelled per transaction; a sweep runs batches until one comes back short.
+    pub const BATCH: u32 = 100;
+    /// Batches per run, so one run stays well inside a function's time limit.
+    pub const MAX_BATCHES: u32 = 50;
+
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl runtime::schedule::ScheduledJob for ExpireOrders {
+    async fn run(&self) -> anyhow::Result<serde_json::Value> {
+        let mut expired = 0;
+        for _ in 0..Self::MAX_BATCHES {
+            let batch = orders::expire_unpaid(&self.pool, chrono::Utc::now(), Self::BATCH).await?;
+            expired += batch;
+            if batch < Self::BATCH {
+                break;
+            }
+        }
+        Ok(serde_json::json!({ "expired": expired }))
+    }
+}
