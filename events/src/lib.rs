@@ -6,6 +6,7 @@
 //! topics up front, because broker-side auto-creation is off) all agree on them.
 //!
 //! - [`catalog`]: the catalog context's event types and payloads.
+//! - [`identity`]: the identity context's event types and payloads.
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
 //! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension
@@ -18,5 +19,6 @@
 
 pub mod catalog;
 pub mod envelope;
+pub mod identity;
 pub mod kafka;
 pub mod topics;
