@@ -5,9 +5,9 @@
 //! consumers (functions and the trigger dispatcher) and the local stack (which creates the
 //! topics up front, because broker-side auto-creation is off) all agree on them.
 //!
-//! - [`catalog`], [`inventory`], [`ordering`], [`payment`]: each context's event types (past
-//!   tense, versioned: `commerce.<aggregate>.<fact>.v1`) and their camelCase JSON payloads,
-//!   money always in integer minor units with an ISO 4217 currency.
+//! - [`catalog`], [`identity`], [`inventory`], [`ordering`], [`payment`]: each context's event
+//!   types (past tense, versioned: `commerce.<aggregate>.<fact>.v1`) and their camelCase JSON
+//!   payloads, money always in integer minor units with an ISO 4217 currency.
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
 //! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension
@@ -20,6 +20,7 @@
 
 pub mod catalog;
 pub mod envelope;
+pub mod identity;
 pub mod inventory;
 pub mod kafka;
 pub mod ordering;

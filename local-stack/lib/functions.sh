@@ -42,10 +42,20 @@ start_process() {
     ok "$name: running (pid $(stack_pid "$name"), port $port)"
 }
 
+# The identity context's token settings, inherited by every function: the signing keys are
+# generated under $STACK_HOME/keys on the first run and kept after that (ADR 0012).
+identity_env() {
+    "$REPO_DIR/target/debug/identity-admin" init-keys --dir "$STACK_HOME/keys" >"$LOG_DIR/identity-keys.log" 2>&1 ||
+        { cat "$LOG_DIR/identity-keys.log" >&2; die "Could not create the identity signing keys (above)."; }
+    export JWT_ISSUER="${JWT_ISSUER:-https://identity.commerce.local}" JWT_AUDIENCE="${JWT_AUDIENCE:-commerce}" \
+        JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json"
+}
+
 platform_up() {
     local plan bin="$REPO_DIR/target/debug" kind name context port topic method path
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
+    identity_env
     local subscriptions=()
     while read -r kind name context port; do
         [[ $kind == function ]] || continue
