@@ -5,14 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `commerce.stock.reserved.v1`: every line of an order is reserved.
-pub const STOCK_RESERVED_V1: &str = "commerce.stock.reserved.v1";
-/// `commerce.stock.reservation-failed.v1`: at least one line could not be reserved, so none was.
-pub const STOCK_RESERVATION_FAILED_V1: &str = "commerce.stock.reservation-failed.v1";
-/// `commerce.stock.released.v1`: a reservation was given back (order cancelled or expired).
-pub const STOCK_RELEASED_V1: &str = "commerce.stock.released.v1";
-/// `commerce.stock.committed.v1`: a reservation was turned into a sale.
-pub const STOCK_COMMITTED_V1: &str = "commerce.stock.committed.v1";
+/// `commerce.inventory.stock.reserved.v1`: every line of an order is reserved.
+pub const STOCK_RESERVED_V1: &str = "commerce.inventory.stock.reserved.v1";
+/// `commerce.inventory.stock.reservation-failed.v1`: at least one line could not be reserved, so none was.
+pub const STOCK_RESERVATION_FAILED_V1: &str = "commerce.inventory.stock.reservation-failed.v1";
+/// `commerce.inventory.stock.released.v1`: a reservation was given back (order cancelled or expired).
+pub const STOCK_RELEASED_V1: &str = "commerce.inventory.stock.released.v1";
+/// `commerce.inventory.stock.committed.v1`: a reservation was turned into a sale.
+pub const STOCK_COMMITTED_V1: &str = "commerce.inventory.stock.committed.v1";
 
 /// The aggregate type of inventory's reservation events in the outbox.
 pub const AGGREGATE: &str = "reservation";

@@ -6,8 +6,10 @@
 //! topics up front, because broker-side auto-creation is off) all agree on them.
 //!
 //! - [`catalog`], [`identity`], [`inventory`], [`ordering`], [`payment`]: each context's event
-//!   types (past tense, versioned: `commerce.<aggregate>.<fact>.v1`) and their camelCase JSON
-//!   payloads, money always in integer minor units with an ISO 4217 currency.
+//!   types (past tense, versioned: `<topic>.<fact>.v1`, such as
+//!   `commerce.ordering.order.placed.v1`; catalog's first events keep their older
+//!   `commerce.product.<fact>.v1` names) and their camelCase JSON payloads, money always in
+//!   integer minor units with an ISO 4217 currency.
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
 //! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension

@@ -6,13 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `commerce.order.placed.v1`: a customer placed an order, priced from ordering's own copy of
+/// `commerce.ordering.order.placed.v1`: a customer placed an order, priced from ordering's own copy of
 /// the catalog. Inventory reserves its lines; payment learns what to authorize.
-pub const ORDER_PLACED_V1: &str = "commerce.order.placed.v1";
-/// `commerce.order.confirmed.v1`: stock is reserved and payment authorized; the order stands.
-pub const ORDER_CONFIRMED_V1: &str = "commerce.order.confirmed.v1";
-/// `commerce.order.cancelled.v1`: the order ended without a sale; `reason` says why.
-pub const ORDER_CANCELLED_V1: &str = "commerce.order.cancelled.v1";
+pub const ORDER_PLACED_V1: &str = "commerce.ordering.order.placed.v1";
+/// `commerce.ordering.order.confirmed.v1`: stock is reserved and payment authorized; the order stands.
+pub const ORDER_CONFIRMED_V1: &str = "commerce.ordering.order.confirmed.v1";
+/// `commerce.ordering.order.cancelled.v1`: the order ended without a sale; `reason` says why.
+pub const ORDER_CANCELLED_V1: &str = "commerce.ordering.order.cancelled.v1";
 
 /// The aggregate type of ordering's events in the outbox.
 pub const AGGREGATE: &str = "order";

@@ -4,14 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `commerce.payment.authorized.v1`: the gateway holds the order's amount on the customer's card.
-pub const PAYMENT_AUTHORIZED_V1: &str = "commerce.payment.authorized.v1";
-/// `commerce.payment.declined.v1`: the gateway refused (or never answered) the authorization.
-pub const PAYMENT_DECLINED_V1: &str = "commerce.payment.declined.v1";
-/// `commerce.payment.captured.v1`: the authorized amount was taken.
-pub const PAYMENT_CAPTURED_V1: &str = "commerce.payment.captured.v1";
-/// `commerce.payment.voided.v1`: the authorization was released without taking money.
-pub const PAYMENT_VOIDED_V1: &str = "commerce.payment.voided.v1";
+/// `commerce.payment.payment.authorized.v1`: the gateway holds the order's amount on the customer's card.
+pub const PAYMENT_AUTHORIZED_V1: &str = "commerce.payment.payment.authorized.v1";
+/// `commerce.payment.payment.declined.v1`: the gateway refused (or never answered) the authorization.
+pub const PAYMENT_DECLINED_V1: &str = "commerce.payment.payment.declined.v1";
+/// `commerce.payment.payment.captured.v1`: the authorized amount was taken.
+pub const PAYMENT_CAPTURED_V1: &str = "commerce.payment.payment.captured.v1";
+/// `commerce.payment.payment.voided.v1`: the authorization was released without taking money.
+pub const PAYMENT_VOIDED_V1: &str = "commerce.payment.payment.voided.v1";
 
 /// The aggregate type of payment's events in the outbox.
 pub const AGGREGATE: &str = "payment";

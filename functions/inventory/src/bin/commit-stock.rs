@@ -1,4 +1,4 @@
-//! `commit-stock`: turns a confirmed order's reservation into a sale on commerce.order.confirmed.v1
+//! `commit-stock`: turns a confirmed order's reservation into a sale on commerce.ordering.order.confirmed.v1
 
 use inventory::handlers::CommitStock;
 

@@ -1,4 +1,4 @@
-//! `release-stock`: gives a cancelled order's reserved stock back on commerce.order.cancelled.v1
+//! `release-stock`: gives a cancelled order's reserved stock back on commerce.ordering.order.cancelled.v1
 
 use inventory::handlers::ReleaseStock;
 

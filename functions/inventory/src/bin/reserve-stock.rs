@@ -1,4 +1,4 @@
-//! `reserve-stock`: reserves an order's lines (all or none) on commerce.order.placed.v1
+//! `reserve-stock`: reserves an order's lines (all or none) on commerce.ordering.order.placed.v1
 
 use inventory::handlers::ReserveStock;
 

@@ -1,4 +1,4 @@
-//! `cancel-order`: cancels an order on commerce.stock.reservation-failed.v1 or commerce.payment.declined.v1.
+//! `cancel-order`: cancels an order on commerce.inventory.stock.reservation-failed.v1 or commerce.payment.payment.declined.v1.
 
 use ordering::saga::CancelOrder;
 

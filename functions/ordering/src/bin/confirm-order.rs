@@ -1,4 +1,4 @@
-//! `confirm-order`: confirms an order on commerce.payment.authorized.v1.
+//! `confirm-order`: confirms an order on commerce.payment.payment.authorized.v1.
 
 use ordering::saga::ConfirmOrder;
 
