@@ -1,12 +1,15 @@
 # The platform's own processes: every function of template.yaml on its own port, the trigger
-# dispatcher with their Kafka subscriptions, and the HTTP gateway in front of the HTTP routes.
+# dispatcher with their Kafka subscriptions, the HTTP gateway in front of the HTTP routes, and
+# the scheduler that runs the scheduled functions.
 # `stackctl plan` turns template.yaml into the list of what to start.
 
 : "${FUNCTION_BASE_PORT:=8100}"
 : "${GATEWAY_PORT:=8080}"
 : "${DISPATCHER_PORT:=9464}"
+# Next to the dispatcher's, so a second stack that moves DISPATCHER_PORT moves this one too.
+: "${SCHEDULER_PORT:=$((DISPATCHER_PORT + 1))}"
 : "${FUNCTION_RUST_LOG:=info}"
-export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT
+export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT SCHEDULER_PORT
 
 FUNCTION_LOG_DIR="$LOG_DIR/functions"
 
@@ -72,12 +75,15 @@ platform_up() {
     fi
     start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
+    start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
+        RUST_LOG="$FUNCTION_RUST_LOG" "$bin/local-scheduler" --template "$REPO_DIR/template.yaml" \
+        --function-base-port "$FUNCTION_BASE_PORT"
     while read -r kind method path name port; do
         if [[ $kind == route ]]; then printf '    %-7s %-28s → %s (port %s)\n' "$method" "$path" "$name" "$port"; fi
     done <<<"$plan"
 }
 
-# Every platform process with a pid file: functions, dispatcher, gateway.
+# Every platform process with a pid file: functions, dispatcher, gateway, scheduler.
 platform_names() {
     local file
     for file in "$PID_DIR"/*.pid; do
