@@ -223,5 +223,6 @@ write_env_file() {
         echo "FUNCTION_BASE_PORT=${FUNCTION_BASE_PORT:-8100}"
         echo "GATEWAY_PORT=${GATEWAY_PORT:-8080}"
         echo "DISPATCHER_PORT=${DISPATCHER_PORT:-9464}"
+        echo "RELAY_PORT=${RELAY_PORT:-9465}"
     } >"$file"
 }

@@ -6,10 +6,12 @@
 : "${FUNCTION_BASE_PORT:=8100}"
 : "${GATEWAY_PORT:=8080}"
 : "${DISPATCHER_PORT:=9464}"
-# Next to the dispatcher's, so a second stack that moves DISPATCHER_PORT moves this one too.
-: "${SCHEDULER_PORT:=$((DISPATCHER_PORT + 1))}"
+# The relay listens on 9465; the scheduler goes next to the dispatcher's and the relay's
+# ports, and moves with DISPATCHER_PORT when a second stack moves it.
+: "${RELAY_PORT:=9465}"
+: "${SCHEDULER_PORT:=$((DISPATCHER_PORT + 2))}"
 : "${FUNCTION_RUST_LOG:=info}"
-export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT SCHEDULER_PORT
+export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT RELAY_PORT SCHEDULER_PORT
 
 FUNCTION_LOG_DIR="$LOG_DIR/functions"
 
@@ -56,6 +58,10 @@ identity_env() {
 
 platform_up() {
     local plan bin="$REPO_DIR/target/debug" kind name context port topic method path
+    # The outbox relay first: every event a function writes reaches Kafka through it.
+    start_process outbox-relay "$RELAY_PORT" RELAY_PORT /healthz env PORT="$RELAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
+        CDC_DATABASE_URL="$CDC_DATABASE_URL" RELAY_DATABASE_URL="$RELAY_DATABASE_URL" \
+        KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" "$bin/outbox-relay"
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
     identity_env
@@ -97,9 +103,15 @@ platform_names() {
 
 platform_down() {
     local name
-    # The gateway first, then the dispatcher (it finishes in-flight deliveries), then functions.
+    # The gateway first, then the dispatcher (it finishes in-flight deliveries), then the
+    # functions, and the relay last (it stores its position on the way out).
     if is_running local-gateway; then stop_server local-gateway; fi
     if is_running trigger-dispatcher; then stop_server trigger-dispatcher 60; fi
+    for name in $(platform_names); do
+        if [[ $name != outbox-relay ]]; then stop_server "$name"; fi
+    done
+    if is_running outbox-relay; then stop_server outbox-relay 60; fi
+    # Pid files of processes that are gone.
     for name in $(platform_names); do stop_server "$name"; done
 }
 

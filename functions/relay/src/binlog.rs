@@ -292,7 +292,7 @@ fn outbox_inserts(
             let (_, after) = row.map_err(io)?;
             let after =
                 after.ok_or_else(|| DecodeRowsError::Io("an insert without an after image".to_owned()))?;
-            rows.push(OutboxRow::from_binlog_row(&table, &after).map_err(DecodeRowsError::Relay)?);
+            rows.push(OutboxRow::from_binlog_row(&schema, &table, &after).map_err(DecodeRowsError::Relay)?);
         }
     }
     Ok(StreamEvent::OutboxInserts { table, rows })

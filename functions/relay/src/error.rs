@@ -68,6 +68,72 @@ pub enum RelayError {
         topic: String,
         reason: String,
     },
+    #[error("cannot reach the database: {0}")]
+    Connect(String),
+    #[error("the relay lock is no longer held ({0}); another relay may be active")]
+    LockLost(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Server error codes after which reconnecting can help: the server is shutting down or
+/// restarting, or killed the session.
+const TRANSIENT_SERVER_CODES: &[u16] = &[1053, 1077, 1152, 1153, 1205, 1213, 1927, 2006, 2013];
+
+impl RelayError {
+    /// Whether starting again from the stored position can cure this: a lost connection to
+    /// MariaDB or Kafka. Everything else needs an operator and stops the process.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::StreamSilent(_)
+            | Self::StreamEnded
+            | Self::Connect(_)
+            | Self::LockLost(_)
+            | Self::Delivery { .. } => true,
+            Self::Binlog(error) => match error {
+                mysql_async::Error::Server(server) => TRANSIENT_SERVER_CODES.contains(&server.code),
+                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+                _ => false,
+            },
+            Self::PositionStore(error) => match error {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                sqlx::Error::Database(database) => database
+                    .code()
+                    .and_then(|code| code.parse::<u16>().ok())
+                    .is_some_and(|code| TRANSIENT_SERVER_CODES.contains(&code)),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_connections_are_retried_and_broken_rules_are_not() {
+        assert!(RelayError::StreamSilent(std::time::Duration::from_secs(3)).is_transient());
+        assert!(RelayError::Connect("refused".to_owned()).is_transient());
+        assert!(RelayError::PositionStore(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(!RelayError::WrongServerSettings("binlog_format is MIXED".to_owned()).is_transient());
+        assert!(
+            !RelayError::CompressedEvent {
+                event_type: 169,
+                log_pos: 4
+            }
+            .is_transient()
+        );
+        assert!(
+            !RelayError::StatementOnOutbox {
+                kind: "DDL",
+                schema: "ordering".to_owned(),
+                query: "ALTER TABLE outbox".to_owned(),
+                gtid: None,
+                log_pos: 4
+            }
+            .is_transient()
+        );
+    }
 }

@@ -12,22 +12,27 @@
 //!   statements that would change an outbox table behind the relay's back.
 //! - [`publisher`]: the idempotent Kafka producer.
 //! - [`relay`]: the pipeline: reader → producer → delivery reports → [`position`] store.
+//! - [`lock`]: one active relay per database and name; a second one waits.
+//! - [`supervisor`]: starts the relay again from its stored position, with backoff, when a
+//!   connection to MariaDB or Kafka is lost; stops for good on anything else.
 //! - [`server`]: `/metrics` and `/healthz`.
 //! - [`gtid`]: MariaDB GTIDs and positions.
 
 pub mod binlog;
 pub mod error;
 pub mod gtid;
+pub mod lock;
 pub mod outbox;
 pub mod position;
 pub mod preflight;
 pub mod publisher;
 pub mod relay;
 pub mod server;
+pub mod supervisor;
 pub mod transaction;
 
 pub use crate::error::RelayError;
-pub use crate::relay::{Relay, RelayConfig, RelayStatus};
+pub use crate::relay::{Relay, RelayConfig, RelayState, RelayStatus};
 
 /// The context schemas whose `outbox` table the relay publishes.
 pub const CONTEXT_SCHEMAS: &[&str] = &["identity", "catalog", "inventory", "ordering", "payment"];

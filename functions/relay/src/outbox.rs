@@ -19,6 +19,8 @@ const JSON: &str = "application/json";
 /// One committed outbox row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
+    /// The context schema whose outbox holds the row (where it is purged from).
+    pub schema: String,
     pub id: String,
     pub aggregate_type: String,
     pub aggregate_id: String,
@@ -36,9 +38,10 @@ pub struct OutboxRow {
 
 impl OutboxRow {
     /// Reads the after image of an inserted row. `table` is `schema.outbox`, for messages.
-    pub fn from_binlog_row(table: &str, row: &BinlogRow) -> Result<Self, RelayError> {
+    pub fn from_binlog_row(schema: &str, table: &str, row: &BinlogRow) -> Result<Self, RelayError> {
         let columns = Columns { table, row };
         Ok(Self {
+            schema: schema.to_owned(),
             id: columns.text("id")?,
             aggregate_type: columns.text("aggregatetype")?,
             aggregate_id: columns.text("aggregateid")?,
@@ -173,6 +176,7 @@ mod tests {
 
     fn row() -> OutboxRow {
         OutboxRow {
+            schema: "ordering".to_owned(),
             id: "0190f1e2-0000-7000-8000-000000000001".to_owned(),
             aggregate_type: "order".to_owned(),
             aggregate_id: "order-1".to_owned(),

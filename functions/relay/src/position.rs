@@ -10,7 +10,11 @@ use sqlx::mysql::MySqlPoolOptions;
 use crate::error::RelayError;
 use crate::gtid::GtidPosition;
 
-/// Reads and writes one relay's stored position.
+/// How many rows one purge statement deletes.
+const PURGE_CHUNK: usize = 500;
+
+/// Reads and writes one relay's stored position, and purges published outbox rows (the
+/// relay's account may delete from every context's outbox, nothing more).
 #[derive(Debug, Clone)]
 pub struct PositionStore {
     pool: MySqlPool,
@@ -22,6 +26,18 @@ impl PositionStore {
     pub async fn connect(url: &str, relay: &str) -> Result<Self, RelayError> {
         let pool = MySqlPoolOptions::new()
             .max_connections(1)
+            // A purge deletes by primary key, some of them rows already gone (a restarted
+            // relay publishes again what it delivered after its last stored position). Under
+            // REPEATABLE READ such a delete takes gap locks that make the use cases' inserts
+            // of new outbox rows wait; READ COMMITTED locks only the rows it finds.
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .execute(connection)
+                        .await
+                        .map(|_| ())
+                })
+            })
             .connect(url)
             .await
             .map_err(RelayError::PositionStore)?;
@@ -65,6 +81,33 @@ impl PositionStore {
         .await
         .map_err(RelayError::PositionStore)?;
         Ok(())
+    }
+
+    /// Deletes published rows from their outbox tables. `published` maps a schema to the ids
+    /// of its rows whose delivery Kafka acknowledged. Deleting twice is harmless, and a row
+    /// the relay crashes before deleting is published again from the binlog after restart (it
+    /// purges before it stores the position), so no row outlives its publication for long.
+    pub async fn purge(
+        &self,
+        published: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<u64, RelayError> {
+        let mut deleted = 0;
+        for (schema, ids) in published {
+            for chunk in ids.chunks(PURGE_CHUNK) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let statement = format!("DELETE FROM `{schema}`.outbox WHERE id IN ({placeholders})");
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                deleted += query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(RelayError::PositionStore)?
+                    .rows_affected();
+            }
+        }
+        Ok(deleted)
     }
 
     pub async fn close(&self) {

@@ -13,9 +13,7 @@ pub async fn check(url: &str) -> Result<(), RelayError> {
         .max_connections(1)
         .connect(url)
         .await
-        .map_err(|error| {
-            RelayError::Unexpected(anyhow::anyhow!("cannot connect for the preflight: {error}"))
-        })?;
+        .map_err(|error| RelayError::Connect(format!("cannot connect for the preflight: {error}")))?;
     let report = binlog_preflight::check(&pool).await;
     pool.close().await;
     let report = report?;

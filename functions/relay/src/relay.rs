@@ -5,7 +5,10 @@
 //! acknowledgements, so Kafka round trips overlap. The committer awaits the reports strictly
 //! in that same order; a transaction's position becomes "delivered" only when its reports and
 //! all earlier ones succeeded, and the delivered position is stored at most every
-//! `flush_interval`. After a crash the relay repeats at most what was delivered since the last
+//! `flush_interval` or every `store_every_events` events, whichever comes first. At most
+//! `max_events_in_flight` events wait for their reports, which is also the backpressure: while
+//! Kafka is down the reader stops reading. After a crash the relay repeats at most what was in
+//! flight or delivered since the last
 //! store — duplicates, never gaps; consumers deduplicate on the event id.
 
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::binlog::{self, OutboxTables, StreamSettings};
 use crate::error::RelayError;
 use crate::gtid::GtidPosition;
+use crate::lock::RelayLock;
 use crate::position::PositionStore;
 use crate::publisher::{PendingDelivery, Publisher};
 use crate::transaction::{Assembler, Committed};
@@ -45,6 +49,11 @@ pub struct RelayConfig {
     pub heartbeat: Duration,
     /// How many transactions may wait for delivery reports before the reader pauses.
     pub max_pending_transactions: usize,
+    /// How many events may wait for delivery reports before the reader pauses. Together with
+    /// `store_every_events` it bounds what a crash publishes twice.
+    pub max_events_in_flight: usize,
+    /// The delivered position is stored after this many events even before `flush_interval`.
+    pub store_every_events: u64,
 }
 
 impl RelayConfig {
@@ -64,13 +73,16 @@ impl RelayConfig {
             idle_store_interval: Duration::from_secs(10),
             heartbeat: Duration::from_secs(1),
             max_pending_transactions: 10_000,
+            max_events_in_flight: 2_000,
+            store_every_events: 1_000,
         }
     }
 }
 
 impl RelayConfig {
     /// From the environment: `CDC_DATABASE_URL`, `RELAY_DATABASE_URL` (the position store),
-    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME` and `RELAY_SERVER_ID`.
+    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME`, `RELAY_SERVER_ID` and
+    /// `RELAY_SCHEMAS` (comma-separated; by default every context schema).
     pub fn from_env() -> anyhow::Result<Self> {
         let required = |name: &str| {
             std::env::var(name)
@@ -86,6 +98,22 @@ impl RelayConfig {
         if let Ok(name) = std::env::var("RELAY_NAME") {
             config.name = name;
         }
+        if let Ok(schemas) = std::env::var("RELAY_SCHEMAS") {
+            config.schemas = schemas
+                .split(',')
+                .map(str::trim)
+                .filter(|schema| !schema.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(bad) = config.schemas.iter().find(|schema| !is_plain_identifier(schema)) {
+            anyhow::bail!(
+                "RELAY_SCHEMAS names {bad:?}, which is not a plain schema name (letters, digits, _)"
+            );
+        }
+        if config.schemas.is_empty() {
+            anyhow::bail!("RELAY_SCHEMAS names no schema");
+        }
         if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
             config.server_id = server_id
                 .trim()
@@ -94,6 +122,14 @@ impl RelayConfig {
         }
         Ok(config)
     }
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
 /// What `/healthz` and the metrics report, shared with the running tasks.
@@ -105,6 +141,8 @@ pub struct RelayStatus {
 /// One reading of [`RelayStatus`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusSnapshot {
+    /// What the relay is doing: see [`RelayState`].
+    pub state: RelayState,
     /// Where the reader stands (last committed transaction read).
     pub read_position: String,
     /// The last position whose events were all acknowledged by Kafka.
@@ -118,7 +156,47 @@ pub struct StatusSnapshot {
     pub events_published: u64,
 }
 
+/// What a relay process is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RelayState {
+    #[default]
+    Starting,
+    /// Another relay with the same name holds the lock; this one is the standby.
+    WaitingForLock,
+    Relaying,
+    /// A connection was lost; it starts again from the stored position after a pause.
+    Reconnecting,
+    /// Stopped on a problem that needs an operator (the log says which).
+    Failed,
+}
+
+impl RelayState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::WaitingForLock => "waiting-for-lock",
+            Self::Relaying => "relaying",
+            Self::Reconnecting => "reconnecting",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 impl RelayStatus {
+    pub fn set_state(&self, state: RelayState) {
+        self.update(|status| status.state = state);
+        for candidate in [
+            RelayState::Starting,
+            RelayState::WaitingForLock,
+            RelayState::Relaying,
+            RelayState::Reconnecting,
+            RelayState::Failed,
+        ] {
+            let value = if candidate == state { 1.0 } else { 0.0 };
+            metrics::gauge!("outbox_relay_state", "state" => candidate.label()).set(value);
+        }
+    }
+
     pub fn snapshot(&self) -> StatusSnapshot {
         self.inner.lock().map(|status| status.clone()).unwrap_or_default()
     }
@@ -143,6 +221,18 @@ impl Relay {
     /// starts relaying. When it returns, every transaction committed after the starting
     /// position will be published.
     pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        Self::start_reporting(config, Arc::new(RelayStatus::default())).await
+    }
+
+    /// [`Relay::start`], reporting into `status` from the first step, so a relay that waits
+    /// for the lock of an active one says so on `/healthz`.
+    pub async fn start_reporting(config: RelayConfig, status: Arc<RelayStatus>) -> Result<Self, RelayError> {
+        status.set_state(RelayState::Starting);
+        let lock = RelayLock::acquire(&config.position_store_url, &config.name, || {
+            status.set_state(RelayState::WaitingForLock);
+        })
+        .await?;
+        status.set_state(RelayState::Starting);
         crate::preflight::check(&config.cdc_url).await?;
         let store = PositionStore::connect(&config.position_store_url, &config.name).await?;
         let position = match store.load().await? {
@@ -158,6 +248,9 @@ impl Relay {
                     "No stored position: starting at the server's current binlog position; \
                      outbox rows committed before it are not published."
                 );
+                // Stored at once, so a relay stopped before its first delivery resumes here
+                // rather than at a later current position, past rows committed meanwhile.
+                store.save(&position, "", 0).await?;
                 position
             }
         };
@@ -169,15 +262,17 @@ impl Relay {
         let stream = binlog::open(&settings, &position).await?;
         let publisher = Publisher::new(&config.kafka_bootstrap_servers)?;
 
-        let status = Arc::new(RelayStatus::default());
         status.update(|status| {
             status.read_position = position.to_string();
             status.delivered_position = position.to_string();
             status.stored_position = position.to_string();
+            status.events_in_flight = 0;
         });
+        status.set_state(RelayState::Relaying);
         let (shutdown, shutdown_requested) = oneshot::channel();
         let task = tokio::spawn(run(
             config,
+            lock,
             stream,
             position,
             publisher,
@@ -225,12 +320,18 @@ struct Pending {
     file: String,
     log_pos: u32,
     deliveries: Vec<PendingDelivery>,
+    /// Its share of `max_events_in_flight`, given back once its reports are in.
+    _in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Schema and id of each of its rows, to purge once delivered.
+    rows: Vec<(String, String)>,
     /// The newest `occurred_at` among its rows, for the lag.
     occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     config: RelayConfig,
+    lock: RelayLock,
     stream: mysql_async::BinlogStream,
     position: GtidPosition,
     publisher: Publisher,
@@ -246,6 +347,12 @@ async fn run(
         config.clone(),
         Arc::clone(&status),
     ));
+    // The lock is watched beside the reader; losing it stops the reader at once. The watcher
+    // owns the lock's connection, so ending it (below) releases the lock.
+    let (lock_lost_sender, lock_lost) = oneshot::channel();
+    let lock_watcher = tokio::spawn(async move {
+        let _ = lock_lost_sender.send(lock.lost().await);
+    });
     let read_outcome = read_loop(
         &config,
         stream,
@@ -254,6 +361,7 @@ async fn run(
         pending_sender,
         &status,
         shutdown,
+        lock_lost,
     )
     .await;
     // The reader dropped its sender: the committer drains what was handed over and stores
@@ -262,10 +370,12 @@ async fn run(
         .await
         .map_err(|error| RelayError::Unexpected(anyhow::anyhow!("the committer panicked: {error}")))?;
     store.close().await;
+    lock_watcher.abort();
     // The committer's error is the cause when the reader merely saw the queue close.
     commit_outcome.and(read_outcome)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_loop(
     config: &RelayConfig,
     mut stream: mysql_async::BinlogStream,
@@ -274,14 +384,19 @@ async fn read_loop(
     pending: mpsc::Sender<Pending>,
     status: &RelayStatus,
     mut shutdown: oneshot::Receiver<()>,
+    mut lock_lost: oneshot::Receiver<RelayError>,
 ) -> Result<(), RelayError> {
     let tables = OutboxTables::new(config.schemas.iter().cloned());
     let mut assembler = Assembler::new(tables.clone());
     let silence = config.heartbeat * 3;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(config.max_events_in_flight));
     loop {
         let next = tokio::select! {
             biased;
             _ = &mut shutdown => return Ok(()),
+            lost = &mut lock_lost => {
+                return Err(lost.unwrap_or_else(|_| RelayError::LockLost("the lock watcher ended".to_owned())));
+            }
             // The committer failed; stop reading at once rather than at the next commit.
             () = pending.closed() => return Ok(()),
             next = tokio::time::timeout(silence, stream.next()) => next,
@@ -296,7 +411,20 @@ async fn read_loop(
             continue;
         };
         position.advance(committed.gtid);
-        let pending_transaction = publish(publisher, committed, &position).await?;
+        // Waits while too many events wait for their reports (Kafka slow or down): reading
+        // stops, nothing is lost. A transaction larger than the whole allowance takes all of it.
+        let permit = if committed.rows.is_empty() {
+            None
+        } else {
+            let wanted = committed.rows.len().min(config.max_events_in_flight) as u32;
+            let permit = Arc::clone(&in_flight)
+                .acquire_many_owned(wanted)
+                .await
+                .map_err(|_| RelayError::Unexpected(anyhow::anyhow!("the in-flight allowance was closed")))?;
+            Some(permit)
+        };
+        let mut pending_transaction = publish(publisher, committed, &position).await?;
+        pending_transaction._in_flight = permit;
         let rows = pending_transaction.deliveries.len() as u64;
         status.update(|status| {
             status.read_position = position.to_string();
@@ -327,6 +455,12 @@ async fn publish(
         file: committed.file,
         log_pos: committed.log_pos,
         deliveries,
+        _in_flight: None,
+        rows: committed
+            .rows
+            .iter()
+            .map(|row| (row.schema.clone(), row.id.clone()))
+            .collect(),
         occurred_at: committed.rows.iter().map(|row| row.occurred_at).max(),
     })
 }
@@ -344,7 +478,8 @@ async fn commit_loop(
         log_pos: 0,
     };
     let mut stored = start;
-    let mut events_since_store = false;
+    let mut published: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut events_since_store: u64 = 0;
     let mut last_store = Instant::now();
     let mut rate_window = (Instant::now(), 0_u64);
     let mut ticker = tokio::time::interval(config.flush_interval);
@@ -354,12 +489,10 @@ async fn commit_loop(
         tokio::select! {
             biased;
             _ = ticker.tick() => {
-                let due = events_since_store || last_store.elapsed() >= config.idle_store_interval;
+                let due = events_since_store > 0 || last_store.elapsed() >= config.idle_store_interval;
                 if due && delivered.position != stored {
-                    store.save(&delivered.position, &delivered.file, delivered.log_pos).await?;
-                    stored = delivered.position.clone();
-                    record_stored(&status, &stored);
-                    events_since_store = false;
+                    stored = store_delivered(&store, &mut published, &delivered, &status).await?;
+                    events_since_store = 0;
                     last_store = Instant::now();
                 }
                 let (since, count) = rate_window;
@@ -375,6 +508,9 @@ async fn commit_loop(
                 if let Err(error) = acknowledge(transaction.deliveries).await {
                     break Err(error);
                 }
+                for (schema, id) in transaction.rows {
+                    published.entry(schema).or_default().push(id);
+                }
                 delivered = Delivered {
                     position: transaction.committed_position,
                     file: transaction.file,
@@ -384,7 +520,7 @@ async fn commit_loop(
                     .occurred_at
                     .map(|occurred_at| (chrono::Utc::now() - occurred_at).num_milliseconds().max(0) as u64);
                 if rows > 0 {
-                    events_since_store = true;
+                    events_since_store += rows;
                     rate_window.1 += rows;
                     metrics::counter!("outbox_relay_events_published_total").increment(rows);
                     metrics::gauge!("outbox_relay_events_in_flight").decrement(rows as f64);
@@ -404,18 +540,37 @@ async fn commit_loop(
                         status.lag_ms = lag_ms;
                     }
                 });
+                // A burst (catching up after a restart) delivers thousands of events within one
+                // tick; storing by count too bounds what a crash in the burst repeats.
+                if events_since_store >= config.store_every_events {
+                    stored = store_delivered(&store, &mut published, &delivered, &status).await?;
+                    events_since_store = 0;
+                    last_store = Instant::now();
+                }
             }
         }
     };
     // Store what was delivered before stopping, also after a failed delivery: everything up
     // to the failed transaction is safely in Kafka.
     if delivered.position != stored {
-        store
-            .save(&delivered.position, &delivered.file, delivered.log_pos)
-            .await?;
-        record_stored(&status, &delivered.position);
+        store_delivered(&store, &mut published, &delivered, &status).await?;
     }
     outcome
+}
+
+/// Purges the delivered rows, then stores the delivered position; returns it.
+async fn store_delivered(
+    store: &PositionStore,
+    published: &mut std::collections::BTreeMap<String, Vec<String>>,
+    delivered: &Delivered,
+    status: &RelayStatus,
+) -> Result<GtidPosition, RelayError> {
+    purge(store, published).await?;
+    store
+        .save(&delivered.position, &delivered.file, delivered.log_pos)
+        .await?;
+    record_stored(status, &delivered.position);
+    Ok(delivered.position.clone())
 }
 
 struct Delivered {
@@ -428,6 +583,21 @@ async fn acknowledge(deliveries: Vec<PendingDelivery>) -> Result<(), RelayError>
     for delivery in deliveries {
         delivery.acknowledged().await?;
     }
+    Ok(())
+}
+
+/// Deletes the delivered rows from their outboxes, before the position that covers them is
+/// stored: a crash in between publishes them again rather than leaving them behind.
+async fn purge(
+    store: &PositionStore,
+    published: &mut std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), RelayError> {
+    if published.is_empty() {
+        return Ok(());
+    }
+    let deleted = store.purge(published).await?;
+    metrics::counter!("outbox_relay_rows_purged_total").increment(deleted);
+    published.clear();
     Ok(())
 }
 

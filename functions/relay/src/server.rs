@@ -17,6 +17,7 @@ pub fn router(status: Arc<RelayStatus>) -> Router {
             async move {
                 axum::Json(serde_json::json!({
                     "status": "ok",
+                    "state": snapshot.state.label(),
                     "read_position": snapshot.read_position,
                     "delivered_position": snapshot.delivered_position,
                     "stored_position": snapshot.stored_position,

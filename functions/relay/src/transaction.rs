@@ -236,6 +236,7 @@ mod tests {
 
     fn row(id: &str) -> OutboxRow {
         OutboxRow {
+            schema: "ordering".to_owned(),
             id: id.to_owned(),
             aggregate_type: "order".to_owned(),
             aggregate_id: "order-1".to_owned(),

@@ -2,11 +2,11 @@
 //! `local-stack/up`; the addresses come from `local-stack/var/stack.env`).
 //!
 //! Each test runs its own relay (own name, own replica server id, own throw-away position
-//! store schema), inserts rows with unique aggregate ids into `ordering.outbox` as the admin
-//! user, and reads `commerce.ordering.order` from the partitions' current ends, keeping only
-//! its own aggregates. Every relay over `ordering.outbox` publishes every row in it, so the
-//! tests that run one take turns ([`one_relay_at_a_time`]); otherwise each row would arrive
-//! once per relay running at that moment.
+//! store schema) over a throw-away context schema of its own with the outbox table of the
+//! migrations, so the stack's relay (which reads only the real context schemas) and the other
+//! tests never publish its rows. It inserts rows with unique aggregate ids as the admin user
+//! and reads `commerce.ordering.order` from the partitions' current ends, keeping only its own
+//! aggregates.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -14,94 +14,14 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use relay::{Relay, RelayConfig, RelayError};
+use relay::{Relay, RelayError, RelayState};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, MySqlPool};
-use stackctl::settings::StackSettings;
+use sqlx::MySqlPool;
 
 const TOPIC: &str = "commerce.ordering.order";
-const DEADLINE: Duration = Duration::from_secs(30);
+mod support;
 
-/// Serialises the tests that run a relay over the context schemas.
-async fn one_relay_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
-    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    TURN.lock().await
-}
-
-fn settings() -> StackSettings {
-    StackSettings::from_env()
-}
-
-async fn admin(schema: Option<&str>) -> MySqlPool {
-    let settings = settings();
-    let url = schema.map_or(settings.mariadb_admin_url.clone(), |schema| {
-        settings.admin_url_for(schema)
-    });
-    stackctl::database::connect(&url)
-        .await
-        .expect("the local stack's MariaDB is reachable; start it with local-stack/up")
-}
-
-/// A throw-away schema with the relay's migrations: the position store of one test.
-struct Scratch {
-    schema: String,
-}
-
-impl Scratch {
-    async fn new(prefix: &str) -> Self {
-        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin(None).await;
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE `{schema}`")))
-            .execute(&admin)
-            .await
-            .expect("create a scratch schema");
-        Self { schema }
-    }
-
-    async fn with_position_store(prefix: &str) -> Self {
-        let scratch = Self::new(prefix).await;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/relay");
-        let migrator = sqlx::migrate::Migrator::new(dir)
-            .await
-            .expect("the relay migrations");
-        migrator
-            .run(&scratch.pool().await)
-            .await
-            .expect("migrate the position store");
-        scratch
-    }
-
-    fn url(&self) -> String {
-        settings().admin_url_for(&self.schema)
-    }
-
-    async fn pool(&self) -> MySqlPool {
-        admin(Some(&self.schema)).await
-    }
-
-    async fn drop(self) {
-        let admin = admin(None).await;
-        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS `{}`",
-            self.schema
-        )))
-        .execute(&admin)
-        .await;
-    }
-}
-
-fn relay_config(store: &Scratch) -> RelayConfig {
-    let settings = settings();
-    let mut config = RelayConfig::new(
-        settings.cdc_database_url(),
-        store.url(),
-        settings.kafka_bootstrap_servers,
-    );
-    config.name = format!("test-{}", uuid::Uuid::new_v4().simple());
-    // Each test's reader needs its own replica id, or the server drops the older dump.
-    config.server_id = rand::random_range(1_000_000..2_000_000_000);
-    config
-}
+use support::*;
 
 /// One outbox row a test inserts.
 #[derive(Debug, Clone)]
@@ -123,7 +43,7 @@ fn aggregate(label: &str) -> String {
     format!("relay-test-{label}-{}", uuid::Uuid::new_v4().simple())
 }
 
-const INSERT: &str = "INSERT INTO ordering.outbox
+const INSERT: &str = "INSERT INTO outbox
     (id, aggregatetype, aggregateid, type, payload, topic, source, traceparent, tracestate,
      correlationid, causationid, occurred_at)
     VALUES (?, 'order', ?, 'commerce.test.relay-probe.v1', ?, ?, 'relay-tests', ?, NULL, ?, ?,
@@ -258,13 +178,10 @@ fn ids(rows: &[&Row]) -> Vec<String> {
 
 #[tokio::test]
 async fn committed_rows_are_published_with_their_headers_in_commit_order_per_aggregate() {
-    let _turn = one_relay_at_a_time().await;
-    let store = Scratch::with_position_store("relay_store").await;
+    let (store, context, config) = scratch_relay().await;
     let reader = TopicReader::new();
-    let relay = Relay::start(relay_config(&store))
-        .await
-        .expect("the relay starts");
-    let ordering = admin(None).await;
+    let relay = Relay::start(config).await.expect("the relay starts");
+    let ordering = context.pool().await;
     let (first, second) = (aggregate("a"), aggregate("b"));
     let rows = [
         row(&first, 1),
@@ -281,8 +198,12 @@ async fn committed_rows_are_published_with_their_headers_in_commit_order_per_agg
 
     let expected: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
     let received = reader.read(&[&first, &second], &expected).await;
+    let left_in_outbox = poll_until(|| async { outbox_rows(&context).await }, |rows| *rows == 0).await;
     relay.stop().await.expect("the relay stops cleanly");
+    context.drop().await;
     store.drop().await;
+
+    assert_eq!(left_in_outbox, 0, "published rows are purged from the outbox");
 
     assert_eq!(
         ids_of(&received, &first),
@@ -317,13 +238,10 @@ async fn committed_rows_are_published_with_their_headers_in_commit_order_per_agg
 
 #[tokio::test]
 async fn a_rolled_back_transaction_publishes_nothing() {
-    let _turn = one_relay_at_a_time().await;
-    let store = Scratch::with_position_store("relay_store").await;
+    let (store, context, config) = scratch_relay().await;
     let reader = TopicReader::new();
-    let relay = Relay::start(relay_config(&store))
-        .await
-        .expect("the relay starts");
-    let ordering = admin(None).await;
+    let relay = Relay::start(config).await.expect("the relay starts");
+    let ordering = context.pool().await;
     let label = aggregate("rollback");
     let (rolled_back, committed) = (row(&label, 1), row(&label, 2));
 
@@ -337,6 +255,7 @@ async fn a_rolled_back_transaction_publishes_nothing() {
         .read(&[&label], &HashSet::from([committed.id.clone()]))
         .await;
     relay.stop().await.expect("the relay stops cleanly");
+    context.drop().await;
     store.drop().await;
 
     assert_eq!(ids_of(&received, &label), [committed.id]);
@@ -344,13 +263,10 @@ async fn a_rolled_back_transaction_publishes_nothing() {
 
 #[tokio::test]
 async fn a_transaction_that_inserted_first_but_committed_last_is_published_after_the_other() {
-    let _turn = one_relay_at_a_time().await;
-    let store = Scratch::with_position_store("relay_store").await;
+    let (store, context, config) = scratch_relay().await;
     let reader = TopicReader::new();
-    let relay = Relay::start(relay_config(&store))
-        .await
-        .expect("the relay starts");
-    let ordering = admin(None).await;
+    let relay = Relay::start(config).await.expect("the relay starts");
+    let ordering = context.pool().await;
     let label = aggregate("interleaved");
     let (early, late) = (row(&label, 1), row(&label, 2));
 
@@ -362,6 +278,7 @@ async fn a_transaction_that_inserted_first_but_committed_last_is_published_after
     let expected = HashSet::from([early.id.clone(), late.id.clone()]);
     let received = reader.read(&[&label], &expected).await;
     relay.stop().await.expect("the relay stops cleanly");
+    context.drop().await;
     store.drop().await;
 
     // Commit order, not insert order: the row a polling relay would skip comes second.
@@ -370,12 +287,10 @@ async fn a_transaction_that_inserted_first_but_committed_last_is_published_after
 
 #[tokio::test]
 async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() {
-    let _turn = one_relay_at_a_time().await;
-    let store = Scratch::with_position_store("relay_store").await;
+    let (store, context, config) = scratch_relay().await;
     let reader = TopicReader::new();
-    let config = relay_config(&store);
     let config_name = config.name.clone();
-    let ordering = admin(None).await;
+    let ordering = context.pool().await;
     let label = aggregate("restart");
     let before: Vec<Row> = (0..20).map(|number| row(&label, number)).collect();
     let while_down: Vec<Row> = (20..40).map(|number| row(&label, number)).collect();
@@ -405,6 +320,7 @@ async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() 
             .fetch_one(&store.pool().await)
             .await
             .expect("a stored position");
+    context.drop().await;
     store.drop().await;
 
     // The file name comes from the artificial first ROTATE, whose CRC the relay strips.
@@ -432,21 +348,73 @@ async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() 
     assert_eq!(first_seen, ids(&all));
 }
 
+#[tokio::test]
+async fn a_second_relay_with_the_same_name_waits_for_the_first_and_takes_over_when_it_stops() {
+    let (store, context, config) = scratch_relay().await;
+    let reader = TopicReader::new();
+    let ordering = context.pool().await;
+    let label = aggregate("standby");
+    let first_rows: Vec<Row> = (0..10).map(|number| row(&label, number)).collect();
+    let second_rows: Vec<Row> = (10..20).map(|number| row(&label, number)).collect();
+
+    let active = Relay::start(config.clone())
+        .await
+        .expect("the first relay starts");
+    let standby_status = std::sync::Arc::new(relay::RelayStatus::default());
+    let mut standby_config = config.clone();
+    // Same name, so same lock and same stored position; its own replica id.
+    standby_config.server_id = config.server_id + 1;
+    let standby = tokio::spawn(relay::Relay::start_reporting(
+        standby_config,
+        std::sync::Arc::clone(&standby_status),
+    ));
+    let state_while_first_runs = poll_until(
+        || async { standby_status.snapshot().state },
+        |state| *state == RelayState::WaitingForLock,
+    )
+    .await;
+    for chunk in first_rows.chunks(5) {
+        commit(&ordering, chunk).await;
+    }
+    let expected_first: HashSet<String> = first_rows.iter().map(|row| row.id.clone()).collect();
+    let received_first = reader.read(&[&label], &expected_first).await;
+    let standby_started_early = standby.is_finished();
+
+    active.stop().await.expect("the first relay stops cleanly");
+    let standby = tokio::time::timeout(DEADLINE, standby)
+        .await
+        .expect("the standby takes over within the deadline")
+        .expect("the standby task")
+        .expect("the standby starts");
+    for chunk in second_rows.chunks(5) {
+        commit(&ordering, chunk).await;
+    }
+    let expected_second: HashSet<String> = second_rows.iter().map(|row| row.id.clone()).collect();
+    let received_second = reader.read(&[&label], &expected_second).await;
+    standby.stop().await.expect("the standby stops cleanly");
+    context.drop().await;
+    store.drop().await;
+
+    assert_eq!(state_while_first_runs, RelayState::WaitingForLock);
+    assert!(
+        !standby_started_early,
+        "the standby must not relay while the first one holds the lock"
+    );
+    assert_eq!(
+        ids_of(&received_first, &label),
+        ids(&first_rows.iter().collect::<Vec<_>>()),
+        "while one relay is active each row is published exactly once"
+    );
+    assert_eq!(
+        ids_of(&received_second, &label),
+        ids(&second_rows.iter().collect::<Vec<_>>()),
+        "the standby resumes where the first one stopped: nothing lost, nothing repeated"
+    );
+}
+
 /// A relay over a scratch schema with its own outbox table, for the rules that stop it.
 async fn relay_over_scratch_outbox() -> (Scratch, Scratch, Relay) {
-    let store = Scratch::with_position_store("relay_store").await;
-    let context = Scratch::new("relay_ctx").await;
-    let ddl = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../migrations/ordering/0001_outbox_and_inbox.sql"),
-    )
-    .expect("the outbox migration");
-    sqlx::raw_sql(AssertSqlSafe(ddl))
-        .execute(&context.pool().await)
-        .await
-        .expect("create the scratch outbox");
-    let mut config = relay_config(&store);
-    config.schemas = vec![context.schema.clone()];
+    let (store, context, config) = scratch_relay().await;
     let relay = Relay::start(config).await.expect("the relay starts");
     (store, context, relay)
 }

@@ -17,6 +17,13 @@ use crate::settings::StackSettings;
 /// The account the outbox relay uses to stream the binlog.
 pub const CDC_USER: &str = "cdc";
 
+/// The account of the outbox relay's own schema (its stored position).
+const RELAY_USER: &str = "relay";
+
+/// What the relay may do to a context's outbox: delete the rows it published (a DELETE with a
+/// WHERE clause needs SELECT on the columns it names).
+const RELAY_OUTBOX_PRIVILEGES: &str = "SELECT, DELETE";
+
 /// Privileges of a context's own user on its own schema.
 const CONTEXT_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE";
 
@@ -52,6 +59,18 @@ pub async fn provision(settings: &StackSettings, migrations_dir: &Path) -> anyho
         create_schema_and_user(&admin, context, &settings.context_password).await?;
         let applied = migrate(settings, context, &migrations_dir.join(context)).await?;
         println!("schema {context}: ready ({applied} migrations applied now)");
+    }
+
+    if contexts.iter().any(|context| context == RELAY_USER) {
+        for context in contexts.iter().filter(|context| *context != RELAY_USER) {
+            execute(
+                &admin,
+                format!("GRANT {RELAY_OUTBOX_PRIVILEGES} ON `{context}`.outbox TO '{RELAY_USER}'@'%';"),
+            )
+            .await
+            .with_context(|| format!("Cannot let the relay purge the outbox of context {context}"))?;
+        }
+        println!("user {RELAY_USER}: may purge published rows of every context's outbox");
     }
 
     let password = &settings.context_password;

@@ -1,21 +1,17 @@
 //! The outbox relay: MariaDB binlog → Kafka (see the library docs).
 
-use relay::{Relay, RelayConfig};
+use std::sync::Arc;
+
+use relay::{RelayConfig, RelayStatus};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("outbox-relay", "outbox-relay");
     let config = RelayConfig::from_env()?;
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(9465);
-    let mut relay = Relay::start(config).await?;
-    let side_doors = tokio::spawn(relay::server::serve(port, relay.status()));
-    let outcome = tokio::select! {
-        error = relay.failed() => Err(error.into()),
-        () = relay::server::shutdown_signal() => relay.stop().await.map_err(Into::into),
-    };
+    let port = runtime::config::parsed_or("PORT", 9465_u16)?;
+    let status = Arc::new(RelayStatus::default());
+    let side_doors = tokio::spawn(relay::server::serve(port, Arc::clone(&status)));
+    let outcome = relay::supervisor::run(config, status, relay::server::shutdown_signal()).await;
     side_doors.abort();
-    outcome
+    outcome.map_err(Into::into)
 }
