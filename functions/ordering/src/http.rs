@@ -181,6 +181,11 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
             "IDEMPOTENCY_KEY_REUSED",
             "This Idempotency-Key was already used for a different order request.",
         ),
+        PlaceOrderError::Busy => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_BUSY",
+            "Try again shortly.",
+        ),
         PlaceOrderError::Unexpected(cause) => ApiError::internal(&cause),
     }
 }

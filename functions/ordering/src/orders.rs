@@ -88,13 +88,20 @@ pub enum PlaceOrderError {
     Pricing(#[from] PricingError),
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
+    /// Every database connection stayed busy for the whole acquire timeout: the function is
+    /// overloaded. Nothing was written; the same request (same key) may be sent again.
+    #[error("the database is busy; nothing was written")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for PlaceOrderError {
     fn from(error: sqlx::Error) -> Self {
-        Self::Unexpected(error.into())
+        match error {
+            sqlx::Error::PoolTimedOut => Self::Busy,
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 
