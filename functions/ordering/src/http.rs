@@ -104,6 +104,10 @@ async fn place_order(
         Ok(Placed::Replayed(view)) => {
             Ok(([("idempotent-replayed", "true")], envelope::created(view)).into_response())
         }
+        Err(PlaceOrderError::Busy) => {
+            tracing::warn!("Every database connection is busy; asking the client to retry");
+            Ok(([("retry-after", "1")], place_order_error(PlaceOrderError::Busy)).into_response())
+        }
         Err(error) => Err(place_order_error(error)),
     }
 }
@@ -184,7 +188,7 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
         PlaceOrderError::Busy => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_BUSY",
-            "Try again shortly.",
+            "Too many orders at once; nothing was placed. Send the same request again shortly.",
         ),
         PlaceOrderError::Unexpected(cause) => ApiError::internal(&cause),
     }

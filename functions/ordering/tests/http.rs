@@ -298,3 +298,49 @@ async fn a_customer_cancels_an_unconfirmed_order_but_not_a_confirmed_one() {
     assert_eq!(body["error"]["code"], "ORDER_NOT_CANCELLABLE");
     app.database.drop().await;
 }
+
+#[tokio::test]
+async fn an_overloaded_place_order_answers_503_with_retry_after_and_writes_nothing() {
+    let app = App::spawn().await;
+    // One connection, already taken: the next request cannot get one in time.
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(StdDuration::from_millis(200))
+        .connect(&app.database.url())
+        .await
+        .expect("pool");
+    let held = pool.acquire().await.expect("the only connection");
+    let verifier = Arc::new(AccessTokenVerifier::new(
+        app.issuer.jwks(),
+        "https://identity.test",
+        "commerce",
+    ));
+    let api = OrderingApi {
+        pool: pool.clone(),
+        payment_timeout: chrono::Duration::minutes(15),
+    };
+    let router = runtime::http::HttpFunction::new(place_order_routes(api, verifier)).into_router();
+    let request = Request::post("/orders")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", app.token(Uuid::now_v7())))
+        .header("idempotency-key", "k-1")
+        .body(Body::from(two_cups().to_string()))
+        .expect("request");
+
+    let response = router.oneshot(request).await.expect("response");
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let (_, body) = read(response).await;
+    assert_eq!(body["error"]["code"], "SERVICE_BUSY");
+    drop(held);
+    pool.close().await;
+    assert_eq!(app.rows().await, (0, 0));
+    app.database.drop().await;
+}
