@@ -294,3 +294,54 @@ async fn two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty() {
         "all fifty sold, none oversold"
     );
 }
+
+#[tokio::test]
+async fn a_hanging_payment_ends_declined_and_a_customer_may_cancel_while_it_hangs() {
+    let shop = Shop::new();
+    let cup = shop.product_in_stock(990, 5).await;
+    let customer = shop.token(Uuid::now_v7(), Role::Customer);
+
+    // The gateway never answers: payment retries a few times, then declines.
+    let hanging = order_id(&shop.place(&customer, "hanging", &cup, 2, "tok_timeout").await);
+    // The same kind of order, cancelled by its customer while payment is still trying.
+    let cancelled = order_id(&shop.place(&customer, "cancelled", &cup, 1, "tok_timeout").await);
+    let answer = shop
+        .send(
+            Method::POST,
+            &format!("/orders/{cancelled}/cancel"),
+            Some(&customer),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+
+    let hanging = shop.settled(&customer, &hanging).await;
+    assert_eq!(
+        (&hanging["status"], &hanging["cancelReason"]),
+        (&json!("CANCELLED"), &json!("payment-declined"))
+    );
+    let cancelled = shop.settled(&customer, &cancelled).await;
+    assert_eq!(
+        (&cancelled["status"], &cancelled["cancelReason"]),
+        (&json!("CANCELLED"), &json!("customer-cancelled"))
+    );
+    let again = shop
+        .send(
+            Method::POST,
+            &format!(
+                "/orders/{}/cancel",
+                cancelled["orderId"].as_str().unwrap_or_default()
+            ),
+            Some(&customer),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "cancelling twice is harmless");
+    assert_eq!(
+        shop.stock_at_rest(&cup).await,
+        (5, 0),
+        "nothing sold, everything released"
+    );
+}
