@@ -314,6 +314,11 @@ pub async fn cancel_order(
     let Some(order) = order.filter(|order| order.user_id == user_id.to_string()) else {
         return Err(CancelOrderError::NotFound);
     };
+    // The order id is the saga's correlation id, whoever moves the order.
+    let context = EventContext {
+        correlation_id: Some(order_id.to_owned()),
+        ..context.clone()
+    };
     match transition(order.status, OrderTrigger::CustomerCancelled) {
         Ok(Transition::Move { from, to, reason }) => {
             apply_move(
@@ -322,8 +327,8 @@ pub async fn cancel_order(
                 from,
                 to,
                 reason,
-                context,
-                "cancel-order",
+                &context,
+                "customer-cancel-order",
             )
             .await?;
         }
