@@ -54,6 +54,8 @@ pub mod cancel_reason {
     pub const PAYMENT_DECLINED: &str = "payment-declined";
     pub const CUSTOMER_CANCELLED: &str = "customer-cancelled";
     pub const PAYMENT_EXPIRED: &str = "payment-expired";
+    /// Inventory released the order's stock because the reservation lapsed first.
+    pub const RESERVATION_EXPIRED: &str = "reservation-expired";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

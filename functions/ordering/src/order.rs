@@ -270,6 +270,8 @@ pub enum OrderTrigger {
     PaymentDeclined,
     CustomerCancelled,
     PaymentExpired,
+    /// Inventory gave the order's stock back because the reservation lapsed.
+    ReservationExpired,
 }
 
 /// The result of the state machine.
@@ -313,6 +315,7 @@ pub fn transition(status: OrderStatus, trigger: OrderTrigger) -> Result<Transiti
         (S::Placed, T::PaymentDeclined) => Ok(cancel(cancel_reason::PAYMENT_DECLINED)),
         (S::Placed, T::CustomerCancelled) => Ok(cancel(cancel_reason::CUSTOMER_CANCELLED)),
         (S::Placed, T::PaymentExpired) => Ok(cancel(cancel_reason::PAYMENT_EXPIRED)),
+        (S::Placed, T::ReservationExpired) => Ok(cancel(cancel_reason::RESERVATION_EXPIRED)),
         (S::Confirmed, T::PaymentAuthorized) | (S::Cancelled, _) => Ok(Transition::Unchanged),
         (S::Confirmed, _) => Err(TransitionRefused { status, trigger }),
     }
@@ -451,6 +454,10 @@ mod tests {
             (OrderTrigger::PaymentDeclined, cancel_reason::PAYMENT_DECLINED),
             (OrderTrigger::CustomerCancelled, cancel_reason::CUSTOMER_CANCELLED),
             (OrderTrigger::PaymentExpired, cancel_reason::PAYMENT_EXPIRED),
+            (
+                OrderTrigger::ReservationExpired,
+                cancel_reason::RESERVATION_EXPIRED,
+            ),
         ] {
             assert_eq!(
                 transition(OrderStatus::Placed, trigger),

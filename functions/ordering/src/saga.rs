@@ -1,8 +1,12 @@
 //! The event functions that move orders through the saga: `confirm-order` on
-//! `payment.authorized`, `cancel-order` on `stock.reservation-failed` and `payment.declined`.
+//! `payment.authorized`, `cancel-order` on `stock.reservation-failed`, `payment.declined` and
+//! `stock.released` for a lapsed reservation (so an order whose stock is gone cannot be
+//! confirmed later).
 
 use cloudevents::{AttributesReader, Event};
-use events::inventory::{STOCK_RESERVATION_FAILED_V1, StockReservationFailedV1};
+use events::inventory::{
+    STOCK_RELEASED_V1, STOCK_RESERVATION_FAILED_V1, StockReleasedV1, StockReservationFailedV1, release_reason,
+};
 use events::payment::{PAYMENT_AUTHORIZED_V1, PAYMENT_DECLINED_V1, PaymentAuthorizedV1, PaymentDeclinedV1};
 use runtime::events::{Delivery, EventHandler, Outcome};
 use sqlx::MySqlPool;
@@ -67,6 +71,11 @@ impl EventHandler for CancelOrder {
                 .map(|failed| (failed.order_id, OrderTrigger::StockReservationFailed)),
             PAYMENT_DECLINED_V1 => events::envelope::data_json::<PaymentDeclinedV1>(event)
                 .map(|declined| (declined.order_id, OrderTrigger::PaymentDeclined)),
+            STOCK_RELEASED_V1 => match events::envelope::data_json::<StockReleasedV1>(event) {
+                // A release the order caused itself (its cancellation) needs nothing more.
+                Ok(released) if released.reason != release_reason::EXPIRED => return Outcome::Ack,
+                read => read.map(|released| (released.order_id, OrderTrigger::ReservationExpired)),
+            },
             _ => return Outcome::Ack,
         };
         match read {

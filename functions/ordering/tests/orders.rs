@@ -452,3 +452,44 @@ async fn unpaid_orders_past_their_deadline_are_cancelled_by_the_sweep() {
     );
     database.drop().await;
 }
+
+fn released(id: &str, order_id: &str, reason: &str) -> Event {
+    saga_event(
+        id,
+        events::inventory::STOCK_RELEASED_V1,
+        json!({"orderId": order_id, "lines": [{"sku": "cup", "quantity": 2}], "reason": reason}),
+    )
+}
+
+#[tokio::test]
+async fn a_lapsed_reservation_cancels_a_placed_order_and_a_release_it_caused_itself_changes_nothing() {
+    let database = with_catalog().await;
+    let user = Uuid::now_v7();
+    let lapsed = place_new(&database.pool, user, "k-1").await;
+    let confirmed = place_new(&database.pool, user, "k-2").await;
+    deliver(
+        &ConfirmOrder::new(database.pool.clone()),
+        &authorized("e-0", &confirmed.order_id),
+    )
+    .await;
+    let cancel = CancelOrder::new(database.pool.clone());
+
+    assert_eq!(
+        deliver(&cancel, &released("e-1", &lapsed.order_id, "expired")).await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        deliver(&cancel, &released("e-2", &confirmed.order_id, "order-cancelled")).await,
+        Outcome::Ack
+    );
+
+    assert_eq!(
+        status_of(&database.pool, user, &lapsed.order_id).await,
+        ("CANCELLED".to_owned(), Some("reservation-expired".to_owned()), 2)
+    );
+    assert_eq!(
+        status_of(&database.pool, user, &confirmed.order_id).await.0,
+        "CONFIRMED"
+    );
+    database.drop().await;
+}
