@@ -209,6 +209,9 @@ async fn reserve_stock_killed_while_orders_pour_in_oversells_nothing_and_loses_n
         .create(true)
         .open(stack_home().join("logs/functions/reserve-stock.log"))
         .expect("the function's log");
+    // Detached on purpose: the function must outlive this test, as the stack's own processes
+    // do; `local-stack/down` stops it through the pid file.
+    #[allow(clippy::zombie_processes)]
     let restarted = std::process::Command::new("setsid")
         .arg(repository().join("target/debug/reserve-stock"))
         .env("STACK_HOME", stack_home())
