@@ -34,3 +34,15 @@ pub struct ProductPriceChangedV1 {
 pub struct ProductDiscontinuedV1 {
     pub product_id: String,
 }
+
+/// `commerce.product.reactivated.v1`: a discontinued product can be ordered again.
+pub const PRODUCT_REACTIVATED_V1: &str = "commerce.product.reactivated.v1";
+
+/// The aggregate type of catalog's product events in the outbox.
+pub const AGGREGATE: &str = "product";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductReactivatedV1 {
+    pub product_id: String,
+}

@@ -5,7 +5,11 @@
 //! consumers (functions and the trigger dispatcher) and the local stack (which creates the
 //! topics up front, because broker-side auto-creation is off) all agree on them.
 //!
-//! - [`catalog`]: the catalog context's event types and payloads.
+//! - [`catalog`], [`identity`], [`inventory`], [`ordering`], [`payment`]: each context's event
+//!   types (past tense, versioned: `<topic>.<fact>.v1`, such as
+//!   `commerce.ordering.order.placed.v1`; catalog's first events keep their older
+//!   `commerce.product.<fact>.v1` names) and their camelCase JSON payloads, money always in
+//!   integer minor units with an ISO 4217 currency.
 //! - [`topics`]: one topic per aggregate, with its partition count, and the dead-letter
 //!   naming rule.
 //! - [`envelope`]: the platform's CloudEvent conventions, whatever the transport: the extension
@@ -18,5 +22,9 @@
 
 pub mod catalog;
 pub mod envelope;
+pub mod identity;
+pub mod inventory;
 pub mod kafka;
+pub mod ordering;
+pub mod payment;
 pub mod topics;

@@ -1,13 +1,17 @@
 # The platform's own processes: every function of template.yaml on its own port, the trigger
-# dispatcher with their Kafka subscriptions, and the HTTP gateway in front of the HTTP routes.
+# dispatcher with their Kafka subscriptions, the HTTP gateway in front of the HTTP routes, and
+# the scheduler that runs the scheduled functions.
 # `stackctl plan` turns template.yaml into the list of what to start.
 
 : "${FUNCTION_BASE_PORT:=8100}"
 : "${GATEWAY_PORT:=8080}"
 : "${DISPATCHER_PORT:=9464}"
+# The relay listens on 9465; the scheduler goes next to the dispatcher's and the relay's
+# ports, and moves with DISPATCHER_PORT when a second stack moves it.
 : "${RELAY_PORT:=9465}"
+: "${SCHEDULER_PORT:=$((DISPATCHER_PORT + 2))}"
 : "${FUNCTION_RUST_LOG:=info}"
-export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT RELAY_PORT
+export FUNCTION_BASE_PORT GATEWAY_PORT DISPATCHER_PORT RELAY_PORT SCHEDULER_PORT
 
 FUNCTION_LOG_DIR="$LOG_DIR/functions"
 
@@ -50,6 +54,15 @@ start_process() {
     ok "$name: running (pid $(stack_pid "$name"), port $port)"
 }
 
+# The identity context's token settings, inherited by every function: the signing keys are
+# generated under $STACK_HOME/keys on the first run and kept after that (ADR 0012).
+identity_env() {
+    "$REPO_DIR/target/debug/identity-admin" init-keys --dir "$STACK_HOME/keys" >"$LOG_DIR/identity-keys.log" 2>&1 ||
+        { cat "$LOG_DIR/identity-keys.log" >&2; die "Could not create the identity signing keys (above)."; }
+    export JWT_ISSUER="${JWT_ISSUER:-https://identity.commerce.local}" JWT_AUDIENCE="${JWT_AUDIENCE:-commerce}" \
+        JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json"
+}
+
 platform_up() {
     local plan bin="$REPO_DIR/target/debug" kind name context port topic method path
     # The outbox relay first: every event a function writes reaches Kafka through it.
@@ -58,6 +71,7 @@ platform_up() {
         KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" "$bin/outbox-relay"
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
+    identity_env
     local subscriptions=()
     while read -r kind name context port; do
         [[ $kind == function ]] || continue
@@ -74,12 +88,15 @@ platform_up() {
     fi
     start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
+    start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
+        RUST_LOG="$FUNCTION_RUST_LOG" "$bin/local-scheduler" --template "$REPO_DIR/template.yaml" \
+        --function-base-port "$FUNCTION_BASE_PORT"
     while read -r kind method path name port; do
         if [[ $kind == route ]]; then printf '    %-7s %-28s → %s (port %s)\n' "$method" "$path" "$name" "$port"; fi
     done <<<"$plan"
 }
 
-# Every platform process with a pid file: functions, dispatcher, gateway.
+# Every platform process with a pid file: functions, dispatcher, gateway, scheduler.
 platform_names() {
     local file
     for file in "$PID_DIR"/*.pid; do

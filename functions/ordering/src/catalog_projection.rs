@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event};
 use events::catalog::{
-    PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, ProductCreatedV1,
-    ProductDiscontinuedV1, ProductPriceChangedV1,
+    PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, PRODUCT_REACTIVATED_V1,
+    ProductCreatedV1, ProductDiscontinuedV1, ProductPriceChangedV1, ProductReactivatedV1,
 };
 use runtime::events::{Delivery, EventHandler, Outcome};
 use sqlx::MySqlPool;
@@ -67,6 +67,9 @@ pub enum CatalogChange {
     Discontinued {
         product_id: String,
     },
+    Reactivated {
+        product_id: String,
+    },
 }
 
 /// An event this projection cannot apply: retrying will not help.
@@ -98,6 +101,12 @@ impl CatalogChange {
             PRODUCT_DISCONTINUED_V1 => {
                 let data: ProductDiscontinuedV1 = events::envelope::data_json(event).map_err(invalid)?;
                 Self::Discontinued {
+                    product_id: non_empty(data.product_id)?,
+                }
+            }
+            PRODUCT_REACTIVATED_V1 => {
+                let data: ProductReactivatedV1 = events::envelope::data_json(event).map_err(invalid)?;
+                Self::Reactivated {
                     product_id: non_empty(data.product_id)?,
                 }
             }
@@ -170,7 +179,8 @@ async fn write(
         match change {
             CatalogChange::Created { product_id, .. }
             | CatalogChange::PriceChanged { product_id, .. }
-            | CatalogChange::Discontinued { product_id } => product_id.as_str(),
+            | CatalogChange::Discontinued { product_id }
+            | CatalogChange::Reactivated { product_id } => product_id.as_str(),
         },
     );
     // Each statement only moves a row forward in time: an update carries the guard in its
@@ -217,6 +227,17 @@ async fn write(
         CatalogChange::Discontinued { product_id } => {
             sqlx::query(
                 "UPDATE product_price SET orderable = FALSE, last_event_at = GREATEST(last_event_at, ?)
+                 WHERE product_id = ? AND last_event_at <= ?",
+            )
+            .bind(occurred_at)
+            .bind(product_id)
+            .bind(occurred_at)
+            .execute(connection)
+            .await?;
+        }
+        CatalogChange::Reactivated { product_id } => {
+            sqlx::query(
+                "UPDATE product_price SET orderable = TRUE, last_event_at = GREATEST(last_event_at, ?)
                  WHERE product_id = ? AND last_event_at <= ?",
             )
             .bind(occurred_at)
@@ -295,5 +316,19 @@ mod tests {
         let change =
             CatalogChange::from_event(&event("commerce.product.image-added.v1", serde_json::json!({})));
         assert_eq!(change, Ok(None));
+    }
+
+    #[test]
+    fn a_reactivated_product_becomes_orderable_again() {
+        let change = CatalogChange::from_event(&event(
+            PRODUCT_REACTIVATED_V1,
+            serde_json::json!({"productId": "p-1"}),
+        ));
+        assert_eq!(
+            change,
+            Ok(Some(CatalogChange::Reactivated {
+                product_id: "p-1".to_owned()
+            }))
+        );
     }
 }

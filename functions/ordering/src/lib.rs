@@ -7,5 +7,28 @@
 //!   `ordering.product_price` — the rules (which events matter, what a valid price is) apart
 //!   from their application to MariaDB, and the event handler that the
 //!   `project-catalog-product` function serves.
+//! - [`order`]: the rules without I/O — order values, pricing from the projection, and the
+//!   state machine (`PLACED` → `CONFIRMED` | `CANCELLED`) with its guarded transitions.
+//! - [`orders`]: the use cases on MariaDB — place (idempotent by customer and key), get,
+//!   list, cancel, saga steps, expiry of unpaid orders; history row and outbox event with
+//!   every status change.
+//! - [`saga`]: the event functions `confirm-order` and `cancel-order`.
+//! - [`http`]: the HTTP functions `place-order`, `get-order`, `list-orders` and
+//!   `customer-cancel-order`, for authenticated customers.
 
 pub mod catalog_projection;
+pub mod http;
+pub mod order;
+pub mod orders;
+pub mod saga;
+
+/// Connects lazily to the context's database: start-up stays fast and a database that is
+/// briefly down makes requests fail fast instead of the function crash-looping. Up to
+/// `DATABASE_MAX_CONNECTIONS` (default 5) connections: one Lambda instance serves one request
+/// at a time, while one local or Knative process serves many.
+pub fn lazy_pool(database_url: &str) -> anyhow::Result<sqlx::MySqlPool> {
+    Ok(sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(runtime::config::parsed_or("DATABASE_MAX_CONNECTIONS", 5)?)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect_lazy(database_url)?)
+}

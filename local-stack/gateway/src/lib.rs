@@ -6,6 +6,8 @@
 //! It is a plain reverse proxy: method, path, query, headers and body go through unchanged,
 //! except hop-by-hop headers, and the function's answer comes back as it is. Unknown routes
 //! get the platform's 404 envelope; a function that is down gets `502 FUNCTION_UNAVAILABLE`.
+//!
+//! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
+
+pub mod scheduler;
 
 /// The largest request body the gateway forwards.
 pub const BODY_LIMIT: usize = 1024 * 1024;

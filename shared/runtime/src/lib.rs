@@ -14,6 +14,9 @@
 //!   CloudEvents from Knative's KafkaSource and from the local trigger dispatcher
 //!   ([`knative`]).
 //!
+//! - **Scheduled functions** implement [`schedule::ScheduledJob`]; [`schedule::serve`] runs the
+//!   job on every Lambda invocation (an EventBridge schedule) or on `POST /run` on `$PORT`.
+//!
 //! [`envelope`] is the one response envelope and error mapping of every HTTP route;
 //! [`config`] reads typed configuration once and fails naming the missing variable.
 
@@ -23,3 +26,4 @@ pub mod events;
 pub mod http;
 pub mod knative;
 pub mod lambda_kafka;
+pub mod schedule;

@@ -97,3 +97,18 @@ pub async fn append(connection: &mut MySqlConnection, events: &[OutboxEvent]) ->
     }
     Ok(())
 }
+
+impl EventContext {
+    /// The context of an event caused by handling `cause`: the same trace and saga
+    /// (correlation id; the cause's subject when it carries none), caused by the cause's id.
+    pub fn caused_by(cause: &cloudevents::Event) -> Self {
+        use cloudevents::AttributesReader;
+        let extension = |name: &str| cause.extension(name).map(ToString::to_string);
+        Self {
+            traceparent: extension("traceparent"),
+            tracestate: extension("tracestate"),
+            correlation_id: extension("correlationid").or_else(|| cause.subject().map(str::to_owned)),
+            causation_id: Some(cause.id().to_owned()),
+        }
+    }
+}

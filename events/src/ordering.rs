@@ -1,0 +1,102 @@
+//! Events of the ordering context, on `commerce.ordering.order`, keyed by order id.
+//!
+//! `order.placed` starts an order's saga; `order.confirmed` and `order.cancelled` end it, and
+//! are what inventory and payment settle their side on (commit or release the stock, capture
+//! or void the payment). The saga's correlation id is the order id.
+
+use serde::{Deserialize, Serialize};
+
+/// `commerce.ordering.order.placed.v1`: a customer placed an order, priced from ordering's own copy of
+/// the catalog. Inventory reserves its lines; payment learns what to authorize.
+pub const ORDER_PLACED_V1: &str = "commerce.ordering.order.placed.v1";
+/// `commerce.ordering.order.confirmed.v1`: stock is reserved and payment authorized; the order stands.
+pub const ORDER_CONFIRMED_V1: &str = "commerce.ordering.order.confirmed.v1";
+/// `commerce.ordering.order.cancelled.v1`: the order ended without a sale; `reason` says why.
+pub const ORDER_CANCELLED_V1: &str = "commerce.ordering.order.cancelled.v1";
+
+/// The aggregate type of ordering's events in the outbox.
+pub const AGGREGATE: &str = "order";
+
+/// One line of an order, priced when it was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLineV1 {
+    /// The catalog product id; inventory keeps its stock under the same id (its SKU).
+    pub product_id: String,
+    pub quantity: u32,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPlacedV1 {
+    pub order_id: String,
+    pub user_id: String,
+    pub lines: Vec<OrderLineV1>,
+    pub total_minor: i64,
+    pub currency: String,
+    /// The opaque payment method token the customer chose; only payment reads it.
+    pub payment_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderConfirmedV1 {
+    pub order_id: String,
+    pub user_id: String,
+    pub total_minor: i64,
+    pub currency: String,
+}
+
+/// Why an order was cancelled: stable strings consumers may branch on.
+pub mod cancel_reason {
+    pub const OUT_OF_STOCK: &str = "out-of-stock";
+    pub const PAYMENT_DECLINED: &str = "payment-declined";
+    pub const CUSTOMER_CANCELLED: &str = "customer-cancelled";
+    pub const PAYMENT_EXPIRED: &str = "payment-expired";
+    /// Inventory released the order's stock because the reservation lapsed first.
+    pub const RESERVATION_EXPIRED: &str = "reservation-expired";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelledV1 {
+    pub order_id: String,
+    pub user_id: String,
+    /// One of [`cancel_reason`].
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_placed_is_camel_case_json_with_minor_units() {
+        let placed = OrderPlacedV1 {
+            order_id: "o-1".to_owned(),
+            user_id: "u-1".to_owned(),
+            lines: vec![OrderLineV1 {
+                product_id: "p-1".to_owned(),
+                quantity: 2,
+                unit_price_minor: 1290,
+            }],
+            total_minor: 2580,
+            currency: "EUR".to_owned(),
+            payment_token: "tok_approve".to_owned(),
+        };
+        let json = serde_json::to_value(&placed).expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "orderId": "o-1", "userId": "u-1",
+                "lines": [{"productId": "p-1", "quantity": 2, "unitPriceMinor": 1290}],
+                "totalMinor": 2580, "currency": "EUR", "paymentToken": "tok_approve"
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<OrderPlacedV1>(json).expect("read"),
+            placed
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! `activate-product`: POST /admin/products/{id}/activate, lets a discontinued product be ordered again.
+
+use std::sync::Arc;
+
+use catalog::http::{CatalogApi, activate_product_routes};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("catalog", "activate-product");
+    let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
+    runtime::http::HttpFunction::new(activate_product_routes(CatalogApi::from_env()?, verifier))
+        .run()
+        .await
+}

@@ -1,0 +1,14 @@
+//! `discontinue-product`: POST /admin/products/{id}/discontinue, stops a product from being ordered.
+
+use std::sync::Arc;
+
+use catalog::http::{CatalogApi, discontinue_product_routes};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("catalog", "discontinue-product");
+    let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
+    runtime::http::HttpFunction::new(discontinue_product_routes(CatalogApi::from_env()?, verifier))
+        .run()
+        .await
+}

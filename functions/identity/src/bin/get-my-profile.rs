@@ -1,0 +1,14 @@
+//! `get-my-profile`: `GET /users/me` answers the caller's profile.
+
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "get-my-profile");
+    let pool = identity::settings::database_pool()?;
+    let verifier = identity::settings::verifier()?;
+    HttpFunction::new(identity::http::get_my_profile_routes(pool, verifier))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

@@ -1,0 +1,18 @@
+//! `login`: `POST /auth/login` checks the credentials and opens a session.
+
+use identity::http::LoginState;
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "login");
+    let state = LoginState {
+        pool: identity::settings::database_pool()?,
+        issuing: identity::settings::issuing().await?,
+        limiter: identity::settings::login_limiter()?,
+    };
+    HttpFunction::new(identity::http::login_routes(state))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

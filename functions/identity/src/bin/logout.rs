@@ -1,0 +1,14 @@
+//! `logout`: `POST /auth/logout` ends the caller's session (its refresh-token family).
+
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "logout");
+    let pool = identity::settings::database_pool()?;
+    let verifier = identity::settings::verifier()?;
+    HttpFunction::new(identity::http::logout_routes(pool, verifier))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

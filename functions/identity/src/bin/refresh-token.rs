@@ -1,0 +1,17 @@
+//! `refresh-token`: `POST /auth/refresh` rotates a refresh token; reuse revokes the session.
+
+use identity::http::RefreshState;
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "refresh-token");
+    let state = RefreshState {
+        pool: identity::settings::database_pool()?,
+        issuing: identity::settings::issuing().await?,
+    };
+    HttpFunction::new(identity::http::refresh_token_routes(state))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

@@ -1,0 +1,13 @@
+//! `register-user`: `POST /auth/register` creates an account and records `user.registered`.
+
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "register-user");
+    let pool = identity::settings::database_pool()?;
+    HttpFunction::new(identity::http::register_user_routes(pool))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

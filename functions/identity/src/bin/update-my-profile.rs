@@ -1,0 +1,14 @@
+//! `update-my-profile`: `PATCH /users/me` changes the caller's display name.
+
+use runtime::http::HttpFunction;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("identity", "update-my-profile");
+    let pool = identity::settings::database_pool()?;
+    let verifier = identity::settings::verifier()?;
+    HttpFunction::new(identity::http::update_my_profile_routes(pool, verifier))
+        .body_limit(identity::http::BODY_LIMIT)
+        .run()
+        .await
+}

@@ -1,0 +1,11 @@
+//! `expire-reservations`: on a schedule, releases reservations of orders that were neither
+//! confirmed nor cancelled in time.
+
+use inventory::handlers::ExpireReservations;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("inventory", "expire-reservations");
+    let pool = inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
+    runtime::schedule::serve(ExpireReservations::new(pool)).await
+}

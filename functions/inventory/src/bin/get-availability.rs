@@ -1,0 +1,14 @@
+//! `get-availability`: GET /inventory/{sku}, what is available of a SKU.
+
+use inventory::http::{InventoryApi, get_availability_routes};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("inventory", "get-availability");
+    let api = InventoryApi {
+        pool: inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?,
+    };
+    runtime::http::HttpFunction::new(get_availability_routes(api))
+        .run()
+        .await
+}

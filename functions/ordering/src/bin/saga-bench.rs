@@ -1,0 +1,309 @@
+//! `saga-bench`: how fast the order saga runs on the local stack, end to end.
+//!
+//! Through the gateway, like a storefront: an admin creates a product with enough stock for
+//! every order, then `--concurrency` customers place `--orders` orders back to back
+//! (`tok_approve`). It prints place-order's latency and throughput as clients see them, and
+//! the saga's own time from PLACED to CONFIRMED, taken from each order's history (server
+//! clocks, so polling adds nothing). Every order must end CONFIRMED; anything else is counted
+//! and reported.
+//!
+//! Needs a running stack (`local-stack/up`); tokens are signed with its keys
+//! (`$STACK_HOME/keys`). Build with `--release`; see docs/benchmarks/saga.md. Not a function:
+//! it is not in template.yaml.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use security::{Role, SigningKeys, TokenIssuer};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(about = "End-to-end benchmark of the order saga through the local gateway")]
+struct Arguments {
+    /// The gateway, e.g. http://127.0.0.1:8080 (default: GATEWAY_PORT of the stack).
+    #[arg(long)]
+    gateway: Option<String>,
+    /// The stack's home (keys and stack.env).
+    #[arg(long, env = "STACK_HOME", default_value = "local-stack/var")]
+    stack_home: PathBuf,
+    #[arg(long, env = "JWT_ISSUER", default_value = "https://identity.commerce.local")]
+    issuer: String,
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "commerce")]
+    audience: String,
+    /// Orders to place.
+    #[arg(long, default_value_t = 500)]
+    orders: usize,
+    /// Customers placing orders at the same time.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long every order may take to settle.
+    #[arg(long, default_value_t = 300)]
+    deadline_secs: u64,
+}
+
+struct Shop {
+    client: reqwest::Client,
+    base: String,
+    issuer: TokenIssuer,
+}
+
+impl Shop {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(&response.bytes().await?).unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    fn token(&self, role: Role) -> anyhow::Result<String> {
+        Ok(self.issuer.issue(uuid::Uuid::now_v7(), &[role])?.token)
+    }
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    // Nearest rank: small samples stay honest instead of interpolating between two values.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn print_latencies(label: &str, mut values: Vec<Duration>) {
+    values.sort();
+    println!(
+        "{label:<32} n={:<5} p50={:>7.1} ms  p95={:>7.1} ms  p99={:>7.1} ms  max={:>7.1} ms",
+        values.len(),
+        percentile(&values, 0.50).as_secs_f64() * 1e3,
+        percentile(&values, 0.95).as_secs_f64() * 1e3,
+        percentile(&values, 0.99).as_secs_f64() * 1e3,
+        values.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+/// PLACED → final status time from the order's history, and the final status.
+fn saga_time(order: &Value) -> Option<(String, Duration)> {
+    let history = order["history"].as_array()?;
+    let at = |entry: &Value| {
+        entry["at"]
+            .as_str()
+            .and_then(|at| at.parse::<DateTime<Utc>>().ok())
+    };
+    let placed = at(history.first()?)?;
+    let settled = history.last()?;
+    let elapsed = (at(settled)? - placed).to_std().ok()?;
+    Some((settled["to"].as_str()?.to_owned(), elapsed))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    let keys = SigningKeys::from_file(&arguments.stack_home.join("keys/signing-keys.json"))?;
+    let gateway = match arguments.gateway.clone() {
+        Some(gateway) => gateway,
+        None => {
+            let settings = std::fs::read_to_string(arguments.stack_home.join("stack.env"))?;
+            let port = settings
+                .lines()
+                .find_map(|line| line.strip_prefix("GATEWAY_PORT="))
+                .unwrap_or("8080")
+                .to_owned();
+            format!("http://127.0.0.1:{port}")
+        }
+    };
+    let shop = Arc::new(Shop {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        base: gateway,
+        issuer: TokenIssuer::new(
+            keys,
+            arguments.issuer.clone(),
+            arguments.audience.clone(),
+            Duration::from_secs(900),
+        ),
+    });
+
+    // The product, with stock for every order, and ordering's copy of it.
+    let admin = shop.token(Role::Admin)?;
+    let product = format!("bench-{}", uuid::Uuid::now_v7().simple());
+    let created = shop
+        .call(
+            reqwest::Method::POST,
+            "/admin/products",
+            &admin,
+            None,
+            Some(json!({"productId": product, "name": "Bench cup", "priceMinor": 100, "currency": "EUR"})),
+        )
+        .await?;
+    anyhow::ensure!(created.0 == 201, "creating the product failed: {}", created.1);
+    let stocked = shop
+        .call(
+            reqwest::Method::PUT,
+            &format!("/admin/inventory/{product}"),
+            &admin,
+            None,
+            Some(json!({"onHand": arguments.orders})),
+        )
+        .await?;
+    anyhow::ensure!(stocked.0 == 200, "setting the stock failed: {}", stocked.1);
+    // Ordering learns the product from its event: a probe order (declined, so its unit comes
+    // back) is retried until ordering knows the product, before the clock starts.
+    let probe_customer = shop.token(Role::Customer)?;
+    let probe_key = uuid::Uuid::now_v7().to_string();
+    let started = Instant::now();
+    loop {
+        let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_decline"});
+        let (status, answer) = shop
+            .call(
+                reqwest::Method::POST,
+                "/orders",
+                &probe_customer,
+                Some(&probe_key),
+                Some(body),
+            )
+            .await?;
+        match status {
+            201 => break,
+            422 if answer["error"]["code"] == "UNKNOWN_PRODUCT" => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => anyhow::bail!("the probe order got {other}: {answer}"),
+        }
+    }
+    println!(
+        "product {product} with {} units; ordering knew it {:.0} ms after it was created",
+        arguments.orders,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    // Place every order, `concurrency` at a time.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let placing = Instant::now();
+    let workers: Vec<_> = (0..arguments.concurrency)
+        .map(|_| {
+            let shop = Arc::clone(&shop);
+            let next = Arc::clone(&next);
+            let product = product.clone();
+            let total = arguments.orders;
+            tokio::spawn(async move {
+                let customer = shop.token(Role::Customer)?;
+                let mut placed = Vec::new();
+                let mut latencies = Vec::new();
+                let mut busy = 0_usize;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                    let key = uuid::Uuid::now_v7().to_string();
+                    let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_approve"});
+                    loop {
+                        let sent = Instant::now();
+                        let (status, answer) = shop
+                            .call(reqwest::Method::POST, "/orders", &customer, Some(&key), Some(body.clone()))
+                            .await?;
+                        latencies.push(sent.elapsed());
+                        match status {
+                            201 => {
+                                placed.push(answer["data"]["orderId"].as_str().unwrap_or_default().to_owned());
+                                break;
+                            }
+                            // Not yet projected, or overloaded: the same key again, like a client.
+                            422 if answer["error"]["code"] == "UNKNOWN_PRODUCT" => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            503 => {
+                                busy += 1;
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                            other => anyhow::bail!("place-order answered {other}: {answer}"),
+                        }
+                    }
+                }
+                Ok::<_, anyhow::Error>((customer, placed, latencies, busy))
+            })
+        })
+        .collect();
+    let mut customers = Vec::new();
+    let mut latencies = Vec::new();
+    let mut busy = 0;
+    for worker in workers {
+        let (customer, placed, worker_latencies, worker_busy) = worker.await??;
+        latencies.extend(worker_latencies);
+        busy += worker_busy;
+        customers.push((customer, placed));
+    }
+    let placing_time = placing.elapsed();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = arguments.orders as f64 / placing_time.as_secs_f64();
+    println!(
+        "placed {} orders in {:.2} s ({rate:.1} orders/s) with {} customers; {busy} answers were 503 SERVICE_BUSY",
+        arguments.orders,
+        placing_time.as_secs_f64(),
+        arguments.concurrency
+    );
+    print_latencies("place-order (client)", latencies);
+
+    // Wait for every order to settle and read its saga time from its history.
+    let deadline = Instant::now() + Duration::from_secs(arguments.deadline_secs);
+    let mut saga_times = Vec::new();
+    let mut not_confirmed = 0;
+    for (customer, placed) in &customers {
+        for order_id in placed {
+            loop {
+                let (_, answer) = shop
+                    .call(
+                        reqwest::Method::GET,
+                        &format!("/orders/{order_id}"),
+                        customer,
+                        None,
+                        None,
+                    )
+                    .await?;
+                let order = &answer["data"];
+                if order["status"] != "PLACED" {
+                    match saga_time(order) {
+                        Some((status, elapsed)) if status == "CONFIRMED" => saga_times.push(elapsed),
+                        _ => not_confirmed += 1,
+                    }
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "order {order_id} did not settle in time"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    println!(
+        "all settled {:.2} s after the first order; {not_confirmed} did not end CONFIRMED",
+        placing.elapsed().as_secs_f64()
+    );
+    print_latencies("saga PLACED -> CONFIRMED (server)", saga_times);
+    Ok(())
+}

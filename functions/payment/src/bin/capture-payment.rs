@@ -1,0 +1,9 @@
+//! `capture-payment`: captures a confirmed order's authorized payment, once.
+
+use payment::handlers::CapturePayment;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("payment", "capture-payment");
+    runtime::events::serve(CapturePayment(payment::from_env()?)).await
+}

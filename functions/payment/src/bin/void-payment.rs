@@ -1,0 +1,9 @@
+//! `void-payment`: voids a cancelled order's authorization (or prevents it).
+
+use payment::handlers::VoidPayment;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("payment", "void-payment");
+    runtime::events::serve(VoidPayment(payment::from_env()?)).await
+}

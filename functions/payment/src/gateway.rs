@@ -1,0 +1,204 @@
+//! The payment-gateway port and the simulated gateway used locally and in tests.
+//!
+//! Every call carries the order id as its idempotency key: a real gateway answers a repeated
+//! call with the first call's result, which is what makes redelivered events safe after a
+//! crash between the gateway's answer and our commit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::domain::{Money, PaymentToken};
+
+/// How a gateway call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The card issuer refused; final.
+    #[error("the payment was declined")]
+    Declined,
+    /// Not enough funds; final.
+    #[error("the account has insufficient funds")]
+    InsufficientFunds,
+    /// No answer in time; the outcome is unknown, so the call must be repeated (with the same
+    /// idempotency key).
+    #[error("the gateway did not answer in time")]
+    Timeout,
+    /// The gateway failed; worth trying again.
+    #[error("the gateway is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl GatewayError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Unavailable(_))
+    }
+}
+
+/// The port through which payment talks to a payment service provider.
+///
+/// Implementations must be idempotent by `order_id`: a repeated call returns the first call's
+/// outcome and never charges twice.
+pub trait PaymentGateway: Send + Sync + 'static {
+    /// Holds `amount` on the payment method; returns the gateway's authorization id.
+    fn authorize(
+        &self,
+        order_id: &str,
+        amount: Money,
+        token: &PaymentToken,
+    ) -> impl Future<Output = Result<String, GatewayError>> + Send;
+
+    /// Takes the authorized amount.
+    fn capture(
+        &self,
+        order_id: &str,
+        authorization_id: &str,
+        amount: Money,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+
+    /// Releases the authorization without taking money.
+    fn void(
+        &self,
+        order_id: &str,
+        authorization_id: &str,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+}
+
+/// Tokens the simulated gateway understands; any other token is approved.
+pub mod tokens {
+    pub const APPROVE: &str = "tok_approve";
+    pub const DECLINE: &str = "tok_decline";
+    pub const INSUFFICIENT_FUNDS: &str = "tok_insufficient_funds";
+    /// Never answers: the caller's timeout decides.
+    pub const TIMEOUT: &str = "tok_timeout";
+    /// Fails [`super::SimulatedGateway::FLAKY_FAILURES`] times per order, then approves.
+    pub const FLAKY: &str = "tok_flaky";
+}
+
+/// A gateway that behaves deterministically by token, after a configurable latency.
+#[derive(Debug, Default)]
+pub struct SimulatedGateway {
+    latency: Duration,
+    flaky_calls: Mutex<HashMap<String, u32>>,
+}
+
+impl SimulatedGateway {
+    /// Transient failures of [`tokens::FLAKY`] before it approves.
+    pub const FLAKY_FAILURES: u32 = 2;
+
+    pub fn new(latency: Duration) -> Self {
+        Self {
+            latency,
+            flaky_calls: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl PaymentGateway for SimulatedGateway {
+    async fn authorize(
+        &self,
+        order_id: &str,
+        _amount: Money,
+        token: &PaymentToken,
+    ) -> Result<String, GatewayError> {
+        tokio::time::sleep(self.latency).await;
+        match token.as_str() {
+            tokens::DECLINE => Err(GatewayError::Declined),
+            tokens::INSUFFICIENT_FUNDS => Err(GatewayError::InsufficientFunds),
+            tokens::TIMEOUT => std::future::pending().await,
+            tokens::FLAKY => {
+                let calls = {
+                    let mut flaky = self
+                        .flaky_calls
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let calls = flaky.entry(order_id.to_owned()).or_insert(0);
+                    *calls += 1;
+                    *calls
+                };
+                if calls <= Self::FLAKY_FAILURES {
+                    Err(GatewayError::Unavailable(format!("simulated failure {calls}")))
+                } else {
+                    Ok(format!("sim-auth-{order_id}"))
+                }
+            }
+            _ => Ok(format!("sim-auth-{order_id}")),
+        }
+    }
+
+    async fn capture(
+        &self,
+        _order_id: &str,
+        _authorization_id: &str,
+        _amount: Money,
+    ) -> Result<(), GatewayError> {
+        tokio::time::sleep(self.latency).await;
+        Ok(())
+    }
+
+    async fn void(&self, _order_id: &str, _authorization_id: &str) -> Result<(), GatewayError> {
+        tokio::time::sleep(self.latency).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(value: &str) -> PaymentToken {
+        PaymentToken::parse(value).expect("token")
+    }
+
+    fn amount() -> Money {
+        Money::new(100, "EUR").expect("money")
+    }
+
+    #[tokio::test]
+    async fn the_simulated_gateway_answers_by_token() {
+        let gateway = SimulatedGateway::default();
+        assert_eq!(
+            gateway.authorize("o-1", amount(), &token(tokens::APPROVE)).await,
+            Ok("sim-auth-o-1".to_owned())
+        );
+        assert_eq!(
+            gateway.authorize("o-1", amount(), &token(tokens::DECLINE)).await,
+            Err(GatewayError::Declined)
+        );
+        assert_eq!(
+            gateway
+                .authorize("o-1", amount(), &token(tokens::INSUFFICIENT_FUNDS))
+                .await,
+            Err(GatewayError::InsufficientFunds)
+        );
+        let never = tokio::time::timeout(
+            Duration::from_millis(20),
+            gateway.authorize("o-1", amount(), &token(tokens::TIMEOUT)),
+        )
+        .await;
+        assert!(never.is_err(), "the timeout token never answers");
+    }
+
+    #[tokio::test]
+    async fn the_flaky_token_fails_twice_per_order_then_approves() {
+        let gateway = SimulatedGateway::default();
+        for _ in 0..SimulatedGateway::FLAKY_FAILURES {
+            let failed = gateway.authorize("o-1", amount(), &token(tokens::FLAKY)).await;
+            assert!(failed.is_err_and(|error| error.is_transient()));
+        }
+        assert!(
+            gateway
+                .authorize("o-1", amount(), &token(tokens::FLAKY))
+                .await
+                .is_ok()
+        );
+        assert!(
+            gateway
+                .authorize("o-2", amount(), &token(tokens::FLAKY))
+                .await
+                .is_err(),
+            "counted per order"
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! The payment context: one payment per order, authorized through a payment-gateway port.
+//!
+//! Payment takes part in the order saga without ever being called: it authorizes once the
+//! order is known and its stock reserved, captures when the order is confirmed and voids when
+//! it is cancelled. Every step is idempotent by order id, at our end (the payment row) and at
+//! the gateway's (the order id is the idempotency key).
+//!
+//! - [`domain`]: the rules without I/O — money, payment states, when to authorize.
+//! - [`gateway`]: the gateway port and the deterministic simulated gateway.
+//! - [`payments`]: the use cases on MariaDB, each one transaction with inbox and outbox.
+//! - [`handlers`]: the event functions `authorize-payment`, `capture-payment`, `void-payment`.
+
+pub mod domain;
+pub mod gateway;
+pub mod handlers;
+pub mod payments;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every payment binary builds from its environment: a lazy pool, the simulated gateway
+/// (`SIMULATED_GATEWAY_LATENCY_MS`, default 20) and the gateway policy
+/// (`PAYMENT_GATEWAY_TIMEOUT_MS`, default 3000; `PAYMENT_GATEWAY_MAX_ATTEMPTS`, default 5).
+pub fn from_env() -> anyhow::Result<handlers::Payments<gateway::SimulatedGateway>> {
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(&runtime::config::required("DATABASE_URL")?)?;
+    let latency = Duration::from_millis(runtime::config::parsed_or("SIMULATED_GATEWAY_LATENCY_MS", 20)?);
+    let policy = payments::GatewayPolicy {
+        call_timeout: Duration::from_millis(runtime::config::parsed_or("PAYMENT_GATEWAY_TIMEOUT_MS", 3_000)?),
+        max_attempts: runtime::config::parsed_or("PAYMENT_GATEWAY_MAX_ATTEMPTS", 5)?,
+    };
+    Ok(handlers::Payments::new(
+        pool,
+        Arc::new(gateway::SimulatedGateway::new(latency)),
+        policy,
+    ))
+}

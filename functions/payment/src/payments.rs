@@ -1,0 +1,464 @@
+//! The payment use cases on MariaDB: record what authorization needs and authorize once both
+//! facts are known, capture on confirmation, void on cancellation.
+//!
+//! Each runs in one transaction with its inbox record and outbox event, holding the order's
+//! payment row locked while the gateway is called, so two deliveries for one order never call
+//! the gateway side by side. A transient gateway failure rolls everything back, counts the
+//! attempt in a transaction of its own, and asks for a retry.
+
+use std::time::Duration;
+
+use events::payment::{
+    AGGREGATE, PAYMENT_AUTHORIZED_V1, PAYMENT_CAPTURED_V1, PAYMENT_DECLINED_V1, PAYMENT_VOIDED_V1,
+    PaymentAuthorizedV1, PaymentCapturedV1, PaymentDeclinedV1, PaymentVoidedV1, decline_reason,
+};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::inbox::{self, Claim};
+use store::outbox::{self, EventContext, OutboxEvent};
+
+use crate::domain::{
+    AuthorizationDecision, Money, PaymentFacts, PaymentStatus, PaymentToken, decide_authorization,
+};
+use crate::gateway::{GatewayError, PaymentGateway};
+
+/// How payment treats its gateway.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayPolicy {
+    /// How long one gateway call may take before it counts as a timeout.
+    pub call_timeout: Duration,
+    /// Transient failures of one authorization before the payment is declined.
+    pub max_attempts: u32,
+}
+
+impl Default for GatewayPolicy {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(3),
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Where a use case runs: its inbox consumer name and the event it handles.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub consumer: &'a str,
+    pub event_id: &'a str,
+    pub context: &'a EventContext,
+}
+
+/// A fact authorization waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// `order.placed`: what to charge and how.
+    OrderPlaced { amount: Money, token: PaymentToken },
+    /// `stock.reserved`: the order can be fulfilled.
+    StockReserved,
+}
+
+/// What a payment step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Authorized,
+    /// Declined with one of [`decline_reason`].
+    Declined(&'static str),
+    Captured,
+    Voided,
+    /// Recorded; nothing else to do yet (or any more).
+    NothingToDo,
+    /// This event was handled before.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// The gateway failed transiently; the attempt is counted and the event should be retried.
+    #[error("the gateway failed, try again: {0}")]
+    GatewayUnavailable(GatewayError),
+    /// An order was confirmed without an authorized payment: the saga is broken somewhere
+    /// and a person must look; retrying cannot help.
+    #[error("order {order_id} cannot be captured: its payment is {status}")]
+    NotCapturable { order_id: String, status: String },
+    #[error("the database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Records `fact` for `order_id` and authorizes when both facts are known.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn record_and_authorize(
+    pool: &MySqlPool,
+    gateway: &impl PaymentGateway,
+    policy: GatewayPolicy,
+    step: Step<'_>,
+    order_id: &str,
+    fact: &Fact,
+) -> Result<Done, PaymentError> {
+    tracing::Span::current().record("order_id", order_id);
+    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
+        Claim::New(transaction) => transaction,
+        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
+    };
+    match fact {
+        Fact::OrderPlaced { amount, token } => {
+            sqlx::query(
+                "INSERT INTO payment (order_id, payment_id, status, order_placed, amount_minor, currency, payment_token)
+                 VALUES (?, ?, 'PENDING', TRUE, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE order_placed = TRUE, amount_minor = VALUES(amount_minor),
+                   currency = VALUES(currency), payment_token = VALUES(payment_token), updated_at = NOW(6)",
+            )
+            .bind(order_id)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(amount.minor())
+            .bind(amount.currency())
+            .bind(token.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        Fact::StockReserved => {
+            sqlx::query(
+                "INSERT INTO payment (order_id, payment_id, status, stock_reserved) VALUES (?, ?, 'PENDING', TRUE)
+                 ON DUPLICATE KEY UPDATE stock_reserved = TRUE, updated_at = NOW(6)",
+            )
+            .bind(order_id)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .execute(&mut *transaction)
+            .await?;
+        }
+    }
+    let (payment_id, facts) = lock_facts(&mut transaction, order_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
+
+    let (amount, token) = match decide_authorization(&facts, policy.max_attempts) {
+        AuthorizationDecision::Wait => {
+            transaction.commit().await?;
+            return Ok(Done::NothingToDo);
+        }
+        AuthorizationDecision::GiveUp => {
+            decline(
+                &mut transaction,
+                step,
+                order_id,
+                &payment_id,
+                decline_reason::GATEWAY_UNAVAILABLE,
+            )
+            .await?;
+            transaction.commit().await?;
+            return Ok(Done::Declined(decline_reason::GATEWAY_UNAVAILABLE));
+        }
+        AuthorizationDecision::Authorize { amount, token } => (amount, token),
+    };
+
+    let answer = call(policy, gateway.authorize(order_id, amount, &token)).await;
+    let done = match answer {
+        Ok(authorization_id) => {
+            sqlx::query(
+                "UPDATE payment SET status = 'AUTHORIZED', authorization_id = ?, updated_at = NOW(6)
+                 WHERE order_id = ?",
+            )
+            .bind(&authorization_id)
+            .bind(order_id)
+            .execute(&mut *transaction)
+            .await?;
+            let payload = PaymentAuthorizedV1 {
+                order_id: order_id.to_owned(),
+                payment_id: payment_id.clone(),
+                amount_minor: amount.minor(),
+                currency: amount.currency().to_owned(),
+                authorization_id,
+            };
+            append(&mut transaction, step, order_id, PAYMENT_AUTHORIZED_V1, &payload).await?;
+            Done::Authorized
+        }
+        Err(error) if error.is_transient() => {
+            transaction.rollback().await?;
+            count_attempt(pool, order_id).await?;
+            return Err(PaymentError::GatewayUnavailable(error));
+        }
+        Err(error) => {
+            let reason = if error == GatewayError::InsufficientFunds {
+                decline_reason::INSUFFICIENT_FUNDS
+            } else {
+                decline_reason::DECLINED
+            };
+            decline(&mut transaction, step, order_id, &payment_id, reason).await?;
+            Done::Declined(reason)
+        }
+    };
+    transaction.commit().await?;
+    Ok(done)
+}
+
+/// Takes the authorized amount of a confirmed order, once.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn capture(
+    pool: &MySqlPool,
+    gateway: &impl PaymentGateway,
+    policy: GatewayPolicy,
+    step: Step<'_>,
+    order_id: &str,
+) -> Result<Done, PaymentError> {
+    tracing::Span::current().record("order_id", order_id);
+    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
+        Claim::New(transaction) => transaction,
+        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
+    };
+    let row = match lock_payment(&mut transaction, order_id).await? {
+        Some(row) if matches!(row.status, PaymentStatus::Authorized | PaymentStatus::Captured) => row,
+        other => {
+            return Err(PaymentError::NotCapturable {
+                order_id: order_id.to_owned(),
+                status: other.map_or("missing", |row| row.status.as_str()).to_owned(),
+            });
+        }
+    };
+    if row.status == PaymentStatus::Captured {
+        transaction.commit().await?;
+        return Ok(Done::NothingToDo);
+    }
+    let (amount, authorization_id) = row
+        .amount
+        .zip(row.authorization_id)
+        .ok_or_else(|| anyhow::anyhow!("authorized payment of {order_id} has no amount or authorization"))?;
+    call(policy, gateway.capture(order_id, &authorization_id, amount))
+        .await
+        .map_err(PaymentError::GatewayUnavailable)?;
+    set_status(&mut transaction, order_id, PaymentStatus::Captured).await?;
+    let payload = PaymentCapturedV1 {
+        order_id: order_id.to_owned(),
+        payment_id: row.payment_id,
+        amount_minor: amount.minor(),
+        currency: amount.currency().to_owned(),
+    };
+    append(&mut transaction, step, order_id, PAYMENT_CAPTURED_V1, &payload).await?;
+    transaction.commit().await?;
+    Ok(Done::Captured)
+}
+
+/// Releases a cancelled order's authorization, or makes sure none will be made.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn void(
+    pool: &MySqlPool,
+    gateway: &impl PaymentGateway,
+    policy: GatewayPolicy,
+    step: Step<'_>,
+    order_id: &str,
+) -> Result<Done, PaymentError> {
+    tracing::Span::current().record("order_id", order_id);
+    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
+        Claim::New(transaction) => transaction,
+        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
+    };
+    // A cancellation that overtakes the order leaves a tombstone, so no late authorization.
+    let inserted =
+        sqlx::query("INSERT IGNORE INTO payment (order_id, payment_id, status) VALUES (?, ?, 'CANCELLED')")
+            .bind(order_id)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .execute(&mut *transaction)
+            .await?;
+    if inserted.rows_affected() == 1 {
+        transaction.commit().await?;
+        return Ok(Done::NothingToDo);
+    }
+    let row = lock_payment(&mut transaction, order_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
+    let done = match row.status {
+        PaymentStatus::Pending => {
+            set_status(&mut transaction, order_id, PaymentStatus::Cancelled).await?;
+            Done::NothingToDo
+        }
+        PaymentStatus::Authorized => {
+            let authorization_id = row
+                .authorization_id
+                .ok_or_else(|| anyhow::anyhow!("authorized payment of {order_id} has no authorization"))?;
+            call(policy, gateway.void(order_id, &authorization_id))
+                .await
+                .map_err(PaymentError::GatewayUnavailable)?;
+            set_status(&mut transaction, order_id, PaymentStatus::Voided).await?;
+            let payload = PaymentVoidedV1 {
+                order_id: order_id.to_owned(),
+                payment_id: row.payment_id,
+            };
+            append(&mut transaction, step, order_id, PAYMENT_VOIDED_V1, &payload).await?;
+            Done::Voided
+        }
+        PaymentStatus::Captured => {
+            // Refunds are a separate flow; a cancellation never takes captured money back.
+            tracing::warn!("A captured payment's order was cancelled; leaving it for a refund");
+            Done::NothingToDo
+        }
+        PaymentStatus::Declined | PaymentStatus::Voided | PaymentStatus::Cancelled => Done::NothingToDo,
+    };
+    transaction.commit().await?;
+    Ok(done)
+}
+
+async fn call<T>(
+    policy: GatewayPolicy,
+    future: impl std::future::Future<Output = Result<T, GatewayError>>,
+) -> Result<T, GatewayError> {
+    tokio::time::timeout(policy.call_timeout, future)
+        .await
+        .unwrap_or(Err(GatewayError::Timeout))
+}
+
+async fn count_attempt(pool: &MySqlPool, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payment SET gateway_attempts = gateway_attempts + 1 WHERE order_id = ?")
+        .bind(order_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn decline(
+    connection: &mut MySqlConnection,
+    step: Step<'_>,
+    order_id: &str,
+    payment_id: &str,
+    reason: &'static str,
+) -> Result<(), PaymentError> {
+    sqlx::query(
+        "UPDATE payment SET status = 'DECLINED', decline_reason = ?, updated_at = NOW(6) WHERE order_id = ?",
+    )
+    .bind(reason)
+    .bind(order_id)
+    .execute(&mut *connection)
+    .await?;
+    let payload = PaymentDeclinedV1 {
+        order_id: order_id.to_owned(),
+        payment_id: payment_id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    append(connection, step, order_id, PAYMENT_DECLINED_V1, &payload).await
+}
+
+/// A payment row as stored.
+struct PaymentRow {
+    payment_id: String,
+    status: PaymentStatus,
+    amount: Option<Money>,
+    token: Option<PaymentToken>,
+    order_placed: bool,
+    stock_reserved: bool,
+    gateway_attempts: u32,
+    authorization_id: Option<String>,
+}
+
+type RawPaymentRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    bool,
+    bool,
+    i32,
+    Option<String>,
+);
+
+async fn lock_payment(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<Option<PaymentRow>, PaymentError> {
+    let raw: Option<RawPaymentRow> = sqlx::query_as(
+        "SELECT payment_id, status, amount_minor, currency, payment_token, order_placed, stock_reserved,
+                gateway_attempts, authorization_id
+         FROM payment WHERE order_id = ? FOR UPDATE",
+    )
+    .bind(order_id)
+    .fetch_optional(connection)
+    .await?;
+    let Some((
+        payment_id,
+        status,
+        amount,
+        currency,
+        token,
+        order_placed,
+        stock_reserved,
+        attempts,
+        authorization_id,
+    )) = raw
+    else {
+        return Ok(None);
+    };
+    let status =
+        PaymentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown payment status {status:?}"))?;
+    let amount = match (amount, currency) {
+        (Some(minor), Some(currency)) => Some(Money::new(minor, &currency).map_err(anyhow::Error::from)?),
+        _ => None,
+    };
+    let token = token
+        .map(|token| PaymentToken::parse(&token))
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    Ok(Some(PaymentRow {
+        payment_id,
+        status,
+        amount,
+        token,
+        order_placed,
+        stock_reserved,
+        gateway_attempts: u32::try_from(attempts).unwrap_or(0),
+        authorization_id,
+    }))
+}
+
+async fn lock_facts(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<Option<(String, PaymentFacts)>, PaymentError> {
+    Ok(lock_payment(connection, order_id).await?.map(|row| {
+        let order = if row.order_placed {
+            row.amount.zip(row.token)
+        } else {
+            None
+        };
+        (
+            row.payment_id,
+            PaymentFacts {
+                status: row.status,
+                order,
+                stock_reserved: row.stock_reserved,
+                gateway_attempts: row.gateway_attempts,
+            },
+        )
+    }))
+}
+
+async fn set_status(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+    status: PaymentStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payment SET status = ?, updated_at = NOW(6) WHERE order_id = ?")
+        .bind(status.as_str())
+        .bind(order_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn append(
+    connection: &mut MySqlConnection,
+    step: Step<'_>,
+    order_id: &str,
+    event_type: &str,
+    payload: &impl serde::Serialize,
+) -> Result<(), PaymentError> {
+    let event = OutboxEvent::new(
+        events::topics::PAYMENT_PAYMENT.name,
+        AGGREGATE,
+        order_id,
+        event_type,
+        &format!("commerce/payment/{}", step.consumer),
+        payload,
+    )
+    .map_err(anyhow::Error::from)?
+    .with_context(step.context.clone());
+    outbox::append(connection, &[event]).await?;
+    Ok(())
+}
