@@ -20,3 +20,15 @@ ensure_cfn_lint() {
             { print_log_tail "$LOG_DIR/pip.log"; die "Installing cfn-lint failed; the full log is $LOG_DIR/pip.log."; }
     fi
 }
+
+# moto in server mode is the AWS-compatible endpoint the identity key-loading tests read
+# Secrets Manager and SSM from (docs/adr/0012); each test starts its own on a free port.
+MOTO_VERSION=5.2.5
+ensure_moto() {
+    if [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) != "$MOTO_VERSION" ]] ||
+        ! command -v moto_server >/dev/null 2>&1; then
+        say "Installing moto[server] $MOTO_VERSION from PyPI"
+        python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >"$LOG_DIR/pip-moto.log" 2>&1 ||
+            { print_log_tail "$LOG_DIR/pip-moto.log"; die "Installing moto failed; the full log is $LOG_DIR/pip-moto.log."; }
+    fi
+}

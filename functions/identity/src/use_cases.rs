@@ -256,6 +256,32 @@ pub enum RefreshError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// What to do with a presented refresh token, decided without I/O.
+#[derive(Debug)]
+pub enum RefreshDecision {
+    /// Spend it and hand out the next one of its session.
+    Rotate,
+    /// It was spent before: someone replays a copy. End the whole session.
+    RevokeFamily,
+    /// Refuse it and change nothing.
+    Refuse(RefreshError),
+}
+
+/// The rotation rules, in order: a revoked session stays revoked (whatever the token); a
+/// spent token is reuse, even when expired, because it proves a copy exists; an expired
+/// token is refused; anything else rotates.
+pub fn decide_refresh(stored: &db::StoredRefreshToken, now: chrono::DateTime<Utc>) -> RefreshDecision {
+    if stored.session_revoked {
+        RefreshDecision::Refuse(RefreshError::SessionRevoked)
+    } else if stored.used_at.is_some() {
+        RefreshDecision::RevokeFamily
+    } else if stored.expires_at <= now {
+        RefreshDecision::Refuse(RefreshError::Expired)
+    } else {
+        RefreshDecision::Rotate
+    }
+}
+
 /// Rotates a refresh token: spends it and hands out the next one of its session with a new
 /// access token (roles re-read, so a granted role shows up at the next refresh).
 #[tracing::instrument(skip_all, fields(user_id, session_id))]
@@ -276,25 +302,23 @@ pub async fn refresh(
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(stored.user_id));
     span.record("session_id", tracing::field::display(stored.session_id));
-    if stored.session_revoked {
-        return Err(RefreshError::SessionRevoked);
-    }
-    if stored.used_at.is_some() {
-        db::revoke_session(
-            &mut transaction,
-            stored.session_id,
-            stored.user_id,
-            "refresh-token-reused",
-            now,
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-        transaction.commit().await.map_err(anyhow::Error::from)?;
-        tracing::warn!("Refresh token reused; session revoked");
-        return Err(RefreshError::Reused);
-    }
-    if stored.expires_at <= now {
-        return Err(RefreshError::Expired);
+    match decide_refresh(&stored, now) {
+        RefreshDecision::Rotate => {}
+        RefreshDecision::RevokeFamily => {
+            db::revoke_session(
+                &mut transaction,
+                stored.session_id,
+                stored.user_id,
+                "refresh-token-reused",
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+            transaction.commit().await.map_err(anyhow::Error::from)?;
+            tracing::warn!("Refresh token reused; session revoked");
+            return Err(RefreshError::Reused);
+        }
+        RefreshDecision::Refuse(error) => return Err(error),
     }
 
     let next = RefreshToken::generate();
@@ -513,4 +537,62 @@ pub async fn grant_admin(pool: &MySqlPool, email: &Email) -> Result<Uuid, GrantA
         .await
         .map_err(anyhow::Error::from)?;
     Ok(user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn token(used: bool, expired: bool, revoked: bool) -> db::StoredRefreshToken {
+        let now = Utc::now();
+        db::StoredRefreshToken {
+            session_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            expires_at: if expired {
+                now - Duration::seconds(1)
+            } else {
+                now + Duration::days(1)
+            },
+            used_at: used.then_some(now - Duration::minutes(1)),
+            session_revoked: revoked,
+        }
+    }
+
+    #[test]
+    fn a_fresh_token_of_a_live_session_rotates() {
+        assert!(matches!(
+            decide_refresh(&token(false, false, false), Utc::now()),
+            RefreshDecision::Rotate
+        ));
+    }
+
+    #[test]
+    fn a_spent_token_revokes_the_family_even_when_it_has_expired() {
+        for expired in [false, true] {
+            assert!(matches!(
+                decide_refresh(&token(true, expired, false), Utc::now()),
+                RefreshDecision::RevokeFamily
+            ));
+        }
+    }
+
+    #[test]
+    fn an_expired_unspent_token_is_refused_without_revoking_anything() {
+        assert!(matches!(
+            decide_refresh(&token(false, true, false), Utc::now()),
+            RefreshDecision::Refuse(RefreshError::Expired)
+        ));
+    }
+
+    #[test]
+    fn any_token_of_a_revoked_session_is_refused_as_revoked() {
+        for used in [false, true] {
+            assert!(matches!(
+                decide_refresh(&token(used, false, true), Utc::now()),
+                RefreshDecision::Refuse(RefreshError::SessionRevoked)
+            ));
+        }
+    }
 }

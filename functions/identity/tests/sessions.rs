@@ -292,3 +292,21 @@ async fn the_jwks_publishes_the_public_keys_only() {
     assert!(jwks.body["keys"][0].get("d").is_none());
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_password_typed_with_decomposed_accents_logs_in_to_an_account_registered_with_composed_ones() {
+    let app = TestApp::spawn().await;
+    let email = unique_email();
+    let composed = "crème brûlée à la carte";
+    let decomposed = "cre\u{300}me bru\u{302}le\u{301}e a\u{300} la carte";
+    assert_eq!(
+        app.register(&email, composed, "Chef").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.login(&email, decomposed).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login(&email, "creme brulee a la carte").await.code(),
+        "INVALID_CREDENTIALS"
+    );
+    app.finish().await;
+}

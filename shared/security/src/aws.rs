@@ -28,13 +28,21 @@ impl SigningKeysSource {
     }
 }
 
-/// Reads the signing keys from AWS.
-#[tracing::instrument(skip_all, fields(source = ?source))]
+/// Reads the signing keys from AWS, configured from the environment (region, credentials,
+/// `AWS_ENDPOINT_URL`).
 pub async fn load_signing_keys(source: &SigningKeysSource) -> anyhow::Result<SigningKeys> {
-    let config = aws_config::load_from_env().await;
+    load_signing_keys_with(&aws_config::load_from_env().await, source).await
+}
+
+/// Reads the signing keys from AWS with a given SDK configuration.
+#[tracing::instrument(skip_all, fields(source = ?source))]
+pub async fn load_signing_keys_with(
+    config: &aws_config::SdkConfig,
+    source: &SigningKeysSource,
+) -> anyhow::Result<SigningKeys> {
     let json = match source {
         SigningKeysSource::SecretsManager { secret_id } => {
-            let client = aws_sdk_secretsmanager::Client::new(&config);
+            let client = aws_sdk_secretsmanager::Client::new(config);
             let answer = client
                 .get_secret_value()
                 .secret_id(secret_id)
@@ -52,7 +60,7 @@ pub async fn load_signing_keys(source: &SigningKeysSource) -> anyhow::Result<Sig
                 .to_owned()
         }
         SigningKeysSource::ParameterStore { name } => {
-            let client = aws_sdk_ssm::Client::new(&config);
+            let client = aws_sdk_ssm::Client::new(config);
             let answer = client
                 .get_parameter()
                 .name(name)
