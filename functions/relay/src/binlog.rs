@@ -146,13 +146,80 @@ impl OutboxTables {
     }
 }
 
-/// The lowercase identifier-like words of a statement, backticks removed.
+/// The lowercase identifier-like words of a statement, backticks removed. Comments and
+/// single-quoted literals are left out first: a migration file sent whole carries prose such
+/// as "the inventory context's outbox", which names no table. Executable comments
+/// (`/*! ... */`, `/*M! ... */`) run on the server, so their text is kept.
 fn identifier_words(query: &str) -> Vec<String> {
-    query
+    without_comments_and_literals(query)
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
         .filter(|word| !word.is_empty())
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// The statement with its comments and single-quoted literals replaced by spaces.
+fn without_comments_and_literals(query: &str) -> String {
+    let mut kept = String::with_capacity(query.len());
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // A literal ends at an unescaped quote; '' and \' are escaped quotes.
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                        }
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+                kept.push(' ');
+            }
+            '#' => {
+                chars.by_ref().find(|&inner| inner == '\n');
+                kept.push(' ');
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                let mut lookahead = chars.clone();
+                lookahead.next();
+                // MariaDB needs a space, a control character or the end after `--`.
+                if lookahead
+                    .peek()
+                    .is_none_or(|next| next.is_whitespace() || next.is_control())
+                {
+                    chars.by_ref().find(|&inner| inner == '\n');
+                    kept.push(' ');
+                } else {
+                    kept.push(c);
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut lookahead = chars.clone();
+                let first = lookahead.next();
+                let executable = first == Some('!') || first == Some('M') && lookahead.next() == Some('!');
+                if executable {
+                    kept.push(' ');
+                    continue;
+                }
+                let mut previous = ' ';
+                for inner in chars.by_ref() {
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+                kept.push(' ');
+            }
+            _ => kept.push(c),
+        }
+    }
+    kept
 }
 
 /// How to open the stream.
@@ -392,6 +459,11 @@ mod tests {
         assert!(tables.statement_touches_outbox("mysql", "TRUNCATE payment.outbox"));
         assert!(tables.statement_touches_outbox("", "DROP DATABASE ordering"));
         assert!(tables.statement_touches_outbox("", "DROP SCHEMA IF EXISTS `ordering`"));
+        // Executable comments run on the server; a `--` without a space is a minus sign.
+        assert!(tables.statement_touches_outbox("", "/*!40000 ALTER TABLE ordering.outbox DISABLE KEYS */"));
+        assert!(tables.statement_touches_outbox("", "/*M!100101 ALTER TABLE ordering.outbox FORCE */"));
+        assert!(tables.statement_touches_outbox("ordering", "ALTER TABLE outbox ADD x INT DEFAULT 1--1"));
+        assert!(tables.statement_touches_outbox("ordering", "-- a note\nALTER TABLE outbox FORCE"));
     }
 
     #[test]
@@ -401,6 +473,10 @@ mod tests {
         assert!(!tables.statement_touches_outbox("ordering", "CREATE TABLE product_price (id INT)"));
         assert!(!tables.statement_touches_outbox("scratch", "CREATE TABLE outbox (id INT)"));
         assert!(!tables.statement_touches_outbox("ordering", "CREATE TABLE outbox_archive (id INT)"));
+        // A migration sent whole to a scratch schema: its prose names a context and the outbox.
+        let migration = "-- The inventory context's transactional outbox.\n# inventory outbox\n\
+                         /* ordering.outbox too */ CREATE TABLE outbox (id INT COMMENT 'payment outbox')";
+        assert!(!tables.statement_touches_outbox("inventory_test_5e2f", migration));
     }
 
     #[test]
