@@ -25,6 +25,10 @@ pub const PARTITION_HEADER: &str = "x-kafka-partition";
 pub const OFFSET_HEADER: &str = "x-kafka-offset";
 pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
 
+/// While a function is unreachable, the waits grow like the retry policy's first
+/// `UNREACHABLE_BACKOFF_STEPS` attempts and then stay there.
+const UNREACHABLE_BACKOFF_STEPS: u32 = 5;
+
 /// How much of an error answer's body is kept in the dead-letter reason.
 const REASON_BODY_LIMIT: usize = 512;
 
@@ -37,6 +41,10 @@ pub enum Verdict {
     Rejected(String),
     /// A transient failure: try again later.
     Retryable(String),
+    /// The request never reached the function (nothing listens, the connection was refused):
+    /// it is down or restarting, which says nothing about the record. Retried until the
+    /// function is back, without using up the record's attempts.
+    Unreachable(String),
 }
 
 /// KafkaSource's rule (Knative data-plane spec): 2xx acknowledges; 5xx, 404, 408, 409 and 429
@@ -99,6 +107,7 @@ impl Deliverer {
     ) -> Finished {
         let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 1;
+        let mut unreachable_streak = 0_u32;
         loop {
             let started = Instant::now();
             let verdict = self.post_once(target, record, event, attempt).await;
@@ -110,6 +119,29 @@ impl Deliverer {
                         reason: format!("rejected: {reason}"),
                         attempts: attempt,
                     };
+                }
+                Verdict::Unreachable(reason) => {
+                    unreachable_streak += 1;
+                    // Short waits (at most 1.6 s with the default policy): the function is
+                    // expected back within seconds, and every partition waits for it.
+                    let wait = self
+                        .retry
+                        .delay(unreachable_streak.min(UNREACHABLE_BACKOFF_STEPS));
+                    if unreachable_streak.is_power_of_two() {
+                        tracing::warn!(
+                            function,
+                            topic = %record.topic,
+                            partition = record.partition,
+                            offset = record.offset,
+                            event_id = event.id(),
+                            tries = unreachable_streak,
+                            %reason,
+                            "The function is unreachable; waiting for it to come back."
+                        );
+                    }
+                    if !sleep_unless_shutdown(wait, shutdown).await {
+                        return Finished::Interrupted;
+                    }
                 }
                 Verdict::Retryable(reason) if attempt >= max_attempts => {
                     return Finished::DeadLetter {
@@ -157,11 +189,16 @@ impl Deliverer {
             .await;
         match sent {
             Ok(response) => match classify_status(response.status()) {
-                Verdict::Acknowledged => Verdict::Acknowledged,
                 Verdict::Rejected(reason) => Verdict::Rejected(with_body(reason, response).await),
                 Verdict::Retryable(reason) => Verdict::Retryable(with_body(reason, response).await),
+                answered => answered,
             },
-            // Timeouts, refused connections, resets: the function may come back.
+            // No connection: the request never reached the function.
+            Err(error) if error.is_connect() => {
+                Verdict::Unreachable(format!("cannot connect: {}", error_chain(&error)))
+            }
+            // Timeouts and resets: the function may have seen the record (and may fail on it
+            // every time), so these count as attempts.
             Err(error) if error.is_timeout() => {
                 Verdict::Retryable(format!("timed out after {:?}", self.request_timeout))
             }

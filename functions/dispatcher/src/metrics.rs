@@ -54,6 +54,7 @@ pub(crate) fn attempt_finished(function: &str, topic: &str, verdict: &Verdict, e
         Verdict::Acknowledged => "acknowledged",
         Verdict::Rejected(_) => "rejected",
         Verdict::Retryable(_) => "retryable",
+        Verdict::Unreachable(_) => "unreachable",
     };
     let labels = [("function", function.to_owned()), ("topic", topic.to_owned())];
     metrics::histogram!(ATTEMPT_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());

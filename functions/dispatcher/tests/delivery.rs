@@ -143,6 +143,62 @@ async fn a_record_answered_503_twice_is_delivered_three_times_and_committed_only
     topic.delete(&["flaky-fn"]).await;
 }
 
+/// Delivery attempts of `function` that could not connect, from the process's metrics.
+fn unreachable_attempts(function: &str) -> u64 {
+    let function_label = format!("function=\"{function}\"");
+    telemetry::render_metrics()
+        .lines()
+        .filter(|line| line.starts_with(dispatcher::metrics::ATTEMPTS_TOTAL))
+        .filter(|line| line.contains(&function_label) && line.contains("verdict=\"unreachable\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_function_that_is_down_gets_its_record_once_it_is_back_instead_of_a_dead_letter() {
+    telemetry::init("dispatcher-test", "dispatcher-test");
+    let topic = TestTopic::create(1).await;
+    // An address nothing listens on until the function starts below.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let function_name = unique("down-fn");
+    let config = test_config();
+    let budget = u64::from(config.delivery.retry.max_attempts);
+    let running = RunningDispatcher::start(
+        config,
+        vec![subscription(
+            &function_name,
+            &topic.name,
+            &format!("http://{address}/"),
+            &unique("test.group"),
+        )],
+    );
+    produce_event(&producer(), &topic.name, "waiting", "k", json!({})).await;
+
+    eventually(
+        "the dispatcher kept trying well past the record's attempts",
+        || unreachable_attempts(&function_name) >= 3 * budget,
+    )
+    .await;
+    let function = FakeFunction::start_at(address, |_, _| StatusCode::OK).await;
+    eventually("the record reached the function once it was back", || {
+        function.distinct_ids().contains("waiting")
+    })
+    .await;
+    running.stop().await;
+
+    // Not dead-lettered (that would have ended its delivery), and its first real attempt.
+    let received = function.received();
+    assert_eq!(received.len(), 1, "delivered once");
+    assert_eq!(
+        received[0].attempt, 1,
+        "the tries that never connected are not attempts"
+    );
+    topic.delete(&[&function_name]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_record_is_dead_lettered_with_why_and_where_and_the_partition_moves_on() {
     let topic = TestTopic::create(1).await;

@@ -1,248 +1,259 @@
-//! Crash safety of the saga on the running local stack: `reserve-stock` killed with SIGKILL
-//! while orders pour in oversells nothing and loses no order once it is back. Kept in its own
-//! test binary because it kills a process the other end-to-end tests rely on.
+//! Crash safety of the whole saga on the running local stack. While 1,000 orders pour in, the
+//! outbox relay, the trigger dispatcher, `reserve-stock` and `capture-payment` are killed with
+//! SIGKILL, one after the other; then `local-stack/up` brings back whatever is down, as an
+//! operator would. Afterwards every order is terminal, nothing is oversold or left reserved,
+//! every reservation is committed or released, and no payment is captured twice.
 //!
-//! The function is brought back the way `local-stack/up` starts it (same binary, port and
-//! settings, detached with `setsid`, its pid file rewritten), without re-running `up`.
+//! Kept in its own test binary because it kills processes the other end-to-end tests rely on.
 
-use std::path::PathBuf;
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
-use security::{Role, SigningKeys, TokenIssuer};
-use serde_json::{Value, json};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use security::Role;
+use support::{Shop, order_id, repository, stack_home, stack_setting};
 use uuid::Uuid;
 
-const DEADLINE: Duration = Duration::from_secs(120);
+const ORDERS: usize = 1_000;
+const UNITS: i64 = 600;
+/// Every tenth order is paid with a card the gateway declines.
+const DECLINED_EVERY: usize = 10;
+/// Orders placed at once, as many shoppers would.
+const SHOPPERS: usize = 16;
+/// After how many placed orders each process is killed.
+const KILLS: [(usize, &str); 4] = [
+    (150, "outbox-relay"),
+    (350, "trigger-dispatcher"),
+    (550, "reserve-stock"),
+    (750, "capture-payment"),
+];
 
-fn repository() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    // The stack recognises its processes by the exact STACK_HOME path they carry.
-    std::fs::canonicalize(&path).unwrap_or(path)
-}
-
-fn stack_home() -> PathBuf {
-    std::env::var_os("STACK_HOME").map_or_else(|| repository().join("local-stack/var"), PathBuf::from)
-}
-
-fn setting(name: &str) -> String {
-    let settings =
-        std::fs::read_to_string(stack_home().join("stack.env")).expect("stack.env (is the stack up?)");
-    let prefix = format!("{name}=");
-    settings
-        .lines()
-        .find_map(|line| line.strip_prefix(prefix.as_str()))
-        .unwrap_or_else(|| panic!("{name} in stack.env"))
-        .to_owned()
-}
-
-fn function_port(function: &str) -> String {
-    let plan = std::process::Command::new(repository().join("target/debug/stackctl"))
-        .args([
-            "plan",
-            "--base-port",
-            &setting("FUNCTION_BASE_PORT"),
-            "--template",
-        ])
-        .arg(repository().join("template.yaml"))
-        .output()
-        .expect("stackctl plan");
-    String::from_utf8_lossy(&plan.stdout)
-        .lines()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.first() == Some(&"function") && fields.get(1) == Some(&function))
-                .then(|| fields[3].to_owned())
-        })
-        .unwrap_or_else(|| panic!("{function} in the plan"))
-}
-
-struct Shop {
-    client: reqwest::Client,
-    base: String,
-    issuer: TokenIssuer,
-}
-
-impl Shop {
-    fn new() -> Self {
-        let keys =
-            SigningKeys::from_file(&stack_home().join("keys/signing-keys.json")).expect("the stack's keys");
-        Self {
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
-            base: format!("http://127.0.0.1:{}", setting("GATEWAY_PORT")),
-            issuer: TokenIssuer::new(
-                keys,
-                std::env::var("JWT_ISSUER").unwrap_or_else(|_| "https://identity.commerce.local".to_owned()),
-                std::env::var("JWT_AUDIENCE").unwrap_or_else(|_| "commerce".to_owned()),
-                Duration::from_secs(600),
-            ),
-        }
-    }
-
-    fn token(&self, role: Role) -> String {
-        self.issuer.issue(Uuid::now_v7(), &[role]).expect("token").token
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {token}"));
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status();
-        let body = serde_json::from_slice(&response.bytes().await.expect("body")).unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    /// Places an order, asking again (same key) while ordering does not know the product yet
-    /// or is busy.
-    async fn place(&self, token: &str, key: &str, product: &str, payment_token: &str) -> String {
-        let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": payment_token});
-        let started = Instant::now();
-        loop {
-            let (status, answer) = self
-                .send(Method::POST, "/orders", token, Some(key), Some(body.clone()))
-                .await;
-            if status == StatusCode::CREATED {
-                return answer["data"]["orderId"].as_str().expect("order id").to_owned();
-            }
-            let again =
-                answer["error"]["code"] == "UNKNOWN_PRODUCT" || status == StatusCode::SERVICE_UNAVAILABLE;
-            assert!(
-                again && started.elapsed() < DEADLINE,
-                "place-order: {status} {answer}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn settled(&self, token: &str, order_id: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let (_, answer) = self
-                .send(Method::GET, &format!("/orders/{order_id}"), token, None, None)
-                .await;
-            if answer["data"]["status"] != "PLACED" || started.elapsed() > DEADLINE {
-                return answer["data"].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-async fn healthy(port: &str) -> bool {
-    reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .is_ok_and(|response| response.status().is_success())
-}
-
-#[tokio::test]
-async fn reserve_stock_killed_while_orders_pour_in_oversells_nothing_and_loses_no_order() {
-    let shop = Shop::new();
-    let admin = shop.token(Role::Admin);
-    let product = format!("crash-{}", Uuid::now_v7().simple());
-    let (status, body) = shop
-        .send(
-            Method::POST,
-            "/admin/products",
-            &admin,
-            None,
-            Some(json!({"productId": product, "name": "Crash cup", "priceMinor": 100, "currency": "EUR"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, _) = shop
-        .send(
-            Method::PUT,
-            &format!("/admin/inventory/{product}"),
-            &admin,
-            None,
-            Some(json!({"onHand": 20})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let customer = shop.token(Role::Customer);
-    let probe = shop.place(&customer, "probe", &product, "tok_decline").await;
-    shop.settled(&customer, &probe).await;
-
-    // reserve-stock goes down hard, then 40 orders for 20 units arrive.
-    let pid_file = stack_home().join("run/reserve-stock.pid");
+fn kill(process: &str) {
+    let pid_file = stack_home().join(format!("run/{process}.pid"));
     let pid = std::fs::read_to_string(&pid_file)
-        .expect("reserve-stock's pid file")
+        .unwrap_or_else(|_| panic!("{process}'s pid file (is local-stack/up running?)"))
         .trim()
         .to_owned();
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &pid])
         .status()
         .expect("kill");
-    assert!(killed.success(), "reserve-stock (pid {pid}) could be killed");
-    let mut orders = Vec::new();
-    for n in 0..40 {
-        orders.push(
-            shop.place(&customer, &format!("crash-{n}"), &product, "tok_approve")
-                .await,
-        );
-    }
+    assert!(killed.success(), "{process} (pid {pid}) could be killed");
+}
 
-    // Back as local-stack/up would start it.
-    let port = function_port("reserve-stock");
-    let log = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(stack_home().join("logs/functions/reserve-stock.log"))
-        .expect("the function's log");
-    // Detached on purpose: the function must outlive this test, as the stack's own processes
-    // do; `local-stack/down` stops it through the pid file.
-    #[allow(clippy::zombie_processes)]
-    let restarted = std::process::Command::new("setsid")
-        .arg(repository().join("target/debug/reserve-stock"))
-        .env("STACK_HOME", stack_home())
-        .env("PORT", &port)
-        .env("FUNCTION_NAME", "reserve-stock")
-        .env("DATABASE_URL", setting("INVENTORY_DATABASE_URL"))
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("reserve-stock starts again");
-    std::fs::write(&pid_file, restarted.id().to_string()).expect("pid file");
+/// Event ids of `payment.captured` per order (the record key), read from the start of the
+/// payment topic up to its current end.
+fn captures_per_order(orders: &HashSet<String>) -> HashMap<String, HashSet<String>> {
+    let topic = events::topics::PAYMENT_PAYMENT.name;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            stack_setting("KAFKA_BOOTSTRAP_SERVERS").expect("KAFKA_BOOTSTRAP_SERVERS"),
+        )
+        .set("group.id", format!("saga-crash-{}", Uuid::now_v7().simple()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a consumer");
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for partition in 0..events::topics::PAYMENT_PAYMENT.partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+            .expect("the topic's end");
+        ends.insert(partition, high);
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut captures: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut positions: HashMap<i32, i64> = HashMap::new();
     let started = Instant::now();
-    while !healthy(&port).await {
-        assert!(started.elapsed() < DEADLINE, "reserve-stock did not come back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    let mut confirmed = 0;
-    let mut out_of_stock = 0;
-    for order_id in &orders {
-        let order = shop.settled(&customer, order_id).await;
-        match (order["status"].as_str(), order["cancelReason"].as_str()) {
-            (Some("CONFIRMED"), _) => confirmed += 1,
-            (Some("CANCELLED"), Some("out-of-stock")) => out_of_stock += 1,
-            other => panic!("order {order_id} ended as {other:?}"),
+    while ends
+        .iter()
+        .any(|(partition, end)| positions.get(partition).copied().unwrap_or(0) < *end)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the payment topic could not be read to its end"
+        );
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        positions.insert(message.partition(), message.offset() + 1);
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        if !orders.contains(&key) {
+            continue;
+        }
+        let header = |name: &str| {
+            message
+                .headers()
+                .and_then(|headers| headers.iter().find(|header| header.key == name))
+                .and_then(|header| header.value)
+                .map(|value| String::from_utf8_lossy(value).into_owned())
+        };
+        if header("ce_type").as_deref() == Some(events::payment::PAYMENT_CAPTURED_V1) {
+            captures
+                .entry(key)
+                .or_default()
+                .insert(header("ce_id").expect("a CloudEvent id"));
         }
     }
-    assert_eq!((confirmed, out_of_stock), (20, 20));
-    let (_, stock) = shop
-        .send(Method::GET, &format!("/inventory/{product}"), &admin, None, None)
-        .await;
-    assert_eq!(stock["data"]["onHand"], 0, "{stock}");
+    captures
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relay_dispatcher_and_functions_killed_during_a_thousand_orders_lose_and_oversell_nothing() {
+    let shop = Arc::new(Shop::new());
+    let cup = shop.product_in_stock(450, UNITS).await;
+    // Ordering must know the product before the rush; one probe order settles that.
+    let probe_customer = shop.token(Uuid::now_v7(), Role::Customer);
+    let probe = order_id(&shop.place(&probe_customer, "probe", &cup, 1, "tok_decline").await);
+    shop.settled(&probe_customer, &probe).await;
+
+    let customer = shop.token(Uuid::now_v7(), Role::Customer);
+    let placed = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let shoppers: Vec<_> = (0..SHOPPERS)
+        .map(|_| {
+            let (shop, cup, customer) = (Arc::clone(&shop), cup.clone(), customer.clone());
+            let (placed, next) = (Arc::clone(&placed), Arc::clone(&next));
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= ORDERS {
+                        return mine;
+                    }
+                    let card = if n % DECLINED_EVERY == 0 {
+                        "tok_decline"
+                    } else {
+                        "tok_approve"
+                    };
+                    let answer = shop.place(&customer, &format!("crash-{n}"), &cup, 1, card).await;
+                    mine.push(order_id(&answer));
+                    placed.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for (after, process) in KILLS {
+        while placed.load(Ordering::Relaxed) < after {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        kill(process);
+        eprintln!("killed {process} after {after} orders");
+    }
+    let mut orders = Vec::with_capacity(ORDERS);
+    for shopper in shoppers {
+        orders.extend(shopper.await.expect("a shopper"));
+    }
+    assert_eq!(
+        orders.len(),
+        ORDERS,
+        "every order was accepted while processes were down"
+    );
+
+    let up = std::process::Command::new(repository().join("local-stack/up"))
+        .output()
+        .expect("run local-stack/up");
+    assert!(
+        up.status.success(),
+        "local-stack/up could not bring the killed processes back:\n{}\n{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let mut outcomes: HashMap<String, usize> = HashMap::new();
+    let mut confirmed = HashSet::new();
+    for order_id in &orders {
+        let order = shop.settled(&customer, order_id).await;
+        let outcome = match (order["status"].as_str(), order["cancelReason"].as_str()) {
+            (Some("CONFIRMED"), _) => {
+                confirmed.insert(order_id.clone());
+                "confirmed".to_owned()
+            }
+            (Some("CANCELLED"), Some(reason)) => reason.to_owned(),
+            other => panic!("order {order_id} did not end: {other:?}"),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+    }
+    eprintln!("outcomes: {outcomes:?}");
+    assert!(
+        outcomes
+            .keys()
+            .all(|outcome| ["confirmed", "out-of-stock", "payment-declined"].contains(&outcome.as_str())),
+        "{outcomes:?}"
+    );
+    // More approved orders than units: the units all go, except those a declined order held
+    // while the approved ones behind it were refused.
+    let declined = ORDERS.div_ceil(DECLINED_EVERY);
+    assert!(
+        (UNITS as usize - declined..=UNITS as usize).contains(&confirmed.len()),
+        "{} confirmed of {UNITS} units",
+        confirmed.len()
+    );
+    assert_eq!(
+        shop.stock_at_rest(&cup).await,
+        (UNITS - confirmed.len() as i64, 0),
+        "every sold unit belongs to a confirmed order; nothing is left reserved"
+    );
+
+    let inventory =
+        sqlx::MySqlPool::connect(&stack_setting("INVENTORY_DATABASE_URL").expect("INVENTORY_DATABASE_URL"))
+            .await
+            .expect("inventory's database");
+    let reservations: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT r.status, COUNT(*) FROM reservation r JOIN reservation_line l ON l.order_id = r.order_id
+         WHERE l.sku = ? GROUP BY r.status",
+    )
+    .bind(&cup)
+    .fetch_all(&inventory)
+    .await
+    .expect("the product's reservations");
+    let reservations: HashMap<String, i64> = reservations.into_iter().collect();
+    assert_eq!(
+        reservations.get("COMMITTED").copied().unwrap_or(0),
+        confirmed.len() as i64,
+        "one committed reservation per confirmed order: {reservations:?}"
+    );
+    assert!(
+        !reservations.contains_key("RESERVED"),
+        "every reservation is committed, released or failed: {reservations:?}"
+    );
+
+    // Payment may still be capturing the last confirmed orders.
+    let all: HashSet<String> = orders.iter().cloned().collect();
+    let started = Instant::now();
+    let captures = loop {
+        let captures = captures_per_order(&all);
+        if confirmed.iter().all(|order| captures.contains_key(order))
+            || started.elapsed() > support::SETTLE_DEADLINE
+        {
+            break captures;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let uncaptured = confirmed
+        .iter()
+        .filter(|order| !captures.contains_key(*order))
+        .count();
+    let twice: Vec<_> = captures
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(order, _)| order)
+        .collect();
+    let stray: Vec<_> = captures
+        .keys()
+        .filter(|order| !confirmed.contains(*order))
+        .collect();
+    assert_eq!(uncaptured, 0, "every confirmed order is captured");
+    assert!(twice.is_empty(), "captured more than once: {twice:?}");
+    assert!(stray.is_empty(), "captured without being confirmed: {stray:?}");
 }

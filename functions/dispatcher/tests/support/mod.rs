@@ -217,6 +217,24 @@ impl FakeFunction {
         work: Duration,
         behaviour: impl Fn(&Received, &[Received]) -> StatusCode + Send + Sync + 'static,
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener, work, behaviour)
+    }
+
+    /// A function listening on `address` (one the test chose while nothing listened there).
+    pub async fn start_at(
+        address: std::net::SocketAddr,
+        behaviour: impl Fn(&Received, &[Received]) -> StatusCode + Send + Sync + 'static,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        Self::serve(listener, Duration::ZERO, behaviour)
+    }
+
+    fn serve(
+        listener: tokio::net::TcpListener,
+        work: Duration,
+        behaviour: impl Fn(&Received, &[Received]) -> StatusCode + Send + Sync + 'static,
+    ) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(FunctionState {
             received: Arc::clone(&received),
@@ -224,7 +242,6 @@ impl FakeFunction {
             work,
         });
         let app = Router::new().route("/", post(receive)).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, received }
