@@ -35,12 +35,17 @@ pub struct OrderingApi {
 }
 
 impl OrderingApi {
-    /// `DATABASE_URL` (lazy pool) and `ORDER_PAYMENT_TIMEOUT_MINUTES` (default 15).
+    /// `DATABASE_URL` (lazy pool) and `ORDER_PAYMENT_TIMEOUT_MINUTES` (default 15), or
+    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` when set (demos and tests of the expiry).
     pub fn from_env() -> anyhow::Result<Self> {
         let minutes: i64 = runtime::config::parsed_or("ORDER_PAYMENT_TIMEOUT_MINUTES", 15)?;
+        let seconds: i64 = runtime::config::parsed_or("ORDER_PAYMENT_TIMEOUT_SECONDS", minutes * 60)?;
+        if seconds <= 0 {
+            anyhow::bail!("the order payment timeout must be positive, not {seconds} s");
+        }
         Ok(Self {
             pool: crate::lazy_pool(&runtime::config::required("DATABASE_URL")?)?,
-            payment_timeout: Duration::minutes(minutes),
+            payment_timeout: Duration::seconds(seconds),
         })
     }
 }
