@@ -1,6 +1,15 @@
 # Build prerequisites and the test tools.
 
-STACKCTL="$REPO_DIR/target/debug/stackctl"
+# STACK_PROFILE=release builds and runs the platform with `cargo build --release` (for the
+# benchmarks); the default is the quicker debug build.
+: "${STACK_PROFILE:=debug}"
+case $STACK_PROFILE in
+debug) CARGO_PROFILE_FLAGS=() ;;
+release) CARGO_PROFILE_FLAGS=(--release) ;;
+*) printf 'error: STACK_PROFILE is "%s"; use debug or release.\n' "$STACK_PROFILE" >&2; exit 1 ;;
+esac
+PLATFORM_BIN="$REPO_DIR/target/$STACK_PROFILE"
+STACKCTL="$PLATFORM_BIN/stackctl"
 
 # librdkafka is built from source by rdkafka-sys, which needs cmake and a C/C++ toolchain.
 ensure_build_tools() {

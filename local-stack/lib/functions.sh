@@ -30,12 +30,12 @@ http_ok() {
 build_stackctl() {
     [[ -x $STACKCTL ]] && return 0
     say "Building stackctl"
-    ( cd "$REPO_DIR" && cargo build -p stackctl ) || die "Building stackctl failed (cargo output above)."
+    ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" -p stackctl ) || die "Building stackctl failed (cargo output above)."
 }
 
 build_platform() {
-    say "Building the functions, the dispatcher and the gateway"
-    ( cd "$REPO_DIR" && cargo build --workspace --bins ) || die "Building the platform failed (cargo output above)."
+    say "Building the functions, the dispatcher and the gateway ($STACK_PROFILE)"
+    ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --bins ) || die "Building the platform failed (cargo output above)."
 }
 
 # Starts one platform process unless it already runs.
@@ -57,14 +57,14 @@ start_process() {
 # The identity context's token settings, inherited by every function: the signing keys are
 # generated under $STACK_HOME/keys on the first run and kept after that (ADR 0012).
 identity_env() {
-    "$REPO_DIR/target/debug/identity-admin" init-keys --dir "$STACK_HOME/keys" >"$LOG_DIR/identity-keys.log" 2>&1 ||
+    "$PLATFORM_BIN/identity-admin" init-keys --dir "$STACK_HOME/keys" >"$LOG_DIR/identity-keys.log" 2>&1 ||
         { cat "$LOG_DIR/identity-keys.log" >&2; die "Could not create the identity signing keys (above)."; }
     export JWT_ISSUER="${JWT_ISSUER:-https://identity.commerce.local}" JWT_AUDIENCE="${JWT_AUDIENCE:-commerce}" \
         JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json"
 }
 
 platform_up() {
-    local plan bin="$REPO_DIR/target/debug" kind name context port topic method path
+    local plan bin="$PLATFORM_BIN" kind name context port topic method path
     # The outbox relay first: every event a function writes reaches Kafka through it.
     start_process outbox-relay "$RELAY_PORT" RELAY_PORT /healthz env PORT="$RELAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         CDC_DATABASE_URL="$CDC_DATABASE_URL" RELAY_DATABASE_URL="$RELAY_DATABASE_URL" \
