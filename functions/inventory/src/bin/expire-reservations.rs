@@ -1,6 +1,9 @@
 //! `expire-reservations`: on a schedule, releases reservations of orders that were neither
 //! confirmed nor cancelled in time.
 
+// The release build's layout of the serving future nests deeper than the default 128.
+#![recursion_limit = "256"]
+
 use inventory::handlers::ExpireReservations;
 
 #[tokio::main]

@@ -39,6 +39,10 @@ struct Arguments {
     /// Customers placing orders at the same time.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Orders per second, spread evenly (an open arrival rate, as a steady stream of
+    /// shoppers); without it the customers place orders back to back (a burst).
+    #[arg(long)]
+    rate: Option<f64>,
     /// How long every order may take to settle.
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
@@ -207,6 +211,8 @@ async fn main() -> anyhow::Result<()> {
     // Place every order, `concurrency` at a time.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let placing = Instant::now();
+    let paced_from = tokio::time::Instant::now();
+    let rate = arguments.rate.filter(|rate| *rate > 0.0);
     let workers: Vec<_> = (0..arguments.concurrency)
         .map(|_| {
             let shop = Arc::clone(&shop);
@@ -218,7 +224,14 @@ async fn main() -> anyhow::Result<()> {
                 let mut placed = Vec::new();
                 let mut latencies = Vec::new();
                 let mut busy = 0_usize;
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    if let Some(rate) = rate {
+                        tokio::time::sleep_until(paced_from + Duration::from_secs_f64(n as f64 / rate)).await;
+                    }
                     let key = uuid::Uuid::now_v7().to_string();
                     let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_approve"});
                     loop {
