@@ -35,7 +35,7 @@ build_stackctl() {
 
 build_platform() {
     say "Building the functions, the dispatcher and the gateway ($STACK_PROFILE)"
-    ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --bins ) || die "Building the platform failed (cargo output above)."
+    ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --exclude loadtests --bins ) || die "Building the platform failed (cargo output above)."
 }
 
 # Starts one platform process unless it already runs.
