@@ -280,15 +280,7 @@ async fn read_order(user: &mut GooseUser) -> TransactionResult {
 }
 
 async fn list_orders(user: &mut GooseUser) -> TransactionResult {
-    send(
-        user,
-        GooseMethod::Get,
-        "/orders?size=10",
-        "/orders",
-        None,
-        None,
-    )
-    .await?;
+    send(user, GooseMethod::Get, "/orders?size=10", "/orders", None, None).await?;
     Ok(())
 }
 

@@ -54,6 +54,9 @@ pub struct RelayConfig {
     pub max_events_in_flight: usize,
     /// The delivered position is stored after this many events even before `flush_interval`.
     pub store_every_events: u64,
+    /// How long the producer waits to fill a batch (`linger.ms`): the relay's median latency
+    /// at a moderate rate, traded against batch size under load.
+    pub linger: Duration,
 }
 
 impl RelayConfig {
@@ -75,14 +78,16 @@ impl RelayConfig {
             max_pending_transactions: 10_000,
             max_events_in_flight: 2_000,
             store_every_events: 1_000,
+            linger: crate::publisher::DEFAULT_LINGER,
         }
     }
 }
 
 impl RelayConfig {
     /// From the environment: `CDC_DATABASE_URL`, `RELAY_DATABASE_URL` (the position store),
-    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME`, `RELAY_SERVER_ID` and
-    /// `RELAY_SCHEMAS` (comma-separated; by default every context schema).
+    /// `KAFKA_BOOTSTRAP_SERVERS`, and optionally `RELAY_NAME`, `RELAY_SERVER_ID`,
+    /// `RELAY_SCHEMAS` (comma-separated; by default every context schema) and
+    /// `RELAY_LINGER_MS` (the producer's `linger.ms`, default 1).
     pub fn from_env() -> anyhow::Result<Self> {
         let required = |name: &str| {
             std::env::var(name)
@@ -113,6 +118,13 @@ impl RelayConfig {
         }
         if config.schemas.is_empty() {
             anyhow::bail!("RELAY_SCHEMAS names no schema");
+        }
+        if let Ok(linger) = std::env::var("RELAY_LINGER_MS") {
+            let millis: u64 = linger
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("RELAY_LINGER_MS {linger:?} is not a number of milliseconds"))?;
+            config.linger = Duration::from_millis(millis);
         }
         if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
             config.server_id = server_id
@@ -260,7 +272,7 @@ impl Relay {
             heartbeat: config.heartbeat,
         };
         let stream = binlog::open(&settings, &position).await?;
-        let publisher = Publisher::new(&config.kafka_bootstrap_servers)?;
+        let publisher = Publisher::with_linger(&config.kafka_bootstrap_servers, config.linger)?;
 
         status.update(|status| {
             status.read_position = position.to_string();

@@ -58,6 +58,9 @@ struct Arguments {
     /// How long the polling relay sleeps after a poll that was not full.
     #[arg(long, default_value_t = 100)]
     poll_interval_ms: u64,
+    /// The producer's `linger.ms` for both relays.
+    #[arg(long, default_value_t = 1)]
+    linger_ms: u64,
     /// Which relays to measure.
     #[arg(long, value_delimiter = ',', default_value = "binlog,polling")]
     relays: Vec<Kind>,
@@ -89,12 +92,13 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
 async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     println!(
-        "relay-bench: {} rows/s for {} s (first {} s warm-up), backlog {} rows, polling every {} ms",
+        "relay-bench: {} rows/s for {} s (first {} s warm-up), backlog {} rows, polling every {} ms, linger.ms {}",
         arguments.rate,
         arguments.seconds,
         arguments.warmup_seconds,
         arguments.backlog,
-        arguments.poll_interval_ms
+        arguments.poll_interval_ms,
+        arguments.linger_ms
     );
     for &kind in &arguments.relays {
         let latency = measure_latency(&arguments, kind).await?;
@@ -312,6 +316,7 @@ impl Running {
                 config.name = name.to_owned();
                 config.server_id = rand::random_range(1_000_000..2_000_000_000);
                 config.schemas = vec![scene.schema.clone()];
+                config.linger = Duration::from_millis(arguments.linger_ms);
                 let relay = Relay::start(config).await?;
                 let start = Instant::now();
                 while relay.status().snapshot().state != RelayState::Relaying {
@@ -327,7 +332,10 @@ impl Running {
             }
             Kind::Polling => {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                let publisher = Publisher::new(&arguments.bootstrap_servers)?;
+                let publisher = Publisher::with_linger(
+                    &arguments.bootstrap_servers,
+                    Duration::from_millis(arguments.linger_ms),
+                )?;
                 let task = tokio::spawn(poll(
                     scene.pool.clone(),
                     scene.schema.clone(),
