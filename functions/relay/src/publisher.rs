@@ -71,12 +71,8 @@ impl PendingDelivery {
 }
 
 impl Publisher {
-    pub fn new(bootstrap_servers: &str) -> Result<Self, RelayError> {
-        Self::with_linger(bootstrap_servers, DEFAULT_LINGER)
-    }
-
-    /// A publisher whose producer waits up to `linger` to fill a batch.
-    pub fn with_linger(bootstrap_servers: &str, linger: Duration) -> Result<Self, RelayError> {
+    /// A publisher whose producer waits up to `linger` to fill a batch ([`DEFAULT_LINGER`]).
+    pub fn new(bootstrap_servers: &str, linger: Duration) -> Result<Self, RelayError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap_servers)
             .set("enable.idempotence", "true")

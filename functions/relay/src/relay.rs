@@ -119,13 +119,9 @@ impl RelayConfig {
         if config.schemas.is_empty() {
             anyhow::bail!("RELAY_SCHEMAS names no schema");
         }
-        if let Ok(linger) = std::env::var("RELAY_LINGER_MS") {
-            let millis: u64 = linger
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("RELAY_LINGER_MS {linger:?} is not a number of milliseconds"))?;
-            config.linger = Duration::from_millis(millis);
-        }
+        let default_linger_ms = u64::try_from(config.linger.as_millis()).unwrap_or(u64::MAX);
+        config.linger =
+            Duration::from_millis(runtime::config::parsed_or("RELAY_LINGER_MS", default_linger_ms)?);
         if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
             config.server_id = server_id
                 .trim()
@@ -272,7 +268,7 @@ impl Relay {
             heartbeat: config.heartbeat,
         };
         let stream = binlog::open(&settings, &position).await?;
-        let publisher = Publisher::with_linger(&config.kafka_bootstrap_servers, config.linger)?;
+        let publisher = Publisher::new(&config.kafka_bootstrap_servers, config.linger)?;
 
         status.update(|status| {
             status.read_position = position.to_string();

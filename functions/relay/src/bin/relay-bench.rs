@@ -332,7 +332,7 @@ impl Running {
             }
             Kind::Polling => {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                let publisher = Publisher::with_linger(
+                let publisher = Publisher::new(
                     &arguments.bootstrap_servers,
                     Duration::from_millis(arguments.linger_ms),
                 )?;
