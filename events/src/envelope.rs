@@ -1,10 +1,11 @@
 //! The platform's conventions for the CloudEvent that wraps every payload, whatever carries it.
 //!
 //! Every platform event is a CloudEvents 1.0 event: `id` is the outbox row id, `type` names the
-//! fact and its version (`commerce.order.placed.v1`), `source` is the producing context,
-//! `subject` is the aggregate id, and the data is JSON. The extension attributes below carry
-//! what the platform needs across hops: the partition key, the W3C trace context, and the
-//! correlation and causation ids that tie a saga together.
+//! fact and its version (`commerce.ordering.order.placed.v1`), `source` is the producing
+//! context and function (`commerce/ordering/place-order`), `subject` is the aggregate id, and
+//! the data is JSON. The extension attributes below carry what the platform needs across hops:
+//! the partition key, the W3C trace context, and the correlation and causation ids that tie a
+//! saga together.
 //!
 //! Nothing here knows about Kafka or HTTP, so the Kafka codec, the Knative HTTP adapter and
 //! the handlers all read events the same way.

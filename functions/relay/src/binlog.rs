@@ -1,7 +1,7 @@
 //! The binlog stream and its decoder: raw events in, [`StreamEvent`]s out.
 //!
 //! `mysql_async` streams the binlog but speaks MySQL; four MariaDB pieces are added here
-//! (cdc-anchor §3): `@mariadb_slave_capability=4` so the server sends real GTID events,
+//! (ADR 0006): `@mariadb_slave_capability=4` so the server sends real GTID events,
 //! `@slave_connect_state` to resume by GTID (the crate's `with_gtid()` sends a MySQL-only
 //! command), a parser for MariaDB's GTID event, and the CRC of the first, artificial ROTATE,
 //! which the crate leaves in the file name because it arrives before any format description.

@@ -57,7 +57,8 @@ impl OutboxRow {
         })
     }
 
-    /// The CloudEvent of this row: the platform's conventions (DESIGN.md §4), data = payload.
+    /// The CloudEvent of this row, following the platform's conventions (`events::envelope`):
+    /// id, type, source, subject = aggregate id, trace and saga extensions; data = payload.
     pub fn to_cloud_event(&self) -> Result<Event, RelayError> {
         let mut builder = EventBuilderV10::new()
             .id(&self.id)

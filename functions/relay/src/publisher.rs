@@ -77,7 +77,8 @@ impl Publisher {
             .set("bootstrap.servers", bootstrap_servers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            // Where a Java client would put the same key (DESIGN.md §4).
+            // murmur2 of the key, as the Java client's default partitioner does, so a key lands
+            // on the same partition whichever language's client produced it.
             .set("partitioner", "murmur2_random")
             .set("linger.ms", linger.as_millis().to_string())
             .set("compression.type", "lz4")
