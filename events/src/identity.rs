@@ -3,12 +3,14 @@
 //! Payloads carry what other contexts may keep about a user (id, e-mail, display name) and
 //! never anything secret: no password hash, no token.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `commerce.identity.user.registered.v1`: a user registered an account.
-pub const USER_REGISTERED_V1: &str = "commerce.identity.user.registered.v1";
+/// The aggregate type of identity's user events in the outbox.
+pub const AGGREGATE: &str = "user";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.identity.user.registered.v1`: a user registered an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRegisteredV1 {
     pub user_id: String,
@@ -17,3 +19,5 @@ pub struct UserRegisteredV1 {
     pub display_name: String,
     pub registered_at: chrono::DateTime<chrono::Utc>,
 }
+
+crate::event_type!(UserRegisteredV1 = "commerce.identity.user.registered.v1", version 1, on IDENTITY_USER, keyed by user_id);

@@ -3,28 +3,23 @@
 //! Reservations belong to an order, so their events are keyed by the order id: everything
 //! inventory says about one order arrives in order.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `commerce.inventory.stock.reserved.v1`: every line of an order is reserved.
-pub const STOCK_RESERVED_V1: &str = "commerce.inventory.stock.reserved.v1";
-/// `commerce.inventory.stock.reservation-failed.v1`: at least one line could not be reserved, so none was.
-pub const STOCK_RESERVATION_FAILED_V1: &str = "commerce.inventory.stock.reservation-failed.v1";
-/// `commerce.inventory.stock.released.v1`: a reservation was given back (order cancelled or expired).
-pub const STOCK_RELEASED_V1: &str = "commerce.inventory.stock.released.v1";
-/// `commerce.inventory.stock.committed.v1`: a reservation was turned into a sale.
-pub const STOCK_COMMITTED_V1: &str = "commerce.inventory.stock.committed.v1";
+use crate::value::Sku;
 
 /// The aggregate type of inventory's reservation events in the outbox.
 pub const AGGREGATE: &str = "reservation";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReservedLineV1 {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.inventory.stock.reserved.v1`: every line of an order is reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockReservedV1 {
     pub order_id: String,
@@ -33,15 +28,17 @@ pub struct StockReservedV1 {
     pub expires_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShortLineV1 {
-    pub sku: String,
+    pub sku: Sku,
     pub requested: u32,
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.inventory.stock.reservation-failed.v1`: at least one line could not be reserved,
+/// so none was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockReservationFailedV1 {
     pub order_id: String,
@@ -55,7 +52,9 @@ pub mod release_reason {
     pub const EXPIRED: &str = "expired";
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.inventory.stock.released.v1`: a reservation was given back (order cancelled or
+/// expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockReleasedV1 {
     pub order_id: String,
@@ -64,9 +63,15 @@ pub struct StockReleasedV1 {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.inventory.stock.committed.v1`: a reservation was turned into a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockCommittedV1 {
     pub order_id: String,
     pub lines: Vec<ReservedLineV1>,
 }
+
+crate::event_type!(StockReservedV1 = "commerce.inventory.stock.reserved.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
+crate::event_type!(StockReservationFailedV1 = "commerce.inventory.stock.reservation-failed.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
+crate::event_type!(StockReleasedV1 = "commerce.inventory.stock.released.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
+crate::event_type!(StockCommittedV1 = "commerce.inventory.stock.committed.v1", version 1, on INVENTORY_STOCK, keyed by order_id);

@@ -4,48 +4,53 @@
 //! are what inventory and payment settle their side on (commit or release the stock, capture
 //! or void the payment). The saga's correlation id is the order id.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `commerce.ordering.order.placed.v1`: a customer placed an order, priced from ordering's own copy of
-/// the catalog. Inventory reserves its lines; payment learns what to authorize.
-pub const ORDER_PLACED_V1: &str = "commerce.ordering.order.placed.v1";
-/// `commerce.ordering.order.confirmed.v1`: stock is reserved and payment authorized; the order stands.
-pub const ORDER_CONFIRMED_V1: &str = "commerce.ordering.order.confirmed.v1";
-/// `commerce.ordering.order.cancelled.v1`: the order ended without a sale; `reason` says why.
-pub const ORDER_CANCELLED_V1: &str = "commerce.ordering.order.cancelled.v1";
+use crate::value::{Currency, Money, MoneyError, Sku};
 
 /// The aggregate type of ordering's events in the outbox.
 pub const AGGREGATE: &str = "order";
 
 /// One line of an order, priced when it was placed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineV1 {
-    /// The catalog product id; inventory keeps its stock under the same id (its SKU).
-    pub product_id: String,
+    /// The SKU ordered; inventory keeps its stock under the same id.
+    pub product_id: Sku,
     pub quantity: u32,
     pub unit_price_minor: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.ordering.order.placed.v1`: a customer placed an order, priced from ordering's own
+/// copy of the catalog. Inventory reserves its lines; payment learns what to authorize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderPlacedV1 {
     pub order_id: String,
     pub user_id: String,
     pub lines: Vec<OrderLineV1>,
     pub total_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     /// The opaque payment method token the customer chose; only payment reads it.
     pub payment_token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl OrderPlacedV1 {
+    pub fn total(&self) -> Result<Money, MoneyError> {
+        Money::new(self.total_minor, self.currency)
+    }
+}
+
+/// `commerce.ordering.order.confirmed.v1`: stock is reserved and payment authorized; the
+/// order stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderConfirmedV1 {
     pub order_id: String,
     pub user_id: String,
     pub total_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
 }
 
 /// Why an order was cancelled: stable strings consumers may branch on.
@@ -58,7 +63,8 @@ pub mod cancel_reason {
     pub const RESERVATION_EXPIRED: &str = "reservation-expired";
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.ordering.order.cancelled.v1`: the order ended without a sale; `reason` says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelledV1 {
     pub order_id: String,
@@ -66,6 +72,10 @@ pub struct OrderCancelledV1 {
     /// One of [`cancel_reason`].
     pub reason: String,
 }
+
+crate::event_type!(OrderPlacedV1 = "commerce.ordering.order.placed.v1", version 1, on ORDERING_ORDER, keyed by order_id);
+crate::event_type!(OrderConfirmedV1 = "commerce.ordering.order.confirmed.v1", version 1, on ORDERING_ORDER, keyed by order_id);
+crate::event_type!(OrderCancelledV1 = "commerce.ordering.order.cancelled.v1", version 1, on ORDERING_ORDER, keyed by order_id);
 
 #[cfg(test)]
 mod tests {
@@ -77,12 +87,12 @@ mod tests {
             order_id: "o-1".to_owned(),
             user_id: "u-1".to_owned(),
             lines: vec![OrderLineV1 {
-                product_id: "p-1".to_owned(),
+                product_id: Sku::parse("p-1").expect("sku"),
                 quantity: 2,
                 unit_price_minor: 1290,
             }],
             total_minor: 2580,
-            currency: "EUR".to_owned(),
+            currency: Currency::parse("EUR").expect("currency"),
             payment_token: "tok_approve".to_owned(),
         };
         let json = serde_json::to_value(&placed).expect("serialize");

@@ -2,27 +2,23 @@
 //!
 //! A payment exists once per order, so it is keyed (and made idempotent) by the order id.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `commerce.payment.payment.authorized.v1`: the gateway holds the order's amount on the customer's card.
-pub const PAYMENT_AUTHORIZED_V1: &str = "commerce.payment.payment.authorized.v1";
-/// `commerce.payment.payment.declined.v1`: the gateway refused (or never answered) the authorization.
-pub const PAYMENT_DECLINED_V1: &str = "commerce.payment.payment.declined.v1";
-/// `commerce.payment.payment.captured.v1`: the authorized amount was taken.
-pub const PAYMENT_CAPTURED_V1: &str = "commerce.payment.payment.captured.v1";
-/// `commerce.payment.payment.voided.v1`: the authorization was released without taking money.
-pub const PAYMENT_VOIDED_V1: &str = "commerce.payment.payment.voided.v1";
+use crate::value::Currency;
 
 /// The aggregate type of payment's events in the outbox.
 pub const AGGREGATE: &str = "payment";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.payment.payment.authorized.v1`: the gateway holds the order's amount on the
+/// customer's card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentAuthorizedV1 {
     pub order_id: String,
     pub payment_id: String,
     pub amount_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     /// The gateway's reference of the authorization.
     pub authorization_id: String,
 }
@@ -34,7 +30,9 @@ pub mod decline_reason {
     pub const GATEWAY_UNAVAILABLE: &str = "gateway-unavailable";
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.payment.payment.declined.v1`: the gateway refused (or never answered) the
+/// authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentDeclinedV1 {
     pub order_id: String,
@@ -43,18 +41,25 @@ pub struct PaymentDeclinedV1 {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.payment.payment.captured.v1`: the authorized amount was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentCapturedV1 {
     pub order_id: String,
     pub payment_id: String,
     pub amount_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `commerce.payment.payment.voided.v1`: the authorization was released without taking money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentVoidedV1 {
     pub order_id: String,
     pub payment_id: String,
 }
+
+crate::event_type!(PaymentAuthorizedV1 = "commerce.payment.payment.authorized.v1", version 1, on PAYMENT_PAYMENT, keyed by order_id);
+crate::event_type!(PaymentDeclinedV1 = "commerce.payment.payment.declined.v1", version 1, on PAYMENT_PAYMENT, keyed by order_id);
+crate::event_type!(PaymentCapturedV1 = "commerce.payment.payment.captured.v1", version 1, on PAYMENT_PAYMENT, keyed by order_id);
+crate::event_type!(PaymentVoidedV1 = "commerce.payment.payment.voided.v1", version 1, on PAYMENT_PAYMENT, keyed by order_id);

@@ -1,6 +1,8 @@
 //! Catalog's rules, without I/O: what a valid product, price and category are, how a
 //! product's status may change, and what a browse query may ask for.
 
+use events::value::{Currency, Money, Sku};
+
 /// A value that breaks one of catalog's rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidInput {
@@ -20,27 +22,13 @@ pub enum InvalidInput {
     Range(u32, u32),
 }
 
-/// A product's id, which is also its SKU.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductId(String);
+/// A product's id, which is also its SKU: the contract's rule, shared with inventory and
+/// ordering.
+pub type ProductId = Sku;
 
-impl ProductId {
-    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
-        let valid = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidInput::ProductId)
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// Reads a product id, or says which rule it breaks.
+pub fn product_id(value: &str) -> Result<ProductId, InvalidInput> {
+    Sku::parse(value).map_err(|_| InvalidInput::ProductId)
 }
 
 /// A category's id: a lowercase slug.
@@ -86,12 +74,9 @@ impl Text {
     }
 }
 
-/// A price: positive integer minor units of an ISO 4217 currency.
+/// A price: the contract's money, positive and at most [`Price::MAX_MINOR`] minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Price {
-    minor: i64,
-    currency: [u8; 3],
-}
+pub struct Price(Money);
 
 impl Price {
     /// Ten million in major units: more than anything this shop sells, far from overflow.
@@ -101,22 +86,18 @@ impl Price {
         if !(1..=Self::MAX_MINOR).contains(&minor) {
             return Err(InvalidInput::Amount);
         }
-        match <[u8; 3]>::try_from(currency.as_bytes()) {
-            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self {
-                minor,
-                currency: code,
-            }),
-            _ => Err(InvalidInput::Currency),
-        }
+        let currency = Currency::parse(currency).map_err(|_| InvalidInput::Currency)?;
+        Money::new(minor, currency)
+            .map(Self)
+            .map_err(|_| InvalidInput::Amount)
     }
 
     pub fn minor(&self) -> i64 {
-        self.minor
+        self.0.minor()
     }
 
-    pub fn currency(&self) -> &str {
-        // Built only from three ASCII uppercase letters.
-        std::str::from_utf8(&self.currency).unwrap_or("XXX")
+    pub fn currency(&self) -> Currency {
+        self.0.currency()
     }
 }
 
@@ -226,8 +207,8 @@ mod tests {
 
     #[test]
     fn ids_names_and_categories_are_checked_at_the_edge() {
-        assert!(ProductId::parse("espresso-cup_1.0").is_ok());
-        assert!(ProductId::parse("no spaces").is_err());
+        assert!(product_id("espresso-cup_1.0").is_ok());
+        assert_eq!(product_id("no spaces"), Err(InvalidInput::ProductId));
         assert!(CategoryId::parse("kitchen-cups").is_ok());
         assert!(CategoryId::parse("Kitchen").is_err());
         assert_eq!(

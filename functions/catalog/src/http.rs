@@ -27,7 +27,7 @@ use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
 
-use crate::domain::{CategoryId, InvalidInput, Page, Price, ProductId, ProductStatus, Sort, Text};
+use crate::domain::{CategoryId, InvalidInput, Page, Price, ProductStatus, Sort, Text, product_id};
 use crate::products::{
     self, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError, NewProduct,
     ProductDetails, UpdateProductError,
@@ -43,10 +43,7 @@ impl CatalogApi {
     /// A lazy pool on `DATABASE_URL`.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
-            pool: sqlx::mysql::MySqlPoolOptions::new()
-                .max_connections(5)
-                .acquire_timeout(std::time::Duration::from_secs(3))
-                .connect_lazy(&runtime::config::required("DATABASE_URL")?)?,
+            pool: store::mariadb::pool_from_env()?,
         })
     }
 }
@@ -162,7 +159,7 @@ async fn create_product(
     Json(body): Json<CreateProductRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut fields = Fields::default();
-    let product_id = fields.check("productId", ProductId::parse(&body.product_id));
+    let product_id = fields.check("productId", product_id(&body.product_id));
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
     let category_id = body
@@ -189,7 +186,7 @@ async fn create_product(
         }
         _ => None,
     })?;
-    match products::create_product(&api.pool, &product, &event_context(&request)).await {
+    match products::create_product(&api.pool, &product, &EventContext::of_request(&request)).await {
         Ok(view) => Ok(envelope::created(view)),
         Err(CreateProductError::AlreadyExists) => Err(ApiError::conflict(
             "PRODUCT_EXISTS",
@@ -215,7 +212,7 @@ async fn update_product(
     Path(id): Path<String>,
     Json(body): Json<UpdateProductRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let product_id = ProductId::parse(&id).map_err(|_| product_not_found())?;
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
     let mut fields = Fields::default();
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
@@ -253,11 +250,11 @@ async fn change_price(
     Path(id): Path<String>,
     Json(body): Json<ChangePriceRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let product_id = ProductId::parse(&id).map_err(|_| product_not_found())?;
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
     let mut fields = Fields::default();
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
     let price = fields.into_result(price)?;
-    match products::change_price(&api.pool, &product_id, price, &event_context(&request)).await {
+    match products::change_price(&api.pool, &product_id, price, &EventContext::of_request(&request)).await {
         Ok(view) => Ok(envelope::ok(view)),
         Err(ChangePriceError::NotFound) => Err(product_not_found()),
         Err(ChangePriceError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
@@ -288,8 +285,8 @@ async fn change_status(
     wanted: ProductStatus,
     request: &RequestContext,
 ) -> Result<impl IntoResponse + use<>, ApiError> {
-    let product_id = ProductId::parse(id).map_err(|_| product_not_found())?;
-    match products::change_status(&api.pool, &product_id, wanted, &event_context(request)).await {
+    let product_id = product_id(id).map_err(|_| product_not_found())?;
+    match products::change_status(&api.pool, &product_id, wanted, &EventContext::of_request(request)).await {
         Ok(view) => Ok(envelope::ok(view)),
         Err(ChangeStatusError::NotFound) => Err(product_not_found()),
         Err(ChangeStatusError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
@@ -389,13 +386,4 @@ fn product_not_found() -> ApiError {
 
 fn unknown_category() -> ApiError {
     ApiError::unprocessable("UNKNOWN_CATEGORY", "The category does not exist.")
-}
-
-fn event_context(request: &RequestContext) -> EventContext {
-    EventContext {
-        traceparent: Some(request.trace.to_header()),
-        tracestate: None,
-        correlation_id: None,
-        causation_id: Some(request.request_id.clone()),
-    }
 }

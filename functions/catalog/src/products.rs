@@ -3,19 +3,13 @@
 //! the transaction of the change; a change that changes nothing writes no event.
 
 use chrono::{DateTime, Utc};
-use events::catalog::{
-    AGGREGATE, PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, PRODUCT_REACTIVATED_V1,
-    ProductCreatedV1, ProductDiscontinuedV1, ProductPriceChangedV1, ProductReactivatedV1,
-};
+use events::catalog::{ProductCreatedV1, ProductDiscontinuedV1, ProductPriceChangedV1, ProductReactivatedV1};
 use serde::Serialize;
 use sqlx::{MySqlConnection, MySqlPool};
-use store::outbox::{self, EventContext, OutboxEvent};
+use store::mariadb::{DUPLICATE_KEY, MISSING_REFERENCE, error_number};
+use store::outbox::{self, EventContext, Origin};
 
 use crate::domain::{CategoryId, Page, Price, ProductId, ProductStatus, Sort, Text, status_change};
-
-/// MariaDB's duplicate-key and missing-parent-row errors.
-const DUPLICATE_KEY: u16 = 1062;
-const NO_REFERENCED_ROW: u16 = 1452;
 
 /// The ids of a category and all its descendants, as the CTE `tree`.
 macro_rules! category_tree_sql {
@@ -93,36 +87,31 @@ pub async fn create_product(
     .bind(product.description.as_str())
     .bind(product.category_id.as_ref().map(CategoryId::as_str))
     .bind(product.price.minor())
-    .bind(product.price.currency())
+    .bind(product.price.currency().as_str())
     .bind(now)
     .bind(now)
     .execute(&mut *transaction)
     .await;
     match inserted {
         Ok(_) => {}
-        Err(error) if database_error(&error) == Some(DUPLICATE_KEY) => {
+        Err(error) if error_number(&error) == Some(DUPLICATE_KEY) => {
             return Err(CreateProductError::AlreadyExists);
         }
-        Err(error) if database_error(&error) == Some(NO_REFERENCED_ROW) => {
+        Err(error) if error_number(&error) == Some(MISSING_REFERENCE) => {
             return Err(CreateProductError::UnknownCategory);
         }
         Err(error) => return Err(anyhow::Error::from(error).into()),
     }
-    let payload = ProductCreatedV1 {
-        product_id: product.product_id.as_str().to_owned(),
+    let created = ProductCreatedV1 {
+        product_id: product.product_id.clone(),
         name: product.name.as_str().to_owned(),
         price_minor: product.price.minor(),
-        currency: product.price.currency().to_owned(),
+        currency: product.price.currency(),
     };
-    append(
-        &mut transaction,
-        "create-product",
-        product.product_id.as_str(),
-        PRODUCT_CREATED_V1,
-        &payload,
-        context,
-    )
-    .await?;
+    let origin = Origin::new("create-product", context.clone());
+    outbox::append(&mut transaction, &origin, &created)
+        .await
+        .map_err(anyhow::Error::from)?;
     let view = load(&mut transaction, product.product_id.as_str(), false)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the product just created is missing"))?;
@@ -168,7 +157,7 @@ pub async fn update_product(
     .await;
     match updated {
         Ok(_) => {}
-        Err(error) if database_error(&error) == Some(NO_REFERENCED_ROW) => {
+        Err(error) if error_number(&error) == Some(MISSING_REFERENCE) => {
             return Err(UpdateProductError::UnknownCategory);
         }
         Err(error) => return Err(anyhow::Error::from(error).into()),
@@ -200,29 +189,24 @@ pub async fn change_price(
     let current = load(&mut transaction, product_id.as_str(), true)
         .await?
         .ok_or(ChangePriceError::NotFound)?;
-    if current.price_minor != price.minor() || current.currency != price.currency() {
+    if current.price_minor != price.minor() || current.currency != price.currency().as_str() {
         sqlx::query("UPDATE product SET price_minor = ?, currency = ?, updated_at = ? WHERE product_id = ?")
             .bind(price.minor())
-            .bind(price.currency())
+            .bind(price.currency().as_str())
             .bind(Utc::now())
             .bind(product_id.as_str())
             .execute(&mut *transaction)
             .await
             .map_err(anyhow::Error::from)?;
-        let payload = ProductPriceChangedV1 {
-            product_id: product_id.as_str().to_owned(),
+        let changed = ProductPriceChangedV1 {
+            product_id: product_id.clone(),
             price_minor: price.minor(),
-            currency: price.currency().to_owned(),
+            currency: price.currency(),
         };
-        append(
-            &mut transaction,
-            "change-product-price",
-            product_id.as_str(),
-            PRODUCT_PRICE_CHANGED_V1,
-            &payload,
-            context,
-        )
-        .await?;
+        let origin = Origin::new("change-product-price", context.clone());
+        outbox::append(&mut transaction, &origin, &changed)
+            .await
+            .map_err(anyhow::Error::from)?;
     }
     let view = load(&mut transaction, product_id.as_str(), false)
         .await?
@@ -262,33 +246,18 @@ pub async fn change_status(
             .execute(&mut *transaction)
             .await
             .map_err(anyhow::Error::from)?;
-        let id = product_id.as_str().to_owned();
-        match next {
+        let product_id = product_id.clone();
+        let appended = match next {
             ProductStatus::Discontinued => {
-                let payload = ProductDiscontinuedV1 { product_id: id };
-                append(
-                    &mut transaction,
-                    "discontinue-product",
-                    product_id.as_str(),
-                    PRODUCT_DISCONTINUED_V1,
-                    &payload,
-                    context,
-                )
-                .await?;
+                let origin = Origin::new("discontinue-product", context.clone());
+                outbox::append(&mut transaction, &origin, &ProductDiscontinuedV1 { product_id }).await
             }
             ProductStatus::Active => {
-                let payload = ProductReactivatedV1 { product_id: id };
-                append(
-                    &mut transaction,
-                    "activate-product",
-                    product_id.as_str(),
-                    PRODUCT_REACTIVATED_V1,
-                    &payload,
-                    context,
-                )
-                .await?;
+                let origin = Origin::new("activate-product", context.clone());
+                outbox::append(&mut transaction, &origin, &ProductReactivatedV1 { product_id }).await
             }
-        }
+        };
+        appended.map_err(anyhow::Error::from)?;
     }
     let view = load(&mut transaction, product_id.as_str(), false)
         .await?
@@ -404,10 +373,8 @@ pub async fn create_category(
             name: name.as_str().to_owned(),
             children: Vec::new(),
         }),
-        Err(error) if database_error(&error) == Some(DUPLICATE_KEY) => {
-            Err(CreateCategoryError::AlreadyExists)
-        }
-        Err(error) if database_error(&error) == Some(NO_REFERENCED_ROW) => {
+        Err(error) if error_number(&error) == Some(DUPLICATE_KEY) => Err(CreateCategoryError::AlreadyExists),
+        Err(error) if error_number(&error) == Some(MISSING_REFERENCE) => {
             Err(CreateCategoryError::UnknownParent)
         }
         Err(error) => Err(anyhow::Error::from(error).into()),
@@ -479,32 +446,4 @@ async fn load(
         .fetch_optional(connection)
         .await?;
     Ok(row.map(view))
-}
-
-async fn append(
-    connection: &mut MySqlConnection,
-    function: &str,
-    product_id: &str,
-    event_type: &str,
-    payload: &impl Serialize,
-    context: &EventContext,
-) -> Result<(), anyhow::Error> {
-    let event = OutboxEvent::new(
-        events::topics::CATALOG_PRODUCT.name,
-        AGGREGATE,
-        product_id,
-        event_type,
-        &format!("commerce/catalog/{function}"),
-        payload,
-    )?
-    .with_context(context.clone());
-    outbox::append(connection, &[event]).await?;
-    Ok(())
-}
-
-fn database_error(error: &sqlx::Error) -> Option<u16> {
-    error
-        .as_database_error()
-        .and_then(|error| error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .map(sqlx::mysql::MySqlDatabaseError::number)
 }

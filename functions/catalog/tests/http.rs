@@ -1,6 +1,7 @@
 //! The catalog HTTP functions called in-process (the routers the binaries serve) against the
 //! real MariaDB of the local stack.
 
+use events::EventType;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ async fn an_admin_creates_a_product_and_ordering_can_read_the_event() {
     assert_eq!(body["data"]["status"], "ACTIVE");
     let events = app.outbox().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].0, events::catalog::PRODUCT_CREATED_V1);
+    assert_eq!(events[0].0, events::catalog::ProductCreatedV1::NAME);
     let created: events::catalog::ProductCreatedV1 =
         serde_json::from_value(events[0].1.clone()).expect("the payload ordering's projection reads");
     assert_eq!(
@@ -288,10 +289,10 @@ async fn price_changes_discontinuing_and_reactivating_are_announced_once_each() 
     assert_eq!(
         types,
         [
-            events::catalog::PRODUCT_CREATED_V1,
-            events::catalog::PRODUCT_PRICE_CHANGED_V1,
-            events::catalog::PRODUCT_DISCONTINUED_V1,
-            events::catalog::PRODUCT_REACTIVATED_V1,
+            events::catalog::ProductCreatedV1::NAME,
+            events::catalog::ProductPriceChangedV1::NAME,
+            events::catalog::ProductDiscontinuedV1::NAME,
+            events::catalog::ProductReactivatedV1::NAME,
         ]
     );
     app.database.drop().await;

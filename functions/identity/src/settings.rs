@@ -16,20 +16,9 @@ use std::time::Duration;
 
 use runtime::config::{parsed_or, required};
 use security::{AccessTokenVerifier, TokenIssuer};
-use sqlx::MySqlPool;
 
 use crate::rate_limit::{Limit, LoginLimiter};
 use crate::sessions::Issuing;
-
-/// A lazy pool on `DATABASE_URL`: it connects on first use, so start-up stays fast and a
-/// briefly unavailable database fails requests instead of crash-looping the function.
-pub fn database_pool() -> anyhow::Result<MySqlPool> {
-    let url = required("DATABASE_URL")?;
-    Ok(sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(parsed_or("DATABASE_MAX_CONNECTIONS", 5)?)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(&url)?)
-}
 
 /// The access-token issuer and refresh-token lifetime, with the signing keys from AWS, the
 /// environment or a file.

@@ -6,17 +6,6 @@ use security::Role;
 use sqlx::{MySqlConnection, MySqlPool, Row};
 use uuid::Uuid;
 
-/// MariaDB's error number for a duplicate key.
-const ER_DUP_ENTRY: u16 = 1062;
-
-/// Whether a database error is a unique-key violation.
-pub fn is_duplicate_key(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|database| database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|mysql| mysql.number() == ER_DUP_ENTRY)
-}
-
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
     pub id: Uuid,

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use security::{AccessClaims, Role, password};
 use sqlx::MySqlPool;
-use store::outbox::{self, OutboxEvent};
+use store::outbox::{self, EventContext, Origin};
 use uuid::Uuid;
 
 use crate::domain::{DisplayName, Email, Password};
@@ -12,8 +12,8 @@ use crate::rate_limit::{LoginLimiter, Verdict};
 use crate::sessions::{Issuing, RefreshToken, SessionTokens, hash_refresh_token};
 use crate::store::{self as db, LoginAttempt, NewUser};
 
-/// The CloudEvent source of the events this context produces.
-pub const SOURCE: &str = "commerce/identity/register-user";
+/// The function that registers users, the `source` of `user.registered`.
+const REGISTER_USER: &str = "register-user";
 
 /// Runs an argon2id computation on a blocking thread: it takes tens of milliseconds of CPU,
 /// which must not stall the async workers serving other requests.
@@ -65,22 +65,12 @@ pub async fn register(pool: &MySqlPool, command: RegisterUser) -> Result<Registe
     let user_id = Uuid::now_v7();
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
     let now = Utc::now();
-    let payload = events::identity::UserRegisteredV1 {
+    let registered = events::identity::UserRegisteredV1 {
         user_id: user_id.to_string(),
         email: command.email.as_str().to_owned(),
         display_name: command.display_name.as_str().to_owned(),
         registered_at: now,
     };
-    let event = OutboxEvent::new(
-        events::topics::IDENTITY_USER.name,
-        "user",
-        &payload.user_id,
-        events::identity::USER_REGISTERED_V1,
-        SOURCE,
-        &payload,
-    )
-    .map_err(anyhow::Error::from)?;
-
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
     let inserted = db::insert_user(
         &mut transaction,
@@ -94,18 +84,19 @@ pub async fn register(pool: &MySqlPool, command: RegisterUser) -> Result<Registe
     )
     .await;
     match inserted {
-        Err(error) if db::is_duplicate_key(&error) => return Err(RegisterError::EmailTaken),
+        Err(error) if store::mariadb::is_duplicate_key(&error) => return Err(RegisterError::EmailTaken),
         other => other.map_err(anyhow::Error::from)?,
     }
-    outbox::append(&mut transaction, &[event])
+    let origin = Origin::new(REGISTER_USER, EventContext::default());
+    outbox::append(&mut transaction, &origin, &registered)
         .await
         .map_err(anyhow::Error::from)?;
     transaction.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!("User registered");
     Ok(RegisteredUser {
         user_id,
-        email: payload.email,
-        display_name: payload.display_name,
+        email: registered.email,
+        display_name: registered.display_name,
     })
 }
 

@@ -4,40 +4,18 @@
 use std::collections::BTreeMap;
 
 /// A stock keeping unit: the catalog product id, 1–64 characters of letters, digits, `-`,
-/// `_` and `.`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Sku(String);
+/// `_` and `.`. The rule belongs to the contract, which every context shares.
+pub use events::value::Sku;
 
 /// A value that breaks one of inventory's rules; retrying cannot fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidInput {
-    #[error("SKU {0:?} must be 1 to 64 letters, digits, '-', '_' or '.'")]
-    Sku(String),
     #[error("quantity {0} must be between 1 and {max}", max = Quantity::MAX)]
     Quantity(i64),
     #[error("stock level {0} must be between 0 and {max}", max = StockLevel::MAX)]
     StockLevel(i64),
     #[error("an order must have at least one line")]
     NoLines,
-}
-
-impl Sku {
-    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
-        let valid = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidInput::Sku(value.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A positive number of units on one line of a reservation.

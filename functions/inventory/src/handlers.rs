@@ -1,25 +1,21 @@
 //! The event functions of inventory: `reserve-stock` on `order.placed`, `release-stock` on
-//! `order.cancelled`, `commit-stock` on `order.confirmed`. Every other event type on the
-//! order topic is acknowledged untouched, so ordering can add event types freely.
+//! `order.cancelled`, `commit-stock` on `order.confirmed`, each a [`Consumer`] that the
+//! shared runner drives (every other event type on the order topic is acknowledged untouched,
+//! so ordering can add event types freely); and the scheduled `expire-reservations`.
 
 use chrono::{Duration, Utc};
-use cloudevents::{AttributesReader, Event};
-use events::ordering::{
-    ORDER_CANCELLED_V1, ORDER_CONFIRMED_V1, ORDER_PLACED_V1, OrderCancelledV1, OrderConfirmedV1,
-    OrderPlacedV1,
-};
-use runtime::events::{Delivery, EventHandler, Outcome};
-use sqlx::MySqlPool;
-use store::outbox::EventContext;
+use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::consumer::{Consumer, Received, Retryable};
 
-use crate::domain::{Quantity, ReservationRequest, Sku};
-use crate::reservations::{self, ReservationError, Reserved, Settled, Step};
+use crate::domain::{InvalidInput, Quantity, ReservationRequest};
+use crate::reservations::{self, ReservationError};
 
 /// How long a reservation holds stock for an unpaid order unless configured otherwise. Longer
 /// than ordering's payment deadline, so an order normally expires (and releases) first.
 pub const DEFAULT_RESERVATION_TTL: Duration = Duration::minutes(30);
 
-/// `reserve-stock`.
+/// `reserve-stock`: reserves every line of a placed order, or none.
 #[derive(Debug, Clone)]
 pub struct ReserveStock {
     pool: MySqlPool,
@@ -27,144 +23,115 @@ pub struct ReserveStock {
 }
 
 impl ReserveStock {
-    pub const CONSUMER: &'static str = "reserve-stock";
-
     pub fn new(pool: MySqlPool, ttl: Duration) -> Self {
         Self { pool, ttl }
     }
 }
 
-impl EventHandler for ReserveStock {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != ORDER_PLACED_V1 {
-            return Outcome::Ack;
-        }
-        let placed: OrderPlacedV1 = match events::envelope::data_json(event) {
-            Ok(placed) => placed,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let request = match request_of(&placed) {
-            Ok(request) => request,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
+impl Consumer for ReserveStock {
+    const NAME: &'static str = "reserve-stock";
+    type Event = OrderPlacedV1;
+    type Error = ReservationError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        placed: &Received<OrderPlacedV1>,
+    ) -> Result<(), ReservationError> {
+        let request = request_of(&placed.data)?;
         let expires_at = Utc::now() + self.ttl;
-        match reservations::reserve(&self.pool, step, &placed.order_id, &request, expires_at).await {
-            Ok(Reserved::All) => Outcome::Ack,
-            Ok(Reserved::Refused(short)) => {
-                tracing::info!(short_lines = short.len(), "Stock is short; reserved nothing");
-                Outcome::Ack
-            }
-            Ok(Reserved::AlreadySettled | Reserved::Duplicate) => {
-                tracing::info!("Order already settled by inventory; nothing to do");
-                Outcome::Ack
-            }
-            Err(error) => outcome_of(error),
-        }
+        reservations::reserve(
+            transaction,
+            &placed.origin,
+            &placed.data.order_id,
+            &request,
+            expires_at,
+        )
+        .await?;
+        Ok(())
     }
 }
 
-/// `release-stock`.
+/// `release-stock`: gives a cancelled order's stock back.
 #[derive(Debug, Clone)]
 pub struct ReleaseStock {
     pool: MySqlPool,
 }
 
 impl ReleaseStock {
-    pub const CONSUMER: &'static str = "release-stock";
-
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
 }
 
-impl EventHandler for ReleaseStock {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != ORDER_CANCELLED_V1 {
-            return Outcome::Ack;
-        }
-        let cancelled: OrderCancelledV1 = match events::envelope::data_json(event) {
-            Ok(cancelled) => cancelled,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
-        settled(reservations::release(&self.pool, step, &cancelled.order_id).await)
+impl Consumer for ReleaseStock {
+    const NAME: &'static str = "release-stock";
+    type Event = OrderCancelledV1;
+    type Error = ReservationError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cancelled: &Received<OrderCancelledV1>,
+    ) -> Result<(), ReservationError> {
+        reservations::release(transaction, &cancelled.origin, &cancelled.data.order_id).await?;
+        Ok(())
     }
 }
 
-/// `commit-stock`.
+/// `commit-stock`: turns a confirmed order's reservation into a sale.
 #[derive(Debug, Clone)]
 pub struct CommitStock {
     pool: MySqlPool,
 }
 
 impl CommitStock {
-    pub const CONSUMER: &'static str = "commit-stock";
-
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
 }
 
-impl EventHandler for CommitStock {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != ORDER_CONFIRMED_V1 {
-            return Outcome::Ack;
-        }
-        let confirmed: OrderConfirmedV1 = match events::envelope::data_json(event) {
-            Ok(confirmed) => confirmed,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
-        settled(reservations::commit(&self.pool, step, &confirmed.order_id).await)
+impl Consumer for CommitStock {
+    const NAME: &'static str = "commit-stock";
+    type Event = OrderConfirmedV1;
+    type Error = ReservationError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        confirmed: &Received<OrderConfirmedV1>,
+    ) -> Result<(), ReservationError> {
+        reservations::commit(transaction, &confirmed.origin, &confirmed.data.order_id).await?;
+        Ok(())
     }
 }
 
-fn request_of(placed: &OrderPlacedV1) -> Result<ReservationRequest, crate::domain::InvalidInput> {
+fn request_of(placed: &OrderPlacedV1) -> Result<ReservationRequest, InvalidInput> {
     let lines = placed
         .lines
         .iter()
-        .map(|line| {
-            Ok((
-                Sku::parse(&line.product_id)?,
-                Quantity::new(i64::from(line.quantity))?,
-            ))
-        })
-        .collect::<Result<Vec<_>, crate::domain::InvalidInput>>()?;
+        .map(|line| Ok((line.product_id.clone(), Quantity::new(i64::from(line.quantity))?)))
+        .collect::<Result<Vec<_>, InvalidInput>>()?;
     ReservationRequest::new(lines)
 }
 
-fn settled(result: Result<Settled, ReservationError>) -> Outcome {
-    match result {
-        Ok(Settled::Changed) => Outcome::Ack,
-        Ok(Settled::NothingToDo | Settled::Duplicate) => {
-            tracing::info!("Reservation already settled; nothing to do");
-            Outcome::Ack
-        }
-        Err(error) => outcome_of(error),
-    }
-}
-
-fn outcome_of(error: ReservationError) -> Outcome {
-    match error {
-        ReservationError::NotCommittable { .. } => Outcome::Reject(error.to_string()),
-        ReservationError::Database(_) | ReservationError::Unexpected(_) => {
-            Outcome::Retry(format!("{error:#}"))
+impl Retryable for ReservationError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid(_) | Self::NotCommittable { .. } => false,
+            Self::Database(_) | Self::Unexpected(_) => true,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! when the order is cancelled or the reservation lapses, commit them when the order is
 //! confirmed.
 //!
-//! Each runs in one transaction that also records the handled event in the inbox and appends
-//! the resulting event to the outbox. The `reservation` row of an order is inserted before any
+//! Each runs on the transaction its caller opened: for the event functions, the consumer
+//! runner's, which also holds the event's inbox row and commits the lot. Each appends the
+//! event it causes to the outbox on that same transaction. The `reservation` row of an order is inserted before any
 //! stock row is touched: its primary key serialises everything that happens to one order, and
 //! plain inserts of different keys never deadlock each other (a `SELECT … FOR UPDATE` on a
 //! missing row would take a gap lock and could). Stock rows are then locked in SKU order, so
@@ -13,16 +14,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use events::inventory::{
-    AGGREGATE, ReservedLineV1, STOCK_COMMITTED_V1, STOCK_RELEASED_V1, STOCK_RESERVATION_FAILED_V1,
-    STOCK_RESERVED_V1, ShortLineV1, StockCommittedV1, StockReleasedV1, StockReservationFailedV1,
-    StockReservedV1,
+    ReservedLineV1, ShortLineV1, StockCommittedV1, StockReleasedV1, StockReservationFailedV1,
+    StockReservedV1, release_reason,
 };
 use sqlx::{MySqlConnection, MySqlPool};
-use store::inbox::{self, Claim};
-use store::outbox::{self, EventContext, OutboxEvent};
+use store::outbox::{self, EventContext, Origin};
 
 use crate::domain::{
-    Quantity, ReservationDecision, ReservationRequest, ReservationStatus, ShortLine, Sku, decide_reservation,
+    InvalidInput, Quantity, ReservationDecision, ReservationRequest, ReservationStatus, ShortLine, Sku,
+    decide_reservation,
 };
 
 /// What reserving did.
@@ -34,8 +34,6 @@ pub enum Reserved {
     Refused(Vec<ShortLine>),
     /// The order already had a reservation (or was released before it arrived): nothing done.
     AlreadySettled,
-    /// This event was handled before.
-    Duplicate,
 }
 
 /// What releasing or committing did.
@@ -45,13 +43,14 @@ pub enum Settled {
     Changed,
     /// Nothing to do: already in the wanted state, or nothing was ever reserved.
     NothingToDo,
-    /// This event was handled before.
-    Duplicate,
 }
 
 /// Failures of the reservation use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum ReservationError {
+    /// The order's lines cannot be a reservation (no lines, a quantity out of range).
+    #[error("the order cannot be reserved: {0}")]
+    Invalid(#[from] InvalidInput),
     /// The order was confirmed but its stock is not reserved (released, failed or missing):
     /// a broken saga that needs a person, not a retry.
     #[error("order {order_id} cannot be committed: its reservation is {status}")]
@@ -63,30 +62,18 @@ pub enum ReservationError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Where the use case runs: the source of its events and the inbox consumer name.
-#[derive(Debug, Clone, Copy)]
-pub struct Step<'a> {
-    pub consumer: &'a str,
-    pub event_id: &'a str,
-    pub context: &'a EventContext,
-}
-
 /// Reserves every line of `order_id`, or none.
 #[tracing::instrument(skip_all, fields(order_id))]
 pub async fn reserve(
-    pool: &MySqlPool,
-    step: Step<'_>,
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
     order_id: &str,
     request: &ReservationRequest,
     expires_at: DateTime<Utc>,
 ) -> Result<Reserved, ReservationError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Reserved::Duplicate),
-    };
-    if !claim_reservation(&mut transaction, order_id, ReservationStatus::Failed).await? {
-        transaction.commit().await?;
+    if !claim_reservation(transaction, order_id, ReservationStatus::Failed).await? {
+        tracing::info!("Order already settled by inventory; nothing to do");
         return Ok(Reserved::AlreadySettled);
     }
 
@@ -126,85 +113,66 @@ pub async fn reserve(
                     .await?;
             }
             set_status(
-                &mut transaction,
+                transaction,
                 order_id,
                 ReservationStatus::Reserved,
                 Some(expires_at),
             )
             .await?;
-            let payload = StockReservedV1 {
+            let reserved = StockReservedV1 {
                 order_id: order_id.to_owned(),
                 lines: wire_lines(request.lines()),
                 expires_at: expires_at.to_rfc3339(),
             };
-            append(&mut transaction, step, order_id, STOCK_RESERVED_V1, &payload).await?;
+            outbox::append(transaction, origin, &reserved).await?;
             Reserved::All
         }
         ReservationDecision::Refuse(short) => {
-            let payload = StockReservationFailedV1 {
+            let failed = StockReservationFailedV1 {
                 order_id: order_id.to_owned(),
                 short_lines: short
                     .iter()
                     .map(|line| ShortLineV1 {
-                        sku: line.sku.as_str().to_owned(),
+                        sku: line.sku.clone(),
                         requested: line.requested.units(),
                         available: line.available,
                     })
                     .collect(),
             };
-            append(
-                &mut transaction,
-                step,
-                order_id,
-                STOCK_RESERVATION_FAILED_V1,
-                &payload,
-            )
-            .await?;
+            outbox::append(transaction, origin, &failed).await?;
+            tracing::info!(short_lines = short.len(), "Stock is short; reserved nothing");
             Reserved::Refused(short)
         }
     };
-    transaction.commit().await?;
     Ok(outcome)
 }
 
 /// Gives an order's reserved stock back because the order was cancelled. A release that
 /// arrives before the reservation leaves a tombstone, so the reservation is never made.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn release(pool: &MySqlPool, step: Step<'_>, order_id: &str) -> Result<Settled, ReservationError> {
+pub async fn release(
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
+    order_id: &str,
+) -> Result<Settled, ReservationError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Settled::Duplicate),
-    };
-    if claim_reservation(&mut transaction, order_id, ReservationStatus::Released).await? {
-        transaction.commit().await?;
+    if claim_reservation(transaction, order_id, ReservationStatus::Released).await? {
         return Ok(Settled::NothingToDo);
     }
-    let settled = release_locked(
-        &mut transaction,
-        step,
-        order_id,
-        events::inventory::release_reason::ORDER_CANCELLED,
-    )
-    .await?;
-    transaction.commit().await?;
-    Ok(settled)
+    release_locked(transaction, origin, order_id, release_reason::ORDER_CANCELLED).await
 }
 
 /// Turns an order's reservation into a sale because the order was confirmed.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn commit(pool: &MySqlPool, step: Step<'_>, order_id: &str) -> Result<Settled, ReservationError> {
+pub async fn commit(
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
+    order_id: &str,
+) -> Result<Settled, ReservationError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Settled::Duplicate),
-    };
-    let status = lock_status(&mut transaction, order_id).await?;
+    let status = lock_status(transaction, order_id).await?;
     match status {
-        Some(ReservationStatus::Committed) => {
-            transaction.commit().await?;
-            return Ok(Settled::NothingToDo);
-        }
+        Some(ReservationStatus::Committed) => return Ok(Settled::NothingToDo),
         Some(ReservationStatus::Reserved) => {}
         other => {
             return Err(ReservationError::NotCommittable {
@@ -213,7 +181,7 @@ pub async fn commit(pool: &MySqlPool, step: Step<'_>, order_id: &str) -> Result<
             });
         }
     }
-    let lines = lines_of(&mut transaction, order_id).await?;
+    let lines = lines_of(transaction, order_id).await?;
     for (sku, quantity) in &lines {
         let updated = sqlx::query(
             "UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ?, updated_at = NOW(6)
@@ -230,19 +198,12 @@ pub async fn commit(pool: &MySqlPool, step: Step<'_>, order_id: &str) -> Result<
             return Err(anyhow::anyhow!("reserved stock of {sku} is missing").into());
         }
     }
-    set_status(&mut transaction, order_id, ReservationStatus::Committed, None).await?;
-    let payload = StockCommittedV1 {
+    set_status(transaction, order_id, ReservationStatus::Committed, None).await?;
+    let committed = StockCommittedV1 {
         order_id: order_id.to_owned(),
-        lines: lines
-            .iter()
-            .map(|(sku, quantity)| ReservedLineV1 {
-                sku: sku.clone(),
-                quantity: u32::try_from(*quantity).unwrap_or(u32::MAX),
-            })
-            .collect(),
+        lines: wire_lines_of_rows(&lines)?,
     };
-    append(&mut transaction, step, order_id, STOCK_COMMITTED_V1, &payload).await?;
-    transaction.commit().await?;
+    outbox::append(transaction, origin, &committed).await?;
     Ok(Settled::Changed)
 }
 
@@ -259,24 +220,11 @@ pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<
     .bind(limit)
     .fetch_all(&mut *transaction)
     .await?;
-    let context = EventContext::default();
+    let sweep = Origin::new("expire-reservations", EventContext::default());
     let mut released = 0;
     for order_id in &expired {
-        let step = Step {
-            consumer: "expire-reservations",
-            event_id: order_id,
-            context: &EventContext {
-                correlation_id: Some(order_id.clone()),
-                ..context.clone()
-            },
-        };
-        if release_locked(
-            &mut transaction,
-            step,
-            order_id,
-            events::inventory::release_reason::EXPIRED,
-        )
-        .await?
+        let origin = sweep.correlated(order_id);
+        if release_locked(&mut transaction, &origin, order_id, release_reason::EXPIRED).await?
             == Settled::Changed
         {
             released += 1;
@@ -292,7 +240,7 @@ pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<
 /// Releases the reservation of `order_id`, whose row exists, if it is still live.
 async fn release_locked(
     connection: &mut MySqlConnection,
-    step: Step<'_>,
+    origin: &Origin,
     order_id: &str,
     reason: &str,
 ) -> Result<Settled, ReservationError> {
@@ -314,18 +262,12 @@ async fn release_locked(
         }
     }
     set_status(connection, order_id, ReservationStatus::Released, None).await?;
-    let payload = StockReleasedV1 {
+    let released = StockReleasedV1 {
         order_id: order_id.to_owned(),
-        lines: lines
-            .iter()
-            .map(|(sku, quantity)| ReservedLineV1 {
-                sku: sku.clone(),
-                quantity: u32::try_from(*quantity).unwrap_or(u32::MAX),
-            })
-            .collect(),
+        lines: wire_lines_of_rows(&lines)?,
         reason: reason.to_owned(),
     };
-    append(connection, step, order_id, STOCK_RELEASED_V1, &payload).await?;
+    outbox::append(connection, origin, &released).await?;
     Ok(Settled::Changed)
 }
 
@@ -389,29 +331,22 @@ async fn lines_of(
 fn wire_lines<'a>(lines: impl Iterator<Item = (&'a Sku, Quantity)>) -> Vec<ReservedLineV1> {
     lines
         .map(|(sku, quantity)| ReservedLineV1 {
-            sku: sku.as_str().to_owned(),
+            sku: sku.clone(),
             quantity: quantity.units(),
         })
         .collect()
 }
 
-async fn append(
-    connection: &mut MySqlConnection,
-    step: Step<'_>,
-    order_id: &str,
-    event_type: &str,
-    payload: &impl serde::Serialize,
-) -> Result<(), ReservationError> {
-    let event = OutboxEvent::new(
-        events::topics::INVENTORY_STOCK.name,
-        AGGREGATE,
-        order_id,
-        event_type,
-        &format!("commerce/inventory/{}", step.consumer),
-        payload,
-    )
-    .map_err(anyhow::Error::from)?
-    .with_context(step.context.clone());
-    outbox::append(connection, &[event]).await?;
-    Ok(())
+/// Reservation lines as stored, back on the wire. A stored SKU or quantity that breaks the
+/// rules means the table was written by something else than these use cases.
+fn wire_lines_of_rows(lines: &[(String, i64)]) -> Result<Vec<ReservedLineV1>, ReservationError> {
+    lines
+        .iter()
+        .map(|(sku, quantity)| {
+            Ok(ReservedLineV1 {
+                sku: Sku::parse(sku).map_err(anyhow::Error::from)?,
+                quantity: u32::try_from(*quantity).map_err(anyhow::Error::from)?,
+            })
+        })
+        .collect()
 }

@@ -4,11 +4,13 @@
 
 use chrono::{Duration, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use events::EventType;
 use inventory::handlers::{CommitStock, DEFAULT_RESERVATION_TTL, ReleaseStock, ReserveStock};
 use runtime::events::{Delivery, EventHandler, Outcome};
 use serde_json::json;
 use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
+use store::consumer::Runner;
 use store::testing::TestDatabase;
 
 fn order_event(id: &str, ty: &str, order_id: &str, data: serde_json::Value) -> Event {
@@ -29,7 +31,7 @@ fn placed(event_id: &str, order_id: &str, lines: &[(&str, u32)]) -> Event {
         .collect();
     order_event(
         event_id,
-        events::ordering::ORDER_PLACED_V1,
+        events::ordering::OrderPlacedV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1", "lines": lines, "totalMinor": 100,
                "currency": "EUR", "paymentToken": "tok_approve"}),
@@ -39,7 +41,7 @@ fn placed(event_id: &str, order_id: &str, lines: &[(&str, u32)]) -> Event {
 fn cancelled(event_id: &str, order_id: &str) -> Event {
     order_event(
         event_id,
-        events::ordering::ORDER_CANCELLED_V1,
+        events::ordering::OrderCancelledV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1", "reason": "payment-declined"}),
     )
@@ -48,7 +50,7 @@ fn cancelled(event_id: &str, order_id: &str) -> Event {
 fn confirmed(event_id: &str, order_id: &str) -> Event {
     order_event(
         event_id,
-        events::ordering::ORDER_CONFIRMED_V1,
+        events::ordering::OrderConfirmedV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1", "totalMinor": 100, "currency": "EUR"}),
     )
@@ -89,7 +91,7 @@ async fn an_order_whose_lines_are_all_in_stock_reserves_every_line() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
     stock(&database.pool, "cup", 2).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
 
     let outcome = deliver(&reserve, &placed("e-1", "o-1", &[("mug", 3), ("cup", 2)])).await;
 
@@ -98,7 +100,7 @@ async fn an_order_whose_lines_are_all_in_stock_reserves_every_line() {
     assert_eq!(level(&database.pool, "cup").await, (2, 2));
     assert_eq!(
         outbox_types(&database.pool).await,
-        [events::inventory::STOCK_RESERVED_V1]
+        [events::inventory::StockReservedV1::NAME]
     );
     let (correlation, causation): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT correlationid, causationid FROM outbox")
@@ -119,7 +121,7 @@ async fn an_order_with_one_short_line_reserves_nothing_and_says_which_line_was_s
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
     stock(&database.pool, "cup", 1).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
 
     let outcome = deliver(
         &reserve,
@@ -136,7 +138,7 @@ async fn an_order_with_one_short_line_reserves_nothing_and_says_which_line_was_s
     assert_eq!(level(&database.pool, "cup").await, (1, 0));
     assert_eq!(
         outbox_types(&database.pool).await,
-        [events::inventory::STOCK_RESERVATION_FAILED_V1]
+        [events::inventory::StockReservationFailedV1::NAME]
     );
     let payload: String = sqlx::query_scalar("SELECT payload FROM outbox")
         .fetch_one(&database.pool)
@@ -163,7 +165,10 @@ async fn two_hundred_concurrent_orders_for_fifty_units_reserve_exactly_fifty() {
         .connect(&database.url())
         .await
         .expect("pool");
-    let reserve = std::sync::Arc::new(ReserveStock::new(pool.clone(), DEFAULT_RESERVATION_TTL));
+    let reserve = std::sync::Arc::new(Runner::new(ReserveStock::new(
+        pool.clone(),
+        DEFAULT_RESERVATION_TTL,
+    )));
 
     let tasks: Vec<_> = (0..200)
         .map(|n| {
@@ -192,11 +197,11 @@ async fn two_hundred_concurrent_orders_for_fifty_units_reserve_exactly_fifty() {
     let types = outbox_types(&pool).await;
     let reserved = types
         .iter()
-        .filter(|ty| *ty == events::inventory::STOCK_RESERVED_V1)
+        .filter(|ty| *ty == events::inventory::StockReservedV1::NAME)
         .count();
     let failed = types
         .iter()
-        .filter(|ty| *ty == events::inventory::STOCK_RESERVATION_FAILED_V1)
+        .filter(|ty| *ty == events::inventory::StockReservationFailedV1::NAME)
         .count();
     assert_eq!((reserved, failed), (50, 150));
     pool.close().await;
@@ -207,7 +212,7 @@ async fn two_hundred_concurrent_orders_for_fifty_units_reserve_exactly_fifty() {
 async fn a_redelivered_or_replayed_order_reserves_only_once() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
     let event = placed("e-1", "o-1", &[("mug", 2)]);
 
     assert_eq!(deliver(&reserve, &event).await, Outcome::Ack);
@@ -227,8 +232,8 @@ async fn a_redelivered_or_replayed_order_reserves_only_once() {
 async fn a_cancelled_order_gives_its_stock_back_once() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
-    let release = ReleaseStock::new(database.pool.clone());
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
     deliver(&reserve, &placed("e-1", "o-1", &[("mug", 2)])).await;
 
     assert_eq!(deliver(&release, &cancelled("e-2", "o-1")).await, Outcome::Ack);
@@ -239,8 +244,8 @@ async fn a_cancelled_order_gives_its_stock_back_once() {
     assert_eq!(
         outbox_types(&database.pool).await,
         [
-            events::inventory::STOCK_RESERVED_V1,
-            events::inventory::STOCK_RELEASED_V1
+            events::inventory::StockReservedV1::NAME,
+            events::inventory::StockReleasedV1::NAME
         ]
     );
     database.drop().await;
@@ -250,8 +255,8 @@ async fn a_cancelled_order_gives_its_stock_back_once() {
 async fn a_cancellation_that_overtakes_its_order_keeps_the_order_from_reserving() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
-    let release = ReleaseStock::new(database.pool.clone());
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
 
     assert_eq!(deliver(&release, &cancelled("e-2", "o-1")).await, Outcome::Ack);
     assert_eq!(
@@ -268,9 +273,9 @@ async fn a_cancellation_that_overtakes_its_order_keeps_the_order_from_reserving(
 async fn a_confirmed_order_turns_its_reservation_into_a_sale() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
-    let commit = CommitStock::new(database.pool.clone());
-    let release = ReleaseStock::new(database.pool.clone());
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let commit = Runner::new(CommitStock::new(database.pool.clone()));
+    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
     deliver(&reserve, &placed("e-1", "o-1", &[("mug", 2)])).await;
 
     assert_eq!(deliver(&commit, &confirmed("e-2", "o-1")).await, Outcome::Ack);
@@ -282,8 +287,8 @@ async fn a_confirmed_order_turns_its_reservation_into_a_sale() {
     assert_eq!(
         outbox_types(&database.pool).await,
         [
-            events::inventory::STOCK_RESERVED_V1,
-            events::inventory::STOCK_COMMITTED_V1
+            events::inventory::StockReservedV1::NAME,
+            events::inventory::StockCommittedV1::NAME
         ]
     );
     database.drop().await;
@@ -292,7 +297,7 @@ async fn a_confirmed_order_turns_its_reservation_into_a_sale() {
 #[tokio::test]
 async fn confirming_an_order_without_reserved_stock_is_rejected_for_a_person_to_look_at() {
     let database = TestDatabase::with_migrations_of("inventory").await;
-    let commit = CommitStock::new(database.pool.clone());
+    let commit = Runner::new(CommitStock::new(database.pool.clone()));
 
     let outcome = deliver(&commit, &confirmed("e-1", "o-unknown")).await;
 
@@ -304,12 +309,12 @@ async fn confirming_an_order_without_reserved_stock_is_rejected_for_a_person_to_
 async fn malformed_order_events_are_rejected_and_change_nothing() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
+    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
 
     for event in [
         order_event(
             "e-1",
-            events::ordering::ORDER_PLACED_V1,
+            events::ordering::OrderPlacedV1::NAME,
             "o-1",
             json!({"orderId": "o-1"}),
         ),
@@ -329,8 +334,8 @@ async fn malformed_order_events_are_rejected_and_change_nothing() {
 async fn lapsed_reservations_are_released_by_the_sweep_and_live_ones_are_kept() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let lapsing = ReserveStock::new(database.pool.clone(), Duration::seconds(-1));
-    let live = ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL);
+    let lapsing = Runner::new(ReserveStock::new(database.pool.clone(), Duration::seconds(-1)));
+    let live = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
     deliver(&lapsing, &placed("e-1", "o-1", &[("mug", 2)])).await;
     deliver(&live, &placed("e-2", "o-2", &[("mug", 1)])).await;
 
@@ -342,7 +347,7 @@ async fn lapsed_reservations_are_released_by_the_sweep_and_live_ones_are_kept() 
     assert_eq!(level(&database.pool, "mug").await, (5, 1));
     assert_eq!(
         outbox_types(&database.pool).await.last().map(String::as_str),
-        Some(events::inventory::STOCK_RELEASED_V1)
+        Some(events::inventory::StockReleasedV1::NAME)
     );
     database.drop().await;
 }

@@ -6,69 +6,28 @@
 //! also covers replays after the inbox rows were purged.
 
 use chrono::{DateTime, Utc};
-use cloudevents::{AttributesReader, Event};
-use events::catalog::{
-    PRODUCT_CREATED_V1, PRODUCT_DISCONTINUED_V1, PRODUCT_PRICE_CHANGED_V1, PRODUCT_REACTIVATED_V1,
-    ProductCreatedV1, ProductDiscontinuedV1, ProductPriceChangedV1, ProductReactivatedV1,
-};
-use runtime::events::{Delivery, EventHandler, Outcome};
-use sqlx::MySqlPool;
-use store::inbox::{self, Claim};
-
-/// The name this consumer records in the inbox.
-pub const CONSUMER: &str = "project-catalog-product";
-
-/// A price in integer minor units of an ISO 4217 currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Price {
-    minor: i64,
-    currency: [u8; 3],
-}
-
-impl Price {
-    pub fn new(minor: i64, currency: &str) -> Result<Self, InvalidEvent> {
-        if minor < 0 {
-            return Err(InvalidEvent(format!("price {minor} is negative")));
-        }
-        let bytes = currency.as_bytes();
-        match <[u8; 3]>::try_from(bytes) {
-            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self {
-                minor,
-                currency: code,
-            }),
-            _ => Err(InvalidEvent(format!(
-                "currency {currency:?} is not an ISO 4217 code"
-            ))),
-        }
-    }
-
-    pub fn minor(&self) -> i64 {
-        self.minor
-    }
-
-    pub fn currency(&self) -> &str {
-        // Built only from three ASCII uppercase letters.
-        std::str::from_utf8(&self.currency).unwrap_or("XXX")
-    }
-}
+use events::catalog::ProductEvent;
+use events::value::{Money, Sku};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::consumer::{Consumer, Received, Retryable};
 
 /// What a catalog event means for the projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogChange {
     Created {
-        product_id: String,
+        product_id: Sku,
         name: String,
-        price: Price,
+        price: Money,
     },
     PriceChanged {
-        product_id: String,
-        price: Price,
+        product_id: Sku,
+        price: Money,
     },
     Discontinued {
-        product_id: String,
+        product_id: Sku,
     },
     Reactivated {
-        product_id: String,
+        product_id: Sku,
     },
 }
 
@@ -78,51 +37,28 @@ pub enum CatalogChange {
 pub struct InvalidEvent(String);
 
 impl CatalogChange {
-    /// Reads a catalog event. `Ok(None)` for event types the projection does not need, so the
-    /// catalog can publish new kinds of events without breaking ordering.
-    pub fn from_event(event: &Event) -> Result<Option<Self>, InvalidEvent> {
-        let invalid = |error: events::envelope::DataError| InvalidEvent(format!("{}: {error}", event.ty()));
-        let change = match event.ty() {
-            PRODUCT_CREATED_V1 => {
-                let data: ProductCreatedV1 = events::envelope::data_json(event).map_err(invalid)?;
-                Self::Created {
-                    price: Price::new(data.price_minor, &data.currency)?,
-                    product_id: non_empty(data.product_id)?,
-                    name: data.name,
-                }
-            }
-            PRODUCT_PRICE_CHANGED_V1 => {
-                let data: ProductPriceChangedV1 = events::envelope::data_json(event).map_err(invalid)?;
-                Self::PriceChanged {
-                    price: Price::new(data.price_minor, &data.currency)?,
-                    product_id: non_empty(data.product_id)?,
-                }
-            }
-            PRODUCT_DISCONTINUED_V1 => {
-                let data: ProductDiscontinuedV1 = events::envelope::data_json(event).map_err(invalid)?;
-                Self::Discontinued {
-                    product_id: non_empty(data.product_id)?,
-                }
-            }
-            PRODUCT_REACTIVATED_V1 => {
-                let data: ProductReactivatedV1 = events::envelope::data_json(event).map_err(invalid)?;
-                Self::Reactivated {
-                    product_id: non_empty(data.product_id)?,
-                }
-            }
-            _ => return Ok(None),
-        };
-        Ok(Some(change))
+    /// What a catalog event changes. Its ids and currency were checked when it was decoded;
+    /// the projection adds that a price is never negative.
+    pub fn of(event: &ProductEvent) -> Result<Self, InvalidEvent> {
+        let invalid = |error: events::value::MoneyError| InvalidEvent(format!("price: {error}"));
+        Ok(match event {
+            ProductEvent::Created(created) => Self::Created {
+                product_id: created.product_id.clone(),
+                name: created.name.clone(),
+                price: created.price().map_err(invalid)?,
+            },
+            ProductEvent::PriceChanged(changed) => Self::PriceChanged {
+                product_id: changed.product_id.clone(),
+                price: changed.price().map_err(invalid)?,
+            },
+            ProductEvent::Discontinued(discontinued) => Self::Discontinued {
+                product_id: discontinued.product_id.clone(),
+            },
+            ProductEvent::Reactivated(reactivated) => Self::Reactivated {
+                product_id: reactivated.product_id.clone(),
+            },
+        })
     }
-}
-
-fn non_empty(product_id: String) -> Result<String, InvalidEvent> {
-    if product_id.trim().is_empty() || product_id.len() > 64 {
-        return Err(InvalidEvent(format!(
-            "product id {product_id:?} is empty or longer than 64 characters"
-        )));
-    }
-    Ok(product_id)
 }
 
 /// The `project-catalog-product` function.
@@ -135,30 +71,29 @@ impl ProjectCatalogProduct {
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
-
-    /// Applies one event once. Database failures are transient; a bad event is not.
-    #[tracing::instrument(skip_all, fields(product_id))]
-    pub async fn apply(&self, event: &Event) -> Result<Applied, ProjectionError> {
-        let Some(change) = CatalogChange::from_event(event)? else {
-            return Ok(Applied::Ignored);
-        };
-        let occurred_at = event.time().copied().unwrap_or_else(Utc::now);
-        let mut transaction = match inbox::claim(&self.pool, CONSUMER, event.id()).await? {
-            Claim::New(transaction) => transaction,
-            Claim::AlreadyProcessed => return Ok(Applied::Duplicate),
-        };
-        write(&mut transaction, &change, occurred_at).await?;
-        transaction.commit().await?;
-        Ok(Applied::Changed)
-    }
 }
 
-/// What [`ProjectCatalogProduct::apply`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Changed,
-    Duplicate,
-    Ignored,
+impl Consumer for ProjectCatalogProduct {
+    const NAME: &'static str = "project-catalog-product";
+    type Event = ProductEvent;
+    type Error = ProjectionError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Applies one event once. Database failures are transient; a bad event is not.
+    #[tracing::instrument(skip_all, fields(product_id = %event.data.product_id()))]
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        event: &Received<ProductEvent>,
+    ) -> Result<(), ProjectionError> {
+        let change = CatalogChange::of(&event.data)?;
+        let occurred_at = event.time.unwrap_or_else(Utc::now);
+        write(transaction, &change, occurred_at).await?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,20 +104,17 @@ pub enum ProjectionError {
     Database(#[from] sqlx::Error),
 }
 
+impl Retryable for ProjectionError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
+}
+
 async fn write(
-    connection: &mut sqlx::MySqlConnection,
+    connection: &mut MySqlConnection,
     change: &CatalogChange,
     occurred_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    tracing::Span::current().record(
-        "product_id",
-        match change {
-            CatalogChange::Created { product_id, .. }
-            | CatalogChange::PriceChanged { product_id, .. }
-            | CatalogChange::Discontinued { product_id }
-            | CatalogChange::Reactivated { product_id } => product_id.as_str(),
-        },
-    );
     // Each statement only moves a row forward in time: an update carries the guard in its
     // WHERE clause, an insert of a product never seen before has nothing to be older than.
     match change {
@@ -200,10 +132,10 @@ async fn write(
                    currency = IF(VALUES(last_event_at) >= last_event_at, VALUES(currency), currency),
                    last_event_at = GREATEST(last_event_at, VALUES(last_event_at))",
             )
-            .bind(product_id)
+            .bind(product_id.as_str())
             .bind(name)
             .bind(price.minor())
-            .bind(price.currency())
+            .bind(price.currency().as_str())
             .bind(occurred_at)
             .execute(connection)
             .await?;
@@ -217,9 +149,9 @@ async fn write(
                    currency = IF(VALUES(last_event_at) >= last_event_at, VALUES(currency), currency),
                    last_event_at = GREATEST(last_event_at, VALUES(last_event_at))",
             )
-            .bind(product_id)
+            .bind(product_id.as_str())
             .bind(price.minor())
-            .bind(price.currency())
+            .bind(price.currency().as_str())
             .bind(occurred_at)
             .execute(connection)
             .await?;
@@ -230,7 +162,7 @@ async fn write(
                  WHERE product_id = ? AND last_event_at <= ?",
             )
             .bind(occurred_at)
-            .bind(product_id)
+            .bind(product_id.as_str())
             .bind(occurred_at)
             .execute(connection)
             .await?;
@@ -241,7 +173,7 @@ async fn write(
                  WHERE product_id = ? AND last_event_at <= ?",
             )
             .bind(occurred_at)
-            .bind(product_id)
+            .bind(product_id.as_str())
             .bind(occurred_at)
             .execute(connection)
             .await?;
@@ -250,25 +182,12 @@ async fn write(
     Ok(())
 }
 
-impl EventHandler for ProjectCatalogProduct {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        match self.apply(event).await {
-            Ok(Applied::Changed) => Outcome::Ack,
-            Ok(Applied::Duplicate) => {
-                tracing::info!("Event already projected; nothing to do");
-                Outcome::Ack
-            }
-            Ok(Applied::Ignored) => Outcome::Ack,
-            Err(ProjectionError::Invalid(reason)) => Outcome::Reject(reason.to_string()),
-            Err(ProjectionError::Database(error)) => Outcome::Retry(format!("the database failed: {error}")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cloudevents::{EventBuilder, EventBuilderV10};
+    use cloudevents::{Event, EventBuilder, EventBuilderV10};
+    use events::catalog::{ProductCreatedV1, ProductPriceChangedV1, ProductReactivatedV1};
+    use events::{Decode, EventType};
 
     fn event(ty: &str, data: serde_json::Value) -> Event {
         EventBuilderV10::new()
@@ -280,18 +199,32 @@ mod tests {
             .expect("event")
     }
 
+    /// What the projection makes of an event, as the runner and the use case see it.
+    fn change_of(event: &Event) -> Result<Option<CatalogChange>, String> {
+        match ProductEvent::decode(event).map_err(|error| error.to_string())? {
+            Some(read) => CatalogChange::of(&read)
+                .map(Some)
+                .map_err(|error| error.to_string()),
+            None => Ok(None),
+        }
+    }
+
+    fn sku(id: &str) -> Sku {
+        Sku::parse(id).expect("sku")
+    }
+
     #[test]
     fn a_created_product_becomes_a_priced_orderable_line() {
-        let change = CatalogChange::from_event(&event(
-            PRODUCT_CREATED_V1,
+        let change = change_of(&event(
+            ProductCreatedV1::NAME,
             serde_json::json!({"productId": "p-1", "name": "Cup", "priceMinor": 1290, "currency": "EUR"}),
         ));
         assert_eq!(
             change,
             Ok(Some(CatalogChange::Created {
-                product_id: "p-1".to_owned(),
+                product_id: sku("p-1"),
                 name: "Cup".to_owned(),
-                price: Price::new(1290, "EUR").expect("valid")
+                price: Money::parse(1290, "EUR").expect("valid")
             }))
         );
     }
@@ -305,7 +238,7 @@ mod tests {
             serde_json::json!({"productId": "", "priceMinor": 100, "currency": "EUR"}),
         ] {
             assert!(
-                CatalogChange::from_event(&event(PRODUCT_PRICE_CHANGED_V1, data.clone())).is_err(),
+                change_of(&event(ProductPriceChangedV1::NAME, data.clone())).is_err(),
                 "{data}"
             );
         }
@@ -313,21 +246,20 @@ mod tests {
 
     #[test]
     fn event_types_the_projection_does_not_need_are_ignored() {
-        let change =
-            CatalogChange::from_event(&event("commerce.product.image-added.v1", serde_json::json!({})));
+        let change = change_of(&event("commerce.product.image-added.v1", serde_json::json!({})));
         assert_eq!(change, Ok(None));
     }
 
     #[test]
     fn a_reactivated_product_becomes_orderable_again() {
-        let change = CatalogChange::from_event(&event(
-            PRODUCT_REACTIVATED_V1,
+        let change = change_of(&event(
+            ProductReactivatedV1::NAME,
             serde_json::json!({"productId": "p-1"}),
         ));
         assert_eq!(
             change,
             Ok(Some(CatalogChange::Reactivated {
-                product_id: "p-1".to_owned()
+                product_id: sku("p-1")
             }))
         );
     }

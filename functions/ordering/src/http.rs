@@ -22,7 +22,7 @@ use store::outbox::EventContext;
 use telemetry::RequestContext;
 
 use crate::order::{
-    IdempotencyKey, InvalidInput, OrderLines, PaymentToken, PlaceOrder, PricingError, ProductId, Quantity,
+    IdempotencyKey, InvalidInput, OrderLines, PaymentToken, PlaceOrder, PricingError, Quantity, product_id,
 };
 use crate::orders::{self, CancelOrderError, GetOrderError, PlaceOrderError, Placed};
 
@@ -44,7 +44,7 @@ impl OrderingApi {
             anyhow::bail!("the order payment timeout must be positive, not {seconds} s");
         }
         Ok(Self {
-            pool: crate::lazy_pool(&runtime::config::required("DATABASE_URL")?)?,
+            pool: store::mariadb::pool_from_env()?,
             payment_timeout: Duration::seconds(seconds),
         })
     }
@@ -103,7 +103,7 @@ async fn place_order(
     Json(body): Json<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
     let command = place_order_command(user.user_id, &headers, body)?;
-    let context = event_context(&request);
+    let context = EventContext::of_request(&request);
     match orders::place_order(&api.pool, &command, api.payment_timeout, &context).await {
         Ok(Placed::New(view)) => Ok(envelope::created(view).into_response()),
         Ok(Placed::Replayed(view)) => {
@@ -147,7 +147,7 @@ fn place_order_command(
         .ok();
     let mut lines = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
-        let product = ProductId::parse(&line.product_id)
+        let product = product_id(&line.product_id)
             .map_err(|error| field(format!("lines[{index}].productId"), error))
             .ok();
         let quantity = Quantity::new(line.quantity)
@@ -268,7 +268,14 @@ async fn cancel_order(
     request: RequestContext,
     Path(order_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    match orders::cancel_order(&api.pool, user.user_id, &order_id, &event_context(&request)).await {
+    match orders::cancel_order(
+        &api.pool,
+        user.user_id,
+        &order_id,
+        &EventContext::of_request(&request),
+    )
+    .await
+    {
         Ok(view) => Ok(envelope::ok(view)),
         Err(CancelOrderError::NotFound) => Err(order_not_found()),
         Err(CancelOrderError::NotCancellable(status)) => Err(ApiError::conflict(
@@ -281,16 +288,6 @@ async fn cancel_order(
 
 fn order_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "ORDER_NOT_FOUND", "No such order.")
-}
-
-/// The trace and cause of the events a request writes to the outbox.
-fn event_context(request: &RequestContext) -> EventContext {
-    EventContext {
-        traceparent: Some(request.trace.to_header()),
-        tracestate: None,
-        correlation_id: None,
-        causation_id: Some(request.request_id.clone()),
-    }
 }
 
 #[cfg(test)]

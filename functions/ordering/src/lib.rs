@@ -21,14 +21,3 @@ pub mod http;
 pub mod order;
 pub mod orders;
 pub mod saga;
-
-/// Connects lazily to the context's database: start-up stays fast and a database that is
-/// briefly down makes requests fail fast instead of the function crash-looping. Up to
-/// `DATABASE_MAX_CONNECTIONS` (default 5) connections: one Lambda instance serves one request
-/// at a time, while one local or Knative process serves many.
-pub fn lazy_pool(database_url: &str) -> anyhow::Result<sqlx::MySqlPool> {
-    Ok(sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(runtime::config::parsed_or("DATABASE_MAX_CONNECTIONS", 5)?)
-        .acquire_timeout(std::time::Duration::from_secs(3))
-        .connect_lazy(database_url)?)
-}

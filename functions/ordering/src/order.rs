@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use events::value::{Money, MoneyError};
 use sha2::Digest;
 
 /// A value of a place-order request that breaks a rule; the client must change it.
@@ -22,27 +23,12 @@ pub enum InvalidInput {
     PaymentToken,
 }
 
-/// A catalog product id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProductId(String);
+/// A product a customer orders: its SKU, under the contract's rule.
+pub type ProductId = events::value::Sku;
 
-impl ProductId {
-    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
-        let valid = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidInput::ProductId(value.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// Reads a product id from a request, naming the value when it breaks the rule.
+pub fn product_id(value: &str) -> Result<ProductId, InvalidInput> {
+    ProductId::parse(value).map_err(|_| InvalidInput::ProductId(value.to_owned()))
 }
 
 /// Units of one product on an order line.
@@ -159,8 +145,7 @@ impl PlaceOrder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogPrice {
     pub name: Option<String>,
-    pub unit_price_minor: i64,
-    pub currency: String,
+    pub unit_price: Money,
     pub orderable: bool,
 }
 
@@ -170,15 +155,14 @@ pub struct PricedLine {
     pub product_id: ProductId,
     pub product_name: Option<String>,
     pub quantity: Quantity,
-    pub unit_price_minor: i64,
+    pub unit_price: Money,
 }
 
 /// An order with its prices, ready to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedOrder {
     pub lines: Vec<PricedLine>,
-    pub total_minor: i64,
-    pub currency: String,
+    pub total: Money,
 }
 
 /// Why an order cannot be priced.
@@ -194,14 +178,23 @@ pub enum PricingError {
     TotalOutOfRange,
 }
 
-/// Prices every line from the catalog projection: the client never sends prices.
+impl From<MoneyError> for PricingError {
+    fn from(error: MoneyError) -> Self {
+        match error {
+            MoneyError::MixedCurrencies(..) => Self::MixedCurrencies,
+            MoneyError::Negative(_) | MoneyError::Currency(_) | MoneyError::Overflow => Self::TotalOutOfRange,
+        }
+    }
+}
+
+/// Prices every line from the catalog projection: the client never sends prices. The total
+/// is the sum of the lines in the one currency they share, and must be positive.
 pub fn price_order(
     lines: &OrderLines,
     catalog: &BTreeMap<ProductId, CatalogPrice>,
 ) -> Result<PricedOrder, PricingError> {
     let mut priced = Vec::new();
-    let mut total: i64 = 0;
-    let mut currency: Option<&str> = None;
+    let mut total: Option<Money> = None;
     for (product_id, quantity) in lines.iter() {
         let price = catalog
             .get(product_id)
@@ -209,30 +202,26 @@ pub fn price_order(
         if !price.orderable {
             return Err(PricingError::NotOrderable(product_id.as_str().to_owned()));
         }
-        match currency {
-            Some(currency) if currency != price.currency => return Err(PricingError::MixedCurrencies),
-            _ => currency = Some(&price.currency),
+        if total.is_some_and(|total| total.currency() != price.unit_price.currency()) {
+            return Err(PricingError::MixedCurrencies);
         }
-        total = price
-            .unit_price_minor
-            .checked_mul(i64::from(quantity.units()))
-            .and_then(|line_total| total.checked_add(line_total))
-            .ok_or(PricingError::TotalOutOfRange)?;
+        let line_total = price.unit_price.checked_mul(quantity.units())?;
+        total = Some(match total {
+            Some(total) => total.checked_add(line_total)?,
+            None => line_total,
+        });
         priced.push(PricedLine {
             product_id: product_id.clone(),
             product_name: price.name.clone(),
             quantity: *quantity,
-            unit_price_minor: price.unit_price_minor,
+            unit_price: price.unit_price,
         });
     }
-    if total <= 0 {
-        return Err(PricingError::TotalOutOfRange);
-    }
-    Ok(PricedOrder {
-        lines: priced,
-        total_minor: total,
-        currency: currency.unwrap_or("XXX").to_owned(),
-    })
+    // `OrderLines` is never empty, so a missing total cannot happen; it would be refused too.
+    let total = total
+        .filter(|total| !total.is_zero())
+        .ok_or(PricingError::TotalOutOfRange)?;
+    Ok(PricedOrder { lines: priced, total })
 }
 
 /// Where an order is. `Placed` waits for stock and payment; the other two are final.
@@ -327,7 +316,7 @@ mod tests {
     use events::ordering::cancel_reason;
 
     fn product(id: &str) -> ProductId {
-        ProductId::parse(id).expect("product id")
+        product_id(id).expect("product id")
     }
 
     fn lines(items: &[(&str, i64)]) -> OrderLines {
@@ -343,8 +332,7 @@ mod tests {
     fn price(minor: i64, currency: &str, orderable: bool) -> CatalogPrice {
         CatalogPrice {
             name: Some("Cup".to_owned()),
-            unit_price_minor: minor,
-            currency: currency.to_owned(),
+            unit_price: Money::parse(minor, currency).expect("a price"),
             orderable,
         }
     }
@@ -356,9 +344,9 @@ mod tests {
             (product("mug"), price(5, "EUR", true)),
         ]);
         let priced = price_order(&lines(&[("cup", 2), ("mug", 3)]), &catalog).expect("priced");
-        assert_eq!(priced.total_minor, 2 * 1290 + 3 * 5);
-        assert_eq!(priced.currency, "EUR");
-        assert_eq!(priced.lines[0].unit_price_minor, 1290);
+        assert_eq!(priced.total.minor(), 2 * 1290 + 3 * 5);
+        assert_eq!(priced.total.currency().as_str(), "EUR");
+        assert_eq!(priced.lines[0].unit_price.minor(), 1290);
     }
 
     #[test]
@@ -410,7 +398,7 @@ mod tests {
         ));
         assert!(Quantity::new(0).is_err());
         assert!(Quantity::new(1_001).is_err());
-        assert!(ProductId::parse("a b").is_err());
+        assert_eq!(product_id("a b"), Err(InvalidInput::ProductId("a b".to_owned())));
     }
 
     #[test]

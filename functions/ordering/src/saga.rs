@@ -1,112 +1,112 @@
-//! The event functions that move orders through the saga: `confirm-order` on
-//! `payment.authorized`, `cancel-order` on `stock.reservation-failed`, `payment.declined` and
-//! `stock.released` for a lapsed reservation (so an order whose stock is gone cannot be
-//! confirmed later).
+//! The event functions that move orders through the saga, each a [`Consumer`] the shared
+//! runner drives: `confirm-order` on `payment.authorized`, `cancel-order` on
+//! `stock.reservation-failed`, `payment.declined` and `stock.released` for a lapsed
+//! reservation (so an order whose stock is gone cannot be confirmed later); and the scheduled
+//! `expire-orders`.
 
-use cloudevents::{AttributesReader, Event};
-use events::inventory::{
-    STOCK_RELEASED_V1, STOCK_RESERVATION_FAILED_V1, StockReleasedV1, StockReservationFailedV1, release_reason,
-};
-use events::payment::{PAYMENT_AUTHORIZED_V1, PAYMENT_DECLINED_V1, PaymentAuthorizedV1, PaymentDeclinedV1};
-use runtime::events::{Delivery, EventHandler, Outcome};
-use sqlx::MySqlPool;
-use store::outbox::EventContext;
+use events::inventory::{StockReleasedV1, StockReservationFailedV1, release_reason};
+use events::payment::{PaymentAuthorizedV1, PaymentDeclinedV1};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::consumer::{Consumer, Received, Retryable};
 
 use crate::order::OrderTrigger;
-use crate::orders::{self, SagaStepError, Stepped};
+use crate::orders::{self, SagaStepError};
 
-/// `confirm-order`.
+/// `confirm-order`: confirms an order whose payment is authorized.
 #[derive(Debug, Clone)]
 pub struct ConfirmOrder {
     pool: MySqlPool,
 }
 
 impl ConfirmOrder {
-    pub const CONSUMER: &'static str = "confirm-order";
-
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
 }
 
-impl EventHandler for ConfirmOrder {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != PAYMENT_AUTHORIZED_V1 {
-            return Outcome::Ack;
-        }
-        match events::envelope::data_json::<PaymentAuthorizedV1>(event) {
-            Ok(authorized) => {
-                step(
-                    &self.pool,
-                    Self::CONSUMER,
-                    event,
-                    &authorized.order_id,
-                    OrderTrigger::PaymentAuthorized,
-                )
-                .await
-            }
-            Err(error) => Outcome::Reject(error.to_string()),
-        }
+impl Consumer for ConfirmOrder {
+    const NAME: &'static str = "confirm-order";
+    type Event = PaymentAuthorizedV1;
+    type Error = SagaStepError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        authorized: &Received<PaymentAuthorizedV1>,
+    ) -> Result<(), SagaStepError> {
+        let order_id = &authorized.data.order_id;
+        orders::saga_step(
+            transaction,
+            &authorized.origin,
+            order_id,
+            OrderTrigger::PaymentAuthorized,
+        )
+        .await?;
+        Ok(())
     }
 }
 
-/// `cancel-order`.
+events::one_of! {
+    /// What ends a placed order without a sale.
+    pub enum CancelCause {
+        ReservationFailed(StockReservationFailedV1),
+        PaymentDeclined(PaymentDeclinedV1),
+        StockReleased(StockReleasedV1),
+    }
+}
+
+/// `cancel-order`: cancels an order whose stock or payment failed, or whose reservation lapsed.
 #[derive(Debug, Clone)]
 pub struct CancelOrder {
     pool: MySqlPool,
 }
 
 impl CancelOrder {
-    pub const CONSUMER: &'static str = "cancel-order";
-
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
 }
 
-impl EventHandler for CancelOrder {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        let read = match event.ty() {
-            STOCK_RESERVATION_FAILED_V1 => events::envelope::data_json::<StockReservationFailedV1>(event)
-                .map(|failed| (failed.order_id, OrderTrigger::StockReservationFailed)),
-            PAYMENT_DECLINED_V1 => events::envelope::data_json::<PaymentDeclinedV1>(event)
-                .map(|declined| (declined.order_id, OrderTrigger::PaymentDeclined)),
-            STOCK_RELEASED_V1 => match events::envelope::data_json::<StockReleasedV1>(event) {
-                // A release the order caused itself (its cancellation) needs nothing more.
-                Ok(released) if released.reason != release_reason::EXPIRED => return Outcome::Ack,
-                read => read.map(|released| (released.order_id, OrderTrigger::ReservationExpired)),
-            },
-            _ => return Outcome::Ack,
+impl Consumer for CancelOrder {
+    const NAME: &'static str = "cancel-order";
+    type Event = CancelCause;
+    type Error = SagaStepError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// A release the order caused itself (its cancellation) needs nothing more.
+    fn wants(&self, cause: &CancelCause) -> bool {
+        !matches!(cause, CancelCause::StockReleased(released) if released.reason != release_reason::EXPIRED)
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cause: &Received<CancelCause>,
+    ) -> Result<(), SagaStepError> {
+        let (order_id, trigger) = match &cause.data {
+            CancelCause::ReservationFailed(failed) => {
+                (&failed.order_id, OrderTrigger::StockReservationFailed)
+            }
+            CancelCause::PaymentDeclined(declined) => (&declined.order_id, OrderTrigger::PaymentDeclined),
+            CancelCause::StockReleased(released) => (&released.order_id, OrderTrigger::ReservationExpired),
         };
-        match read {
-            Ok((order_id, trigger)) => step(&self.pool, Self::CONSUMER, event, &order_id, trigger).await,
-            Err(error) => Outcome::Reject(error.to_string()),
-        }
+        orders::saga_step(transaction, &cause.origin, order_id, trigger).await?;
+        Ok(())
     }
 }
 
-async fn step(
-    pool: &MySqlPool,
-    consumer: &str,
-    event: &Event,
-    order_id: &str,
-    trigger: OrderTrigger,
-) -> Outcome {
-    let context = EventContext::caused_by(event);
-    match orders::saga_step(pool, consumer, event.id(), order_id, trigger, &context).await {
-        Ok(Stepped::Moved(status)) => {
-            tracing::info!(status = status.as_str(), "Order moved");
-            Outcome::Ack
-        }
-        Ok(Stepped::Unchanged | Stepped::Duplicate) => {
-            tracing::info!("Order already there; nothing to do");
-            Outcome::Ack
-        }
-        Err(error @ (SagaStepError::UnknownOrder(_) | SagaStepError::Refused(_))) => {
-            Outcome::Reject(error.to_string())
-        }
-        Err(error @ (SagaStepError::Database(_) | SagaStepError::Unexpected(_))) => {
-            Outcome::Retry(format!("{error:#}"))
+impl Retryable for SagaStepError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::UnknownOrder(_) | Self::Refused(_) => false,
+            Self::Database(_) | Self::Unexpected(_) => true,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use chrono::{Duration, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use events::EventType;
 use ordering::order::{
     IdempotencyKey, OrderLines, PaymentToken, PlaceOrder, PricingError, ProductId, Quantity,
 };
@@ -12,6 +13,7 @@ use ordering::saga::{CancelOrder, ConfirmOrder};
 use runtime::events::{Delivery, EventHandler, Outcome};
 use serde_json::json;
 use sqlx::MySqlPool;
+use store::consumer::Runner;
 use store::outbox::EventContext;
 use store::testing::TestDatabase;
 use uuid::Uuid;
@@ -93,7 +95,7 @@ fn saga_event(id: &str, ty: &str, data: serde_json::Value) -> Event {
 fn authorized(id: &str, order_id: &str) -> Event {
     saga_event(
         id,
-        events::payment::PAYMENT_AUTHORIZED_V1,
+        events::payment::PaymentAuthorizedV1::NAME,
         json!({"orderId": order_id, "paymentId": "p-1", "amountMinor": 2580, "currency": "EUR",
                "authorizationId": "a-1"}),
     )
@@ -102,7 +104,7 @@ fn authorized(id: &str, order_id: &str) -> Event {
 fn declined(id: &str, order_id: &str) -> Event {
     saga_event(
         id,
-        events::payment::PAYMENT_DECLINED_V1,
+        events::payment::PaymentDeclinedV1::NAME,
         json!({"orderId": order_id, "paymentId": "p-1", "reason": "declined"}),
     )
 }
@@ -110,7 +112,7 @@ fn declined(id: &str, order_id: &str) -> Event {
 fn reservation_failed(id: &str, order_id: &str) -> Event {
     saga_event(
         id,
-        events::inventory::STOCK_RESERVATION_FAILED_V1,
+        events::inventory::StockReservationFailedV1::NAME,
         json!({"orderId": order_id, "shortLines": [{"sku": "cup", "requested": 2, "available": 0}]}),
     )
 }
@@ -141,7 +143,7 @@ async fn a_placed_order_is_priced_from_the_catalog_projection_and_announced() {
             .fetch_one(&database.pool)
             .await
             .expect("one outbox row");
-    assert_eq!(ty, events::ordering::ORDER_PLACED_V1);
+    assert_eq!(ty, events::ordering::OrderPlacedV1::NAME);
     assert_eq!(correlation.as_deref(), Some(view.order_id.as_str()));
     let placed: events::ordering::OrderPlacedV1 =
         serde_json::from_str(&payload).expect("order.placed payload");
@@ -252,7 +254,7 @@ async fn an_authorized_payment_confirms_the_order_once() {
     let database = with_catalog().await;
     let user = Uuid::now_v7();
     let order = place_new(&database.pool, user, "k-1").await;
-    let confirm = ConfirmOrder::new(database.pool.clone());
+    let confirm = Runner::new(ConfirmOrder::new(database.pool.clone()));
 
     assert_eq!(
         deliver(&confirm, &authorized("e-1", &order.order_id)).await,
@@ -274,8 +276,8 @@ async fn an_authorized_payment_confirms_the_order_once() {
     assert_eq!(
         outbox_types(&database.pool).await,
         [
-            events::ordering::ORDER_PLACED_V1,
-            events::ordering::ORDER_CONFIRMED_V1
+            events::ordering::OrderPlacedV1::NAME,
+            events::ordering::OrderConfirmedV1::NAME
         ]
     );
     database.drop().await;
@@ -287,7 +289,7 @@ async fn a_failed_reservation_or_a_declined_payment_cancels_the_order_with_its_r
     let user = Uuid::now_v7();
     let out_of_stock = place_new(&database.pool, user, "k-1").await;
     let unpaid = place_new(&database.pool, user, "k-2").await;
-    let cancel = CancelOrder::new(database.pool.clone());
+    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
 
     assert_eq!(
         deliver(&cancel, &reservation_failed("e-1", &out_of_stock.order_id)).await,
@@ -308,7 +310,7 @@ async fn a_failed_reservation_or_a_declined_payment_cancels_the_order_with_its_r
     );
     assert_eq!(
         outbox_types(&database.pool).await.last().map(String::as_str),
-        Some(events::ordering::ORDER_CANCELLED_V1)
+        Some(events::ordering::OrderCancelledV1::NAME)
     );
     database.drop().await;
 }
@@ -323,7 +325,7 @@ async fn a_late_authorization_leaves_a_cancelled_order_cancelled() {
         .expect("cancel");
 
     let outcome = deliver(
-        &ConfirmOrder::new(database.pool.clone()),
+        &Runner::new(ConfirmOrder::new(database.pool.clone())),
         &authorized("e-1", &order.order_id),
     )
     .await;
@@ -342,11 +344,11 @@ async fn saga_events_for_unknown_orders_or_contradicting_the_status_are_rejected
     let user = Uuid::now_v7();
     let order = place_new(&database.pool, user, "k-1").await;
     deliver(
-        &ConfirmOrder::new(database.pool.clone()),
+        &Runner::new(ConfirmOrder::new(database.pool.clone())),
         &authorized("e-1", &order.order_id),
     )
     .await;
-    let cancel = CancelOrder::new(database.pool.clone());
+    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
 
     assert!(matches!(
         deliver(&cancel, &declined("e-2", &order.order_id)).await,
@@ -370,7 +372,7 @@ async fn customers_cancel_only_their_own_unconfirmed_orders() {
     let open = place_new(&database.pool, user, "k-1").await;
     let confirmed = place_new(&database.pool, user, "k-2").await;
     deliver(
-        &ConfirmOrder::new(database.pool.clone()),
+        &Runner::new(ConfirmOrder::new(database.pool.clone())),
         &authorized("e-1", &confirmed.order_id),
     )
     .await;
@@ -391,7 +393,7 @@ async fn customers_cancel_only_their_own_unconfirmed_orders() {
     let cancellations = outbox_types(&database.pool)
         .await
         .into_iter()
-        .filter(|ty| ty == events::ordering::ORDER_CANCELLED_V1)
+        .filter(|ty| ty == events::ordering::OrderCancelledV1::NAME)
         .count();
     assert_eq!(cancellations, 1);
     database.drop().await;
@@ -456,7 +458,7 @@ async fn unpaid_orders_past_their_deadline_are_cancelled_by_the_sweep() {
 fn released(id: &str, order_id: &str, reason: &str) -> Event {
     saga_event(
         id,
-        events::inventory::STOCK_RELEASED_V1,
+        events::inventory::StockReleasedV1::NAME,
         json!({"orderId": order_id, "lines": [{"sku": "cup", "quantity": 2}], "reason": reason}),
     )
 }
@@ -468,11 +470,11 @@ async fn a_lapsed_reservation_cancels_a_placed_order_and_a_release_it_caused_its
     let lapsed = place_new(&database.pool, user, "k-1").await;
     let confirmed = place_new(&database.pool, user, "k-2").await;
     deliver(
-        &ConfirmOrder::new(database.pool.clone()),
+        &Runner::new(ConfirmOrder::new(database.pool.clone())),
         &authorized("e-0", &confirmed.order_id),
     )
     .await;
-    let cancel = CancelOrder::new(database.pool.clone());
+    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
 
     assert_eq!(
         deliver(&cancel, &released("e-1", &lapsed.order_id, "expired")).await,

@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use events::EventType;
 use ordering::catalog_projection::ProjectCatalogProduct;
 use runtime::events::{Delivery, EventHandler, Outcome};
 use serde_json::json;
 use sqlx::mysql::MySqlPoolOptions;
+use store::consumer::Runner;
 use store::testing::TestDatabase;
 
 async fn price_of(database: &TestDatabase, product_id: &str) -> Option<(Option<String>, i64, String, bool)> {
@@ -32,7 +34,7 @@ fn catalog_event(id: &str, ty: &str, at: DateTime<Utc>, data: serde_json::Value)
 fn created(id: &str, at: DateTime<Utc>, price: i64) -> Event {
     catalog_event(
         id,
-        events::catalog::PRODUCT_CREATED_V1,
+        events::catalog::ProductCreatedV1::NAME,
         at,
         json!({"productId": "p-1", "name": "Espresso cup", "priceMinor": price, "currency": "EUR"}),
     )
@@ -41,20 +43,20 @@ fn created(id: &str, at: DateTime<Utc>, price: i64) -> Event {
 fn price_changed(id: &str, at: DateTime<Utc>, price: i64) -> Event {
     catalog_event(
         id,
-        events::catalog::PRODUCT_PRICE_CHANGED_V1,
+        events::catalog::ProductPriceChangedV1::NAME,
         at,
         json!({"productId": "p-1", "priceMinor": price, "currency": "EUR"}),
     )
 }
 
-async fn deliver(handler: &ProjectCatalogProduct, event: &Event) -> Outcome {
+async fn deliver(handler: &Runner<ProjectCatalogProduct>, event: &Event) -> Outcome {
     handler.handle(event, &Delivery::default()).await
 }
 
 #[tokio::test]
 async fn a_created_product_and_its_price_changes_are_projected() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
     let start = Utc::now();
 
     assert_eq!(
@@ -80,7 +82,7 @@ async fn a_created_product_and_its_price_changes_are_projected() {
 #[tokio::test]
 async fn redelivered_and_replayed_events_change_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
     let start = Utc::now();
     let first = price_changed("e-1", start, 1190);
     let second = price_changed("e-2", start + Duration::seconds(1), 1090);
@@ -117,12 +119,12 @@ async fn redelivered_and_replayed_events_change_nothing() {
 #[tokio::test]
 async fn a_discontinued_product_can_no_longer_be_ordered() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
     let start = Utc::now();
     deliver(&handler, &created("e-1", start, 1290)).await;
     let discontinued = catalog_event(
         "e-2",
-        events::catalog::PRODUCT_DISCONTINUED_V1,
+        events::catalog::ProductDiscontinuedV1::NAME,
         start + Duration::seconds(1),
         json!({"productId": "p-1"}),
     );
@@ -134,10 +136,10 @@ async fn a_discontinued_product_can_no_longer_be_ordered() {
 #[tokio::test]
 async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = ProjectCatalogProduct::new(database.pool.clone());
+    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
     let bad = catalog_event(
         "e-1",
-        events::catalog::PRODUCT_CREATED_V1,
+        events::catalog::ProductCreatedV1::NAME,
         Utc::now(),
         json!({"productId": "p-1", "name": "Cup", "priceMinor": 12.5, "currency": "EUR"}),
     );
@@ -157,7 +159,7 @@ async fn an_unreachable_database_asks_for_a_retry() {
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy("mysql://nobody:nothing@127.0.0.1:1/ordering")
         .expect("lazy pool");
-    let handler = ProjectCatalogProduct::new(pool);
+    let handler = Runner::new(ProjectCatalogProduct::new(pool));
     assert!(matches!(
         deliver(&handler, &created("e-1", Utc::now(), 1290)).await,
         Outcome::Retry(_)

@@ -8,6 +8,7 @@
 
 mod support;
 
+use events::EventType;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,7 +99,7 @@ fn captures_per_order(orders: &HashSet<String>) -> HashMap<String, HashSet<Strin
                 .and_then(|header| header.value)
                 .map(|value| String::from_utf8_lossy(value).into_owned())
         };
-        if header("ce_type").as_deref() == Some(events::payment::PAYMENT_CAPTURED_V1) {
+        if header("ce_type").as_deref() == Some(events::payment::PaymentCapturedV1::NAME) {
             captures
                 .entry(key)
                 .or_default()

@@ -1,6 +1,7 @@
 //! The `project-catalog-product` binary as Knative and the local dispatcher run it: without
 //! the Lambda variable it serves HTTP on `$PORT` and takes CloudEvent POSTs.
 
+use events::EventType;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000001")
         .header("ce-source", "commerce/catalog")
-        .header("ce-type", events::catalog::PRODUCT_CREATED_V1)
+        .header("ce-type", events::catalog::ProductCreatedV1::NAME)
         .header("ce-time", "2026-11-25T10:00:00Z")
         .header("ce-partitionkey", "p-1")
         .header("content-type", "application/json")
@@ -78,7 +79,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
 
     let structured = serde_json::json!({
         "specversion": "1.0", "id": "0196f6a0-0000-7000-8000-000000000002", "source": "commerce/catalog",
-        "type": events::catalog::PRODUCT_PRICE_CHANGED_V1, "time": "2026-11-25T10:00:01Z",
+        "type": events::catalog::ProductPriceChangedV1::NAME, "time": "2026-11-25T10:00:01Z",
         "datacontenttype": "application/json",
         "data": {"productId": "p-1", "priceMinor": 1190, "currency": "EUR"}
     });
@@ -96,7 +97,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000003")
         .header("ce-source", "commerce/catalog")
-        .header("ce-type", events::catalog::PRODUCT_PRICE_CHANGED_V1)
+        .header("ce-type", events::catalog::ProductPriceChangedV1::NAME)
         .header("content-type", "application/json")
         .body(r#"{"productId":"p-1","priceMinor":-5,"currency":"EUR"}"#)
         .send()
@@ -130,7 +131,7 @@ async fn with_the_database_down_events_are_answered_with_503_so_they_are_retried
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000009")
         .header("ce-source", "commerce/catalog")
-        .header("ce-type", events::catalog::PRODUCT_DISCONTINUED_V1)
+        .header("ce-type", events::catalog::ProductDiscontinuedV1::NAME)
         .header("content-type", "application/json")
         .body(r#"{"productId":"p-1"}"#)
         .send()

@@ -1,11 +1,7 @@
 //! Payment's rules, without I/O: money, the states of a payment, and when to authorize.
 
-/// An amount to charge: positive integer minor units of an ISO 4217 currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Money {
-    minor: i64,
-    currency: [u8; 3],
-}
+/// Money as the contract defines it: integer minor units of an ISO 4217 currency.
+pub use events::value::Money;
 
 /// A value that breaks one of payment's rules; retrying cannot fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,28 +14,12 @@ pub enum InvalidInput {
     Token(String),
 }
 
-impl Money {
-    pub fn new(minor: i64, currency: &str) -> Result<Self, InvalidInput> {
-        if minor <= 0 {
-            return Err(InvalidInput::Amount(minor));
-        }
-        match <[u8; 3]>::try_from(currency.as_bytes()) {
-            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self {
-                minor,
-                currency: code,
-            }),
-            _ => Err(InvalidInput::Currency(currency.to_owned())),
-        }
+/// An amount to charge: payment's rule on top of the contract's money is that it is positive.
+pub fn amount_to_charge(minor: i64, currency: &str) -> Result<Money, InvalidInput> {
+    if minor <= 0 {
+        return Err(InvalidInput::Amount(minor));
     }
-
-    pub fn minor(&self) -> i64 {
-        self.minor
-    }
-
-    pub fn currency(&self) -> &str {
-        // Built only from three ASCII uppercase letters.
-        std::str::from_utf8(&self.currency).unwrap_or("XXX")
-    }
+    Money::parse(minor, currency).map_err(|_| InvalidInput::Currency(currency.to_owned()))
 }
 
 /// The customer's opaque payment method token, handed to the gateway as is.
@@ -145,7 +125,7 @@ mod tests {
             status,
             order: order.then(|| {
                 (
-                    Money::new(2_580, "EUR").expect("money"),
+                    amount_to_charge(2_580, "EUR").expect("money"),
                     PaymentToken::parse("tok_approve").expect("token"),
                 )
             }),
@@ -156,11 +136,11 @@ mod tests {
 
     #[test]
     fn money_is_positive_minor_units_of_an_iso_currency() {
-        assert!(Money::new(1, "EUR").is_ok());
-        assert_eq!(Money::new(0, "EUR"), Err(InvalidInput::Amount(0)));
-        assert_eq!(Money::new(-5, "EUR"), Err(InvalidInput::Amount(-5)));
-        assert!(Money::new(1, "eur").is_err());
-        assert!(Money::new(1, "EURO").is_err());
+        assert!(amount_to_charge(1, "EUR").is_ok());
+        assert_eq!(amount_to_charge(0, "EUR"), Err(InvalidInput::Amount(0)));
+        assert_eq!(amount_to_charge(-5, "EUR"), Err(InvalidInput::Amount(-5)));
+        assert!(amount_to_charge(1, "eur").is_err());
+        assert!(amount_to_charge(1, "EURO").is_err());
     }
 
     #[test]

@@ -152,7 +152,7 @@ mod tests {
     }
 
     fn amount() -> Money {
-        Money::new(100, "EUR").expect("money")
+        crate::domain::amount_to_charge(100, "EUR").expect("money")
     }
 
     #[tokio::test]

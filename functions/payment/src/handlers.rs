@@ -1,22 +1,18 @@
-//! The event functions of payment: `authorize-payment` (on `order.placed` and
-//! `stock.reserved`), `capture-payment` (on `order.confirmed`) and `void-payment` (on
-//! `order.cancelled`). Event types a function does not need are acknowledged untouched.
+//! The event functions of payment, each a [`Consumer`] the shared runner drives:
+//! `authorize-payment` (on `order.placed` and `stock.reserved`), `capture-payment` (on
+//! `order.confirmed`) and `void-payment` (on `order.cancelled`). Event types a function does
+//! not read are acknowledged untouched.
 
 use std::sync::Arc;
 
-use cloudevents::{AttributesReader, Event};
-use events::inventory::{STOCK_RESERVED_V1, StockReservedV1};
-use events::ordering::{
-    ORDER_CANCELLED_V1, ORDER_CONFIRMED_V1, ORDER_PLACED_V1, OrderCancelledV1, OrderConfirmedV1,
-    OrderPlacedV1,
-};
-use runtime::events::{Delivery, EventHandler, Outcome};
-use sqlx::MySqlPool;
-use store::outbox::EventContext;
+use events::inventory::StockReservedV1;
+use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::consumer::{Consumer, Received, Retryable};
 
-use crate::domain::{Money, PaymentToken};
+use crate::domain::{PaymentToken, amount_to_charge};
 use crate::gateway::PaymentGateway;
-use crate::payments::{self, Done, Fact, GatewayPolicy, PaymentError, Step};
+use crate::payments::{self, Fact, GatewayPolicy, PaymentError};
 
 /// What every payment function holds: the database, the gateway and how to treat it.
 #[derive(Debug)]
@@ -46,89 +42,102 @@ impl<G: PaymentGateway> Payments<G> {
     }
 }
 
+events::one_of! {
+    /// The two facts authorization waits for.
+    pub enum AuthorizationFact {
+        OrderPlaced(OrderPlacedV1),
+        StockReserved(StockReservedV1),
+    }
+}
+
+impl AuthorizationFact {
+    pub fn order_id(&self) -> &str {
+        match self {
+            Self::OrderPlaced(placed) => &placed.order_id,
+            Self::StockReserved(reserved) => &reserved.order_id,
+        }
+    }
+}
+
 /// `authorize-payment`.
 #[derive(Debug, Clone)]
 pub struct AuthorizePayment<G>(pub Payments<G>);
 
-impl<G> AuthorizePayment<G> {
-    pub const CONSUMER: &'static str = "authorize-payment";
-}
+impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
+    const NAME: &'static str = "authorize-payment";
+    type Event = AuthorizationFact;
+    type Error = PaymentError;
 
-impl<G: PaymentGateway> EventHandler for AuthorizePayment<G> {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        let (order_id, fact) = match event.ty() {
-            ORDER_PLACED_V1 => match order_fact(event) {
-                Ok(read) => read,
-                Err(reason) => return Outcome::Reject(reason),
-            },
-            STOCK_RESERVED_V1 => match events::envelope::data_json::<StockReservedV1>(event) {
-                Ok(reserved) => (reserved.order_id, Fact::StockReserved),
-                Err(error) => return Outcome::Reject(error.to_string()),
-            },
-            _ => return Outcome::Ack,
+    fn pool(&self) -> &MySqlPool {
+        &self.0.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        event: &Received<AuthorizationFact>,
+    ) -> Result<(), PaymentError> {
+        let fact = match &event.data {
+            AuthorizationFact::OrderPlaced(placed) => order_fact(placed)?,
+            AuthorizationFact::StockReserved(_) => Fact::StockReserved,
         };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
-        let payments = &self.0;
-        outcome_of(
-            payments::record_and_authorize(
-                &payments.pool,
-                payments.gateway.as_ref(),
-                payments.policy,
-                step,
-                &order_id,
-                &fact,
-            )
-            .await,
+        let Payments { gateway, policy, .. } = &self.0;
+        let order_id = event.data.order_id();
+        payments::record_and_authorize(
+            transaction,
+            gateway.as_ref(),
+            *policy,
+            &event.origin,
+            order_id,
+            &fact,
         )
+        .await?;
+        Ok(())
+    }
+
+    async fn after_rollback(&self, event: &Received<AuthorizationFact>, error: &PaymentError) {
+        if matches!(error, PaymentError::GatewayUnavailable(_))
+            && let Err(error) = payments::count_gateway_attempt(&self.0.pool, event.data.order_id()).await
+        {
+            tracing::warn!(%error, "Could not count the failed gateway attempt");
+        }
     }
 }
 
-fn order_fact(event: &Event) -> Result<(String, Fact), String> {
-    let placed: OrderPlacedV1 = events::envelope::data_json(event).map_err(|error| error.to_string())?;
-    let amount = Money::new(placed.total_minor, &placed.currency).map_err(|error| error.to_string())?;
-    let token = PaymentToken::parse(&placed.payment_token).map_err(|error| error.to_string())?;
-    Ok((placed.order_id, Fact::OrderPlaced { amount, token }))
+fn order_fact(placed: &OrderPlacedV1) -> Result<Fact, PaymentError> {
+    let amount = amount_to_charge(placed.total_minor, placed.currency.as_str())?;
+    let token = PaymentToken::parse(&placed.payment_token)?;
+    Ok(Fact::OrderPlaced { amount, token })
 }
 
 /// `capture-payment`.
 #[derive(Debug, Clone)]
 pub struct CapturePayment<G>(pub Payments<G>);
 
-impl<G> CapturePayment<G> {
-    pub const CONSUMER: &'static str = "capture-payment";
-}
+impl<G: PaymentGateway> Consumer for CapturePayment<G> {
+    const NAME: &'static str = "capture-payment";
+    type Event = OrderConfirmedV1;
+    type Error = PaymentError;
 
-impl<G: PaymentGateway> EventHandler for CapturePayment<G> {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != ORDER_CONFIRMED_V1 {
-            return Outcome::Ack;
-        }
-        let confirmed: OrderConfirmedV1 = match events::envelope::data_json(event) {
-            Ok(confirmed) => confirmed,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
-        let payments = &self.0;
-        outcome_of(
-            payments::capture(
-                &payments.pool,
-                payments.gateway.as_ref(),
-                payments.policy,
-                step,
-                &confirmed.order_id,
-            )
-            .await,
+    fn pool(&self) -> &MySqlPool {
+        &self.0.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        confirmed: &Received<OrderConfirmedV1>,
+    ) -> Result<(), PaymentError> {
+        let Payments { gateway, policy, .. } = &self.0;
+        payments::capture(
+            transaction,
+            gateway.as_ref(),
+            *policy,
+            &confirmed.origin,
+            &confirmed.data.order_id,
         )
+        .await?;
+        Ok(())
     }
 }
 
@@ -136,50 +145,38 @@ impl<G: PaymentGateway> EventHandler for CapturePayment<G> {
 #[derive(Debug, Clone)]
 pub struct VoidPayment<G>(pub Payments<G>);
 
-impl<G> VoidPayment<G> {
-    pub const CONSUMER: &'static str = "void-payment";
-}
+impl<G: PaymentGateway> Consumer for VoidPayment<G> {
+    const NAME: &'static str = "void-payment";
+    type Event = OrderCancelledV1;
+    type Error = PaymentError;
 
-impl<G: PaymentGateway> EventHandler for VoidPayment<G> {
-    async fn handle(&self, event: &Event, _delivery: &Delivery) -> Outcome {
-        if event.ty() != ORDER_CANCELLED_V1 {
-            return Outcome::Ack;
-        }
-        let cancelled: OrderCancelledV1 = match events::envelope::data_json(event) {
-            Ok(cancelled) => cancelled,
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
-        let context = EventContext::caused_by(event);
-        let step = Step {
-            consumer: Self::CONSUMER,
-            event_id: event.id(),
-            context: &context,
-        };
-        let payments = &self.0;
-        outcome_of(
-            payments::void(
-                &payments.pool,
-                payments.gateway.as_ref(),
-                payments.policy,
-                step,
-                &cancelled.order_id,
-            )
-            .await,
+    fn pool(&self) -> &MySqlPool {
+        &self.0.pool
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cancelled: &Received<OrderCancelledV1>,
+    ) -> Result<(), PaymentError> {
+        let Payments { gateway, policy, .. } = &self.0;
+        payments::void(
+            transaction,
+            gateway.as_ref(),
+            *policy,
+            &cancelled.origin,
+            &cancelled.data.order_id,
         )
+        .await?;
+        Ok(())
     }
 }
 
-fn outcome_of(result: Result<Done, PaymentError>) -> Outcome {
-    match result {
-        Ok(done) => {
-            tracing::info!(?done, "Payment step done");
-            Outcome::Ack
+impl Retryable for PaymentError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid(_) | Self::NotCapturable { .. } => false,
+            Self::GatewayUnavailable(_) | Self::Database(_) | Self::Unexpected(_) => true,
         }
-        Err(error @ PaymentError::NotCapturable { .. }) => Outcome::Reject(error.to_string()),
-        Err(
-            error @ (PaymentError::GatewayUnavailable(_)
-            | PaymentError::Database(_)
-            | PaymentError::Unexpected(_)),
-        ) => Outcome::Retry(format!("{error:#}")),
     }
 }

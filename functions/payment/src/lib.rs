@@ -7,8 +7,10 @@
 //!
 //! - [`domain`]: the rules without I/O — money, payment states, when to authorize.
 //! - [`gateway`]: the gateway port and the deterministic simulated gateway.
-//! - [`payments`]: the use cases on MariaDB, each one transaction with inbox and outbox.
-//! - [`handlers`]: the event functions `authorize-payment`, `capture-payment`, `void-payment`.
+//! - [`payments`]: the use cases on MariaDB, each on its caller's transaction with its outbox
+//!   event.
+//! - [`handlers`]: the event functions `authorize-payment`, `capture-payment`, `void-payment`
+//!   (consumers for `store::consumer::Runner`).
 
 pub mod domain;
 pub mod gateway;
@@ -22,10 +24,7 @@ use std::time::Duration;
 /// (`SIMULATED_GATEWAY_LATENCY_MS`, default 20) and the gateway policy
 /// (`PAYMENT_GATEWAY_TIMEOUT_MS`, default 3000; `PAYMENT_GATEWAY_MAX_ATTEMPTS`, default 5).
 pub fn from_env() -> anyhow::Result<handlers::Payments<gateway::SimulatedGateway>> {
-    let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(5)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(&runtime::config::required("DATABASE_URL")?)?;
+    let pool = store::mariadb::pool_from_env()?;
     let latency = Duration::from_millis(runtime::config::parsed_or("SIMULATED_GATEWAY_LATENCY_MS", 20)?);
     let policy = payments::GatewayPolicy {
         call_timeout: Duration::from_millis(runtime::config::parsed_or("PAYMENT_GATEWAY_TIMEOUT_MS", 3_000)?),

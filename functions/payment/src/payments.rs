@@ -1,23 +1,23 @@
 //! The payment use cases on MariaDB: record what authorization needs and authorize once both
 //! facts are known, capture on confirmation, void on cancellation.
 //!
-//! Each runs in one transaction with its inbox record and outbox event, holding the order's
-//! payment row locked while the gateway is called, so two deliveries for one order never call
-//! the gateway side by side. A transient gateway failure rolls everything back, counts the
-//! attempt in a transaction of its own, and asks for a retry.
+//! Each runs on its caller's transaction (the consumer runner's, which also holds the event's
+//! inbox row) with the outbox event it causes, holding the order's payment row locked while
+//! the gateway is called, so two deliveries for one order never call the gateway side by side.
+//! A transient gateway failure is an error: the caller rolls everything back, counts the
+//! attempt with [`count_gateway_attempt`] in a transaction of its own, and retries.
 
 use std::time::Duration;
 
 use events::payment::{
-    AGGREGATE, PAYMENT_AUTHORIZED_V1, PAYMENT_CAPTURED_V1, PAYMENT_DECLINED_V1, PAYMENT_VOIDED_V1,
     PaymentAuthorizedV1, PaymentCapturedV1, PaymentDeclinedV1, PaymentVoidedV1, decline_reason,
 };
 use sqlx::{MySqlConnection, MySqlPool};
-use store::inbox::{self, Claim};
-use store::outbox::{self, EventContext, OutboxEvent};
+use store::outbox::{self, Origin};
 
 use crate::domain::{
-    AuthorizationDecision, Money, PaymentFacts, PaymentStatus, PaymentToken, decide_authorization,
+    AuthorizationDecision, InvalidInput, Money, PaymentFacts, PaymentStatus, PaymentToken, amount_to_charge,
+    decide_authorization,
 };
 use crate::gateway::{GatewayError, PaymentGateway};
 
@@ -39,14 +39,6 @@ impl Default for GatewayPolicy {
     }
 }
 
-/// Where a use case runs: its inbox consumer name and the event it handles.
-#[derive(Debug, Clone, Copy)]
-pub struct Step<'a> {
-    pub consumer: &'a str,
-    pub event_id: &'a str,
-    pub context: &'a EventContext,
-}
-
 /// A fact authorization waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
@@ -66,12 +58,13 @@ pub enum Done {
     Voided,
     /// Recorded; nothing else to do yet (or any more).
     NothingToDo,
-    /// This event was handled before.
-    Duplicate,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
+    /// `order.placed` carries an amount or a payment token payment cannot use.
+    #[error("the order cannot be paid: {0}")]
+    Invalid(#[from] InvalidInput),
     /// The gateway failed transiently; the attempt is counted and the event should be retried.
     #[error("the gateway failed, try again: {0}")]
     GatewayUnavailable(GatewayError),
@@ -86,20 +79,19 @@ pub enum PaymentError {
 }
 
 /// Records `fact` for `order_id` and authorizes when both facts are known.
+///
+/// A transient gateway failure is [`PaymentError::GatewayUnavailable`]; the caller must roll
+/// back and then [`count_gateway_attempt`].
 #[tracing::instrument(skip_all, fields(order_id))]
 pub async fn record_and_authorize(
-    pool: &MySqlPool,
+    transaction: &mut MySqlConnection,
     gateway: &impl PaymentGateway,
     policy: GatewayPolicy,
-    step: Step<'_>,
+    origin: &Origin,
     order_id: &str,
     fact: &Fact,
 ) -> Result<Done, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
-    };
     match fact {
         Fact::OrderPlaced { amount, token } => {
             sqlx::query(
@@ -111,7 +103,7 @@ pub async fn record_and_authorize(
             .bind(order_id)
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(amount.minor())
-            .bind(amount.currency())
+            .bind(amount.currency().as_str())
             .bind(token.as_str())
             .execute(&mut *transaction)
             .await?;
@@ -127,26 +119,16 @@ pub async fn record_and_authorize(
             .await?;
         }
     }
-    let (payment_id, facts) = lock_facts(&mut transaction, order_id)
+    let (payment_id, facts) = lock_facts(transaction, order_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
 
     let (amount, token) = match decide_authorization(&facts, policy.max_attempts) {
-        AuthorizationDecision::Wait => {
-            transaction.commit().await?;
-            return Ok(Done::NothingToDo);
-        }
+        AuthorizationDecision::Wait => return Ok(Done::NothingToDo),
         AuthorizationDecision::GiveUp => {
-            decline(
-                &mut transaction,
-                step,
-                order_id,
-                &payment_id,
-                decline_reason::GATEWAY_UNAVAILABLE,
-            )
-            .await?;
-            transaction.commit().await?;
-            return Ok(Done::Declined(decline_reason::GATEWAY_UNAVAILABLE));
+            let reason = decline_reason::GATEWAY_UNAVAILABLE;
+            decline(transaction, origin, order_id, &payment_id, reason).await?;
+            return Ok(Done::Declined(reason));
         }
         AuthorizationDecision::Authorize { amount, token } => (amount, token),
     };
@@ -162,50 +144,42 @@ pub async fn record_and_authorize(
             .bind(order_id)
             .execute(&mut *transaction)
             .await?;
-            let payload = PaymentAuthorizedV1 {
+            let authorized = PaymentAuthorizedV1 {
                 order_id: order_id.to_owned(),
                 payment_id: payment_id.clone(),
                 amount_minor: amount.minor(),
-                currency: amount.currency().to_owned(),
+                currency: amount.currency(),
                 authorization_id,
             };
-            append(&mut transaction, step, order_id, PAYMENT_AUTHORIZED_V1, &payload).await?;
+            outbox::append(transaction, origin, &authorized).await?;
             Done::Authorized
         }
-        Err(error) if error.is_transient() => {
-            transaction.rollback().await?;
-            count_attempt(pool, order_id).await?;
-            return Err(PaymentError::GatewayUnavailable(error));
-        }
+        Err(error) if error.is_transient() => return Err(PaymentError::GatewayUnavailable(error)),
         Err(error) => {
             let reason = if error == GatewayError::InsufficientFunds {
                 decline_reason::INSUFFICIENT_FUNDS
             } else {
                 decline_reason::DECLINED
             };
-            decline(&mut transaction, step, order_id, &payment_id, reason).await?;
+            decline(transaction, origin, order_id, &payment_id, reason).await?;
             Done::Declined(reason)
         }
     };
-    transaction.commit().await?;
+    tracing::info!(?done, "Payment step done");
     Ok(done)
 }
 
 /// Takes the authorized amount of a confirmed order, once.
 #[tracing::instrument(skip_all, fields(order_id))]
 pub async fn capture(
-    pool: &MySqlPool,
+    transaction: &mut MySqlConnection,
     gateway: &impl PaymentGateway,
     policy: GatewayPolicy,
-    step: Step<'_>,
+    origin: &Origin,
     order_id: &str,
 ) -> Result<Done, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
-    };
-    let row = match lock_payment(&mut transaction, order_id).await? {
+    let row = match lock_payment(transaction, order_id).await? {
         Some(row) if matches!(row.status, PaymentStatus::Authorized | PaymentStatus::Captured) => row,
         other => {
             return Err(PaymentError::NotCapturable {
@@ -215,7 +189,6 @@ pub async fn capture(
         }
     };
     if row.status == PaymentStatus::Captured {
-        transaction.commit().await?;
         return Ok(Done::NothingToDo);
     }
     let (amount, authorization_id) = row
@@ -225,32 +198,28 @@ pub async fn capture(
     call(policy, gateway.capture(order_id, &authorization_id, amount))
         .await
         .map_err(PaymentError::GatewayUnavailable)?;
-    set_status(&mut transaction, order_id, PaymentStatus::Captured).await?;
-    let payload = PaymentCapturedV1 {
+    set_status(transaction, order_id, PaymentStatus::Captured).await?;
+    let captured = PaymentCapturedV1 {
         order_id: order_id.to_owned(),
         payment_id: row.payment_id,
         amount_minor: amount.minor(),
-        currency: amount.currency().to_owned(),
+        currency: amount.currency(),
     };
-    append(&mut transaction, step, order_id, PAYMENT_CAPTURED_V1, &payload).await?;
-    transaction.commit().await?;
+    outbox::append(transaction, origin, &captured).await?;
+    tracing::info!("Payment captured");
     Ok(Done::Captured)
 }
 
 /// Releases a cancelled order's authorization, or makes sure none will be made.
 #[tracing::instrument(skip_all, fields(order_id))]
 pub async fn void(
-    pool: &MySqlPool,
+    transaction: &mut MySqlConnection,
     gateway: &impl PaymentGateway,
     policy: GatewayPolicy,
-    step: Step<'_>,
+    origin: &Origin,
     order_id: &str,
 ) -> Result<Done, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = match inbox::claim(pool, step.consumer, step.event_id).await? {
-        Claim::New(transaction) => transaction,
-        Claim::AlreadyProcessed => return Ok(Done::Duplicate),
-    };
     // A cancellation that overtakes the order leaves a tombstone, so no late authorization.
     let inserted =
         sqlx::query("INSERT IGNORE INTO payment (order_id, payment_id, status) VALUES (?, ?, 'CANCELLED')")
@@ -259,15 +228,14 @@ pub async fn void(
             .execute(&mut *transaction)
             .await?;
     if inserted.rows_affected() == 1 {
-        transaction.commit().await?;
         return Ok(Done::NothingToDo);
     }
-    let row = lock_payment(&mut transaction, order_id)
+    let row = lock_payment(transaction, order_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
     let done = match row.status {
         PaymentStatus::Pending => {
-            set_status(&mut transaction, order_id, PaymentStatus::Cancelled).await?;
+            set_status(transaction, order_id, PaymentStatus::Cancelled).await?;
             Done::NothingToDo
         }
         PaymentStatus::Authorized => {
@@ -277,12 +245,12 @@ pub async fn void(
             call(policy, gateway.void(order_id, &authorization_id))
                 .await
                 .map_err(PaymentError::GatewayUnavailable)?;
-            set_status(&mut transaction, order_id, PaymentStatus::Voided).await?;
-            let payload = PaymentVoidedV1 {
+            set_status(transaction, order_id, PaymentStatus::Voided).await?;
+            let voided = PaymentVoidedV1 {
                 order_id: order_id.to_owned(),
                 payment_id: row.payment_id,
             };
-            append(&mut transaction, step, order_id, PAYMENT_VOIDED_V1, &payload).await?;
+            outbox::append(transaction, origin, &voided).await?;
             Done::Voided
         }
         PaymentStatus::Captured => {
@@ -292,7 +260,7 @@ pub async fn void(
         }
         PaymentStatus::Declined | PaymentStatus::Voided | PaymentStatus::Cancelled => Done::NothingToDo,
     };
-    transaction.commit().await?;
+    tracing::info!(?done, "Payment step done");
     Ok(done)
 }
 
@@ -305,7 +273,10 @@ async fn call<T>(
         .unwrap_or(Err(GatewayError::Timeout))
 }
 
-async fn count_attempt(pool: &MySqlPool, order_id: &str) -> Result<(), sqlx::Error> {
+/// Counts a transient gateway failure of `order_id`'s authorization, on a transaction of its
+/// own: the attempt's transaction rolled back, but the failure must still count towards
+/// [`GatewayPolicy::max_attempts`].
+pub async fn count_gateway_attempt(pool: &MySqlPool, order_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE payment SET gateway_attempts = gateway_attempts + 1 WHERE order_id = ?")
         .bind(order_id)
         .execute(pool)
@@ -315,7 +286,7 @@ async fn count_attempt(pool: &MySqlPool, order_id: &str) -> Result<(), sqlx::Err
 
 async fn decline(
     connection: &mut MySqlConnection,
-    step: Step<'_>,
+    origin: &Origin,
     order_id: &str,
     payment_id: &str,
     reason: &'static str,
@@ -327,12 +298,13 @@ async fn decline(
     .bind(order_id)
     .execute(&mut *connection)
     .await?;
-    let payload = PaymentDeclinedV1 {
+    let declined = PaymentDeclinedV1 {
         order_id: order_id.to_owned(),
         payment_id: payment_id.to_owned(),
         reason: reason.to_owned(),
     };
-    append(connection, step, order_id, PAYMENT_DECLINED_V1, &payload).await
+    outbox::append(connection, origin, &declined).await?;
+    Ok(())
 }
 
 /// A payment row as stored.
@@ -388,7 +360,9 @@ async fn lock_payment(
     let status =
         PaymentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown payment status {status:?}"))?;
     let amount = match (amount, currency) {
-        (Some(minor), Some(currency)) => Some(Money::new(minor, &currency).map_err(anyhow::Error::from)?),
+        (Some(minor), Some(currency)) => {
+            Some(amount_to_charge(minor, &currency).map_err(anyhow::Error::from)?)
+        }
         _ => None,
     };
     let token = token
@@ -439,26 +413,5 @@ async fn set_status(
         .bind(order_id)
         .execute(connection)
         .await?;
-    Ok(())
-}
-
-async fn append(
-    connection: &mut MySqlConnection,
-    step: Step<'_>,
-    order_id: &str,
-    event_type: &str,
-    payload: &impl serde::Serialize,
-) -> Result<(), PaymentError> {
-    let event = OutboxEvent::new(
-        events::topics::PAYMENT_PAYMENT.name,
-        AGGREGATE,
-        order_id,
-        event_type,
-        &format!("commerce/payment/{}", step.consumer),
-        payload,
-    )
-    .map_err(anyhow::Error::from)?
-    .with_context(step.context.clone());
-    outbox::append(connection, &[event]).await?;
     Ok(())
 }

@@ -2,8 +2,10 @@
 //! gateway: each test gets a fresh database with the payment migrations and calls the
 //! handlers in-process with the CloudEvents ordering and inventory would publish.
 
+use events::EventType;
 use std::sync::Arc;
 use std::time::Duration;
+use store::consumer::Runner;
 
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use payment::gateway::{SimulatedGateway, tokens};
@@ -28,7 +30,7 @@ fn event(id: &str, ty: &str, order_id: &str, data: serde_json::Value) -> Event {
 fn placed(id: &str, order_id: &str, token: &str) -> Event {
     event(
         id,
-        events::ordering::ORDER_PLACED_V1,
+        events::ordering::OrderPlacedV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1",
                "lines": [{"productId": "mug", "quantity": 2, "unitPriceMinor": 1290}],
@@ -39,7 +41,7 @@ fn placed(id: &str, order_id: &str, token: &str) -> Event {
 fn reserved(id: &str, order_id: &str) -> Event {
     event(
         id,
-        events::inventory::STOCK_RESERVED_V1,
+        events::inventory::StockReservedV1::NAME,
         order_id,
         json!({"orderId": order_id, "lines": [{"sku": "mug", "quantity": 2}],
                "expiresAt": "2030-01-01T00:00:00Z"}),
@@ -49,7 +51,7 @@ fn reserved(id: &str, order_id: &str) -> Event {
 fn confirmed(id: &str, order_id: &str) -> Event {
     event(
         id,
-        events::ordering::ORDER_CONFIRMED_V1,
+        events::ordering::OrderConfirmedV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1", "totalMinor": 2580, "currency": "EUR"}),
     )
@@ -58,7 +60,7 @@ fn confirmed(id: &str, order_id: &str) -> Event {
 fn cancelled(id: &str, order_id: &str) -> Event {
     event(
         id,
-        events::ordering::ORDER_CANCELLED_V1,
+        events::ordering::OrderCancelledV1::NAME,
         order_id,
         json!({"orderId": order_id, "userId": "u-1", "reason": "customer-cancelled"}),
     )
@@ -101,7 +103,7 @@ async fn status(pool: &MySqlPool, order_id: &str) -> String {
 #[tokio::test]
 async fn a_placed_order_with_reserved_stock_is_authorized_whichever_fact_arrives_first() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
 
     assert_eq!(
         deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await,
@@ -118,7 +120,7 @@ async fn a_placed_order_with_reserved_stock_is_authorized_whichever_fact_arrives
     let events = outbox(&database.pool).await;
     assert_eq!(events.len(), 2);
     for (ty, payload) in &events {
-        assert_eq!(ty, events::payment::PAYMENT_AUTHORIZED_V1);
+        assert_eq!(ty, events::payment::PaymentAuthorizedV1::NAME);
         assert_eq!(payload["amountMinor"], 2580);
         assert_eq!(payload["currency"], "EUR");
     }
@@ -129,7 +131,7 @@ async fn a_placed_order_with_reserved_stock_is_authorized_whichever_fact_arrives
 #[tokio::test]
 async fn declined_cards_and_insufficient_funds_decline_the_payment_with_their_reason() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
 
     for (order_id, token) in [("o-1", tokens::DECLINE), ("o-2", tokens::INSUFFICIENT_FUNDS)] {
         deliver(&authorize, &reserved(&format!("r-{order_id}"), order_id)).await;
@@ -149,11 +151,11 @@ async fn declined_cards_and_insufficient_funds_decline_the_payment_with_their_re
         reasons,
         [
             (
-                events::payment::PAYMENT_DECLINED_V1.to_owned(),
+                events::payment::PaymentDeclinedV1::NAME.to_owned(),
                 "declined".to_owned()
             ),
             (
-                events::payment::PAYMENT_DECLINED_V1.to_owned(),
+                events::payment::PaymentDeclinedV1::NAME.to_owned(),
                 "insufficient-funds".to_owned()
             ),
         ]
@@ -164,7 +166,7 @@ async fn declined_cards_and_insufficient_funds_decline_the_payment_with_their_re
 #[tokio::test]
 async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
     deliver(&authorize, &placed("e-1", "o-1", tokens::TIMEOUT)).await;
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -179,7 +181,7 @@ async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() 
 
     let events = outbox(&database.pool).await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].0, events::payment::PAYMENT_DECLINED_V1);
+    assert_eq!(events[0].0, events::payment::PaymentDeclinedV1::NAME);
     assert_eq!(events[0].1["reason"], "gateway-unavailable");
     database.drop().await;
 }
@@ -187,7 +189,7 @@ async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() 
 #[tokio::test]
 async fn a_flaky_gateway_is_retried_until_it_authorizes() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
     deliver(&authorize, &placed("e-1", "o-1", tokens::FLAKY)).await;
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -206,15 +208,15 @@ async fn a_flaky_gateway_is_retried_until_it_authorizes() {
         .into_iter()
         .map(|(ty, _)| ty)
         .collect();
-    assert_eq!(types, [events::payment::PAYMENT_AUTHORIZED_V1]);
+    assert_eq!(types, [events::payment::PaymentAuthorizedV1::NAME]);
     database.drop().await;
 }
 
 #[tokio::test]
 async fn redelivered_and_replayed_events_authorize_and_capture_only_once() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
-    let capture = CapturePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let capture = Runner::new(CapturePayment(payments(&database.pool)));
     let order_placed = placed("e-1", "o-1", tokens::APPROVE);
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -235,8 +237,8 @@ async fn redelivered_and_replayed_events_authorize_and_capture_only_once() {
     assert_eq!(
         types,
         [
-            events::payment::PAYMENT_AUTHORIZED_V1,
-            events::payment::PAYMENT_CAPTURED_V1
+            events::payment::PaymentAuthorizedV1::NAME,
+            events::payment::PaymentCapturedV1::NAME
         ]
     );
     assert_eq!(status(&database.pool, "o-1").await, "CAPTURED");
@@ -246,7 +248,7 @@ async fn redelivered_and_replayed_events_authorize_and_capture_only_once() {
 #[tokio::test]
 async fn confirming_an_order_without_an_authorized_payment_is_rejected() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let capture = CapturePayment(payments(&database.pool));
+    let capture = Runner::new(CapturePayment(payments(&database.pool)));
 
     let outcome = deliver(&capture, &confirmed("e-1", "o-1")).await;
 
@@ -258,8 +260,8 @@ async fn confirming_an_order_without_an_authorized_payment_is_rejected() {
 #[tokio::test]
 async fn a_cancelled_order_voids_its_authorization() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
-    let void = VoidPayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let void = Runner::new(VoidPayment(payments(&database.pool)));
     deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await;
     deliver(&authorize, &reserved("e-2", "o-1")).await;
 
@@ -274,8 +276,8 @@ async fn a_cancelled_order_voids_its_authorization() {
     assert_eq!(
         types,
         [
-            events::payment::PAYMENT_AUTHORIZED_V1,
-            events::payment::PAYMENT_VOIDED_V1
+            events::payment::PaymentAuthorizedV1::NAME,
+            events::payment::PaymentVoidedV1::NAME
         ]
     );
     assert_eq!(status(&database.pool, "o-1").await, "VOIDED");
@@ -285,8 +287,8 @@ async fn a_cancelled_order_voids_its_authorization() {
 #[tokio::test]
 async fn an_order_cancelled_before_payment_saw_it_is_never_authorized() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
-    let void = VoidPayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let void = Runner::new(VoidPayment(payments(&database.pool)));
 
     assert_eq!(deliver(&void, &cancelled("e-3", "o-1")).await, Outcome::Ack);
     deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await;
@@ -300,18 +302,18 @@ async fn an_order_cancelled_before_payment_saw_it_is_never_authorized() {
 #[tokio::test]
 async fn malformed_events_are_rejected() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = AuthorizePayment(payments(&database.pool));
+    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
 
     for bad in [
         event(
             "e-1",
-            events::ordering::ORDER_PLACED_V1,
+            events::ordering::OrderPlacedV1::NAME,
             "o-1",
             json!({"orderId": "o-1"}),
         ),
         event(
             "e-2",
-            events::ordering::ORDER_PLACED_V1,
+            events::ordering::OrderPlacedV1::NAME,
             "o-2",
             json!({"orderId": "o-2", "userId": "u", "lines": [], "totalMinor": -1,
                    "currency": "EUR", "paymentToken": "tok_approve"}),

@@ -9,8 +9,7 @@
 
 use sqlx::{MySql, MySqlPool, Transaction};
 
-/// MariaDB's duplicate-key error.
-const DUPLICATE_KEY: u16 = 1062;
+use crate::mariadb::is_duplicate_key;
 
 /// What [`claim`] found.
 #[derive(Debug)]
@@ -37,11 +36,4 @@ pub async fn claim(pool: &MySqlPool, consumer: &str, event_id: &str) -> Result<C
         }
         Err(error) => Err(error),
     }
-}
-
-fn is_duplicate_key(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|error| error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|error| error.number() == DUPLICATE_KEY)
 }

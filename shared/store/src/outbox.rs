@@ -3,10 +3,14 @@
 //!
 //! Either both commit or neither does, so an event is published exactly when its state change
 //! happened. Publishing is the relay's job: it reads committed inserts from the binlog and
-//! turns each row into a CloudEvent on the row's topic (design §5).
+//! turns each row into a CloudEvent on the row's topic (ADR 0006).
+//!
+//! [`append`] takes a typed payload: its topic, type name, aggregate type and key come from
+//! its [`EventType`], and its `source` is `commerce/<context>/<function>` from the topic's
+//! context and the [`Origin`]'s function, so no producer spells any of them by hand.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use events::EventType;
 use sqlx::MySqlConnection;
 use uuid::Uuid;
 
@@ -22,93 +26,99 @@ pub struct EventContext {
     pub causation_id: Option<String>,
 }
 
-/// One event to append to an outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEvent {
-    /// UUIDv7: unique, and ordered by creation time so inserts stay at the end of the index.
-    pub id: Uuid,
-    /// The Kafka topic of the aggregate, e.g. `commerce.ordering.order`.
-    pub topic: String,
-    /// `order`, `product`, …: Debezium's routing field.
-    pub aggregate_type: String,
-    /// The aggregate's id: Kafka key, CloudEvent subject and partition key.
-    pub aggregate_id: String,
-    /// The CloudEvent type, e.g. `commerce.order.placed.v1`.
-    pub event_type: String,
-    /// The CloudEvent source: the producing context and function.
-    pub source: String,
-    pub payload: serde_json::Value,
-    pub context: EventContext,
-    pub occurred_at: DateTime<Utc>,
-}
-
-impl OutboxEvent {
-    /// A new event with a fresh id, occurring now.
-    pub fn new(
-        topic: &str,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        event_type: &str,
-        source: &str,
-        payload: &impl Serialize,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(Self {
-            id: Uuid::now_v7(),
-            topic: topic.to_owned(),
-            aggregate_type: aggregate_type.to_owned(),
-            aggregate_id: aggregate_id.to_owned(),
-            event_type: event_type.to_owned(),
-            source: source.to_owned(),
-            payload: serde_json::to_value(payload)?,
-            context: EventContext::default(),
-            occurred_at: Utc::now(),
-        })
-    }
-
-    pub fn with_context(mut self, context: EventContext) -> Self {
-        self.context = context;
-        self
-    }
-}
-
-/// Appends `events` to the outbox of the connection's schema. Call it on the transaction that
-/// applies the state change; the events are published only if that transaction commits.
-pub async fn append(connection: &mut MySqlConnection, events: &[OutboxEvent]) -> Result<(), sqlx::Error> {
-    for event in events {
-        sqlx::query(
-            "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source,
-                                 traceparent, tracestate, correlationid, causationid, occurred_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.id.to_string())
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(&event.event_type)
-        .bind(event.payload.to_string())
-        .bind(&event.topic)
-        .bind(&event.source)
-        .bind(&event.context.traceparent)
-        .bind(&event.context.tracestate)
-        .bind(&event.context.correlation_id)
-        .bind(&event.context.causation_id)
-        .bind(event.occurred_at)
-        .execute(&mut *connection)
-        .await?;
-    }
-    Ok(())
-}
-
 impl EventContext {
     /// The context of an event caused by handling `cause`: the same trace and saga
     /// (correlation id; the cause's subject when it carries none), caused by the cause's id.
     pub fn caused_by(cause: &cloudevents::Event) -> Self {
         use cloudevents::AttributesReader;
+        use events::envelope::{CORRELATION_ID, TRACEPARENT, TRACESTATE};
         let extension = |name: &str| cause.extension(name).map(ToString::to_string);
         Self {
-            traceparent: extension("traceparent"),
-            tracestate: extension("tracestate"),
-            correlation_id: extension("correlationid").or_else(|| cause.subject().map(str::to_owned)),
+            traceparent: extension(TRACEPARENT),
+            tracestate: extension(TRACESTATE),
+            correlation_id: extension(CORRELATION_ID).or_else(|| cause.subject().map(str::to_owned)),
             causation_id: Some(cause.id().to_owned()),
         }
     }
+
+    /// The context of an event caused by an HTTP request: the request's trace, caused by its
+    /// request id.
+    pub fn of_request(request: &telemetry::RequestContext) -> Self {
+        Self {
+            traceparent: Some(request.trace.to_header()),
+            tracestate: None,
+            correlation_id: None,
+            causation_id: Some(request.request_id.clone()),
+        }
+    }
+
+    /// The same context, in the business flow `correlation_id` (an order's saga is its id).
+    pub fn correlated(self, correlation_id: impl Into<String>) -> Self {
+        Self {
+            correlation_id: Some(correlation_id.into()),
+            ..self
+        }
+    }
+}
+
+/// Who writes an event: the function, and the context of the work that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The function's name, the last part of the event's `source`.
+    pub function: &'static str,
+    pub context: EventContext,
+}
+
+impl Origin {
+    pub fn new(function: &'static str, context: EventContext) -> Self {
+        Self { function, context }
+    }
+
+    /// The same function, in the business flow `correlation_id`.
+    pub fn correlated(&self, correlation_id: impl Into<String>) -> Self {
+        Self {
+            function: self.function,
+            context: self.context.clone().correlated(correlation_id),
+        }
+    }
+
+    /// The CloudEvent `source` of an event of type `E`: `commerce/<context>/<function>`.
+    pub fn source_of<E: EventType>(&self) -> String {
+        format!("commerce/{}/{}", E::TOPIC.context, self.function)
+    }
+}
+
+/// Appends `event` to the outbox of the connection's schema and returns its id (UUIDv7:
+/// unique, and ordered by creation time so inserts stay at the end of the index). Call it on
+/// the transaction that applies the state change; the event is published only if that
+/// transaction commits.
+pub async fn append<E: EventType>(
+    connection: &mut MySqlConnection,
+    origin: &Origin,
+    event: &E,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let payload = serde_json::to_string(event).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let occurred_at: DateTime<Utc> = Utc::now();
+    let context = &origin.context;
+    sqlx::query(
+        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source,
+                             traceparent, tracestate, correlationid, causationid, occurred_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(E::AGGREGATE)
+    .bind(event.aggregate_id())
+    .bind(E::NAME)
+    .bind(payload)
+    .bind(E::TOPIC.name)
+    .bind(origin.source_of::<E>())
+    .bind(&context.traceparent)
+    .bind(&context.tracestate)
+    .bind(&context.correlation_id)
+    .bind(&context.causation_id)
+    .bind(occurred_at)
+    .execute(connection)
+    .await?;
+    Ok(id)
 }

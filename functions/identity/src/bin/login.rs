@@ -7,7 +7,7 @@ use runtime::http::HttpFunction;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("identity", "login");
     let state = LoginState {
-        pool: identity::settings::database_pool()?,
+        pool: store::mariadb::pool_from_env()?,
         issuing: identity::settings::issuing().await?,
         limiter: identity::settings::login_limiter()?,
     };

@@ -5,7 +5,7 @@ use runtime::http::HttpFunction;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("identity", "logout");
-    let pool = identity::settings::database_pool()?;
+    let pool = store::mariadb::pool_from_env()?;
     let verifier = identity::settings::verifier()?;
     HttpFunction::new(identity::http::logout_routes(pool, verifier))
         .body_limit(identity::http::BODY_LIMIT)

@@ -7,7 +7,7 @@ use runtime::http::HttpFunction;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("identity", "refresh-token");
     let state = RefreshState {
-        pool: identity::settings::database_pool()?,
+        pool: store::mariadb::pool_from_env()?,
         issuing: identity::settings::issuing().await?,
     };
     HttpFunction::new(identity::http::refresh_token_routes(state))

@@ -8,7 +8,7 @@ use inventory::http::{InventoryApi, adjust_stock_routes};
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "adjust-stock");
     let api = InventoryApi {
-        pool: inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?,
+        pool: store::mariadb::pool_from_env()?,
     };
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
     runtime::http::HttpFunction::new(adjust_stock_routes(api, verifier))

@@ -5,6 +5,6 @@ use inventory::handlers::CommitStock;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "commit-stock");
-    let pool = inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
-    runtime::events::serve(CommitStock::new(pool)).await
+    let pool = store::mariadb::pool_from_env()?;
+    runtime::events::serve(store::consumer::Runner::new(CommitStock::new(pool))).await
 }

@@ -9,6 +9,6 @@ use inventory::handlers::ExpireReservations;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "expire-reservations");
-    let pool = inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
+    let pool = store::mariadb::pool_from_env()?;
     runtime::schedule::serve(ExpireReservations::new(pool)).await
 }

@@ -6,7 +6,7 @@ use inventory::http::{InventoryApi, get_availability_routes};
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "get-availability");
     let api = InventoryApi {
-        pool: inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?,
+        pool: store::mariadb::pool_from_env()?,
     };
     runtime::http::HttpFunction::new(get_availability_routes(api))
         .run()

@@ -5,6 +5,6 @@ use inventory::handlers::ReleaseStock;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "release-stock");
-    let pool = inventory::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
-    runtime::events::serve(ReleaseStock::new(pool)).await
+    let pool = store::mariadb::pool_from_env()?;
+    runtime::events::serve(store::consumer::Runner::new(ReleaseStock::new(pool))).await
 }

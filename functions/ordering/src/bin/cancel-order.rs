@@ -5,6 +5,6 @@ use ordering::saga::CancelOrder;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "cancel-order");
-    let pool = ordering::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
-    runtime::events::serve(CancelOrder::new(pool)).await
+    let pool = store::mariadb::pool_from_env()?;
+    runtime::events::serve(store::consumer::Runner::new(CancelOrder::new(pool))).await
 }

@@ -5,6 +5,6 @@ use ordering::saga::ConfirmOrder;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "confirm-order");
-    let pool = ordering::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
-    runtime::events::serve(ConfirmOrder::new(pool)).await
+    let pool = store::mariadb::pool_from_env()?;
+    runtime::events::serve(store::consumer::Runner::new(ConfirmOrder::new(pool))).await
 }

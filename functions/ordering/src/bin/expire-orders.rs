@@ -6,6 +6,6 @@ use ordering::saga::ExpireOrders;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "expire-orders");
-    let pool = ordering::lazy_pool(&runtime::config::required("DATABASE_URL")?)?;
+    let pool = store::mariadb::pool_from_env()?;
     runtime::schedule::serve(ExpireOrders::new(pool)).await
 }

@@ -5,5 +5,8 @@ use payment::handlers::AuthorizePayment;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("payment", "authorize-payment");
-    runtime::events::serve(AuthorizePayment(payment::from_env()?)).await
+    runtime::events::serve(store::consumer::Runner::new(AuthorizePayment(
+        payment::from_env()?
+    )))
+    .await
 }

@@ -5,5 +5,5 @@ use payment::handlers::CapturePayment;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("payment", "capture-payment");
-    runtime::events::serve(CapturePayment(payment::from_env()?)).await
+    runtime::events::serve(store::consumer::Runner::new(CapturePayment(payment::from_env()?))).await
 }

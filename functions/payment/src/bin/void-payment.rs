@@ -5,5 +5,5 @@ use payment::handlers::VoidPayment;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("payment", "void-payment");
-    runtime::events::serve(VoidPayment(payment::from_env()?)).await
+    runtime::events::serve(store::consumer::Runner::new(VoidPayment(payment::from_env()?))).await
 }

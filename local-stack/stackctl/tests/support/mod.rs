@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use events::EventType;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -95,7 +96,7 @@ pub async fn publish_created(producer: &FutureProducer, product_id: &str, price_
     publish_product(
         producer,
         product_id,
-        events::catalog::PRODUCT_CREATED_V1,
+        events::catalog::ProductCreatedV1::NAME,
         serde_json::json!({"productId": product_id, "name": "Test product", "priceMinor": price_minor, "currency": "EUR"}),
     )
     .await

@@ -1,0 +1,148 @@
+//! The one way an event function handles a record: a [`Consumer`] declares which events it
+//! reads and which use case they feed; the [`Runner`] does everything else.
+//!
+//! For each CloudEvent the runner:
+//! 1. acknowledges, untouched, every type the consumer does not read (producers may add types);
+//! 2. decodes the payload, and rejects the record with the reason when it does not decode
+//!    (retrying cannot fix bad data: it goes to the dead-letter topic);
+//! 3. asks the consumer whether it [`wants`](Consumer::wants) this event at all, before any I/O;
+//! 4. claims the event in the inbox, which opens the transaction; an event handled before is
+//!    acknowledged without running the use case again;
+//! 5. runs the use case on that transaction, with the typed event and the [`Origin`] its own
+//!    events must carry (caused by this event, in the same trace and saga);
+//! 6. commits, and only then acknowledges; a failure rolls everything back, the inbox row
+//!    included, and becomes `Retry` or `Reject` as the use case's error says.
+//!
+//! So a use case never sees a `cloudevents::Event`, never commits, and never handles
+//! duplicates: it changes state and appends its events, and its error type says whether
+//! trying again can help.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use cloudevents::AttributesReader;
+use events::Decode;
+use runtime::events::{Delivery, EventHandler, Outcome};
+use sqlx::{MySqlConnection, MySqlPool};
+
+use crate::inbox::{self, Claim};
+use crate::outbox::{EventContext, Origin};
+
+/// An event delivered to a use case, decoded.
+#[derive(Debug, Clone)]
+pub struct Received<E> {
+    /// The payload.
+    pub data: E,
+    /// The CloudEvent id (the producer's outbox row id).
+    pub id: String,
+    /// When the producer says the fact happened, if it says.
+    pub time: Option<DateTime<Utc>>,
+    /// What the events this one causes must carry: this function, and a context caused by
+    /// this event in its trace and saga.
+    pub origin: Origin,
+}
+
+/// Whether a use case's failure is worth another attempt.
+pub trait Retryable {
+    /// `true` for transient failures (the database or a remote service failed, a lock wait
+    /// timed out); `false` when the event breaks a rule and will break it every time.
+    fn is_retryable(&self) -> bool;
+}
+
+/// An event function: which events it reads and what it does with them.
+pub trait Consumer: Send + Sync + 'static {
+    /// The function's name: its inbox consumer, and the last part of its events' `source`.
+    const NAME: &'static str;
+    /// What it reads: one [`events::EventType`], or a [`events::one_of!`] set of them. Every
+    /// other event type is acknowledged untouched.
+    type Event: Decode;
+    /// Its use case's failure.
+    type Error: std::error::Error + Retryable + Send + Sync + 'static;
+
+    /// The context's database, where the inbox row and the effect commit together.
+    fn pool(&self) -> &MySqlPool;
+
+    /// Whether this event needs the use case at all, decided without I/O. An event it does
+    /// not want is acknowledged without a transaction or an inbox row. All by default.
+    fn wants(&self, _event: &Self::Event) -> bool {
+        true
+    }
+
+    /// The use case: applies the event on `transaction`, appending any events it causes to
+    /// the outbox with `event.origin`. It must not commit; the runner does.
+    fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        event: &Received<Self::Event>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Work that must outlive a failed attempt, run after its transaction rolled back (payment
+    /// counts a gateway failure here, because the attempt's own rows are gone). Nothing by
+    /// default.
+    fn after_rollback(
+        &self,
+        _event: &Received<Self::Event>,
+        _error: &Self::Error,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Runs a [`Consumer`] as an [`EventHandler`], for any trigger.
+#[derive(Debug, Clone)]
+pub struct Runner<C>(C);
+
+impl<C: Consumer> Runner<C> {
+    pub fn new(consumer: C) -> Self {
+        Self(consumer)
+    }
+
+    pub fn consumer(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C: Consumer> EventHandler for Runner<C> {
+    async fn handle(&self, event: &cloudevents::Event, _delivery: &Delivery) -> Outcome {
+        let data = match C::Event::decode(event) {
+            Ok(Some(data)) => data,
+            Ok(None) => return Outcome::Ack,
+            Err(error) => return Outcome::Reject(error.to_string()),
+        };
+        let consumer = &self.0;
+        if !consumer.wants(&data) {
+            return Outcome::Ack;
+        }
+        let received = Received {
+            data,
+            id: event.id().to_owned(),
+            time: event.time().copied(),
+            origin: Origin::new(C::NAME, EventContext::caused_by(event)),
+        };
+        let mut transaction = match inbox::claim(consumer.pool(), C::NAME, &received.id).await {
+            Ok(Claim::New(transaction)) => transaction,
+            Ok(Claim::AlreadyProcessed) => {
+                tracing::info!("Event already handled; nothing to do");
+                return Outcome::Ack;
+            }
+            Err(error) => return Outcome::Retry(format!("the database failed: {error}")),
+        };
+        match consumer.apply(&mut transaction, &received).await {
+            Ok(()) => match transaction.commit().await {
+                Ok(()) => Outcome::Ack,
+                Err(error) => Outcome::Retry(format!("the database failed: {error}")),
+            },
+            Err(error) => {
+                if let Err(rollback) = transaction.rollback().await {
+                    tracing::warn!(error = %rollback, "Could not roll back; the connection is dropped");
+                }
+                consumer.after_rollback(&received, &error).await;
+                if error.is_retryable() {
+                    Outcome::Retry(format!("{error:#}"))
+                } else {
+                    Outcome::Reject(error.to_string())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! MariaDB facts every context needs: its error numbers, and the one way a function builds
+//! its connection pool.
+
+use std::time::Duration;
+
+use sqlx::MySqlPool;
+use sqlx::mysql::{MySqlDatabaseError, MySqlPoolOptions};
+
+/// `ER_DUP_ENTRY`: an insert or update hit a unique key.
+pub const DUPLICATE_KEY: u16 = 1062;
+/// `ER_NO_REFERENCED_ROW_2`: a foreign key names a row that does not exist.
+pub const MISSING_REFERENCE: u16 = 1452;
+
+/// MariaDB's error number, when `error` is an error MariaDB answered with.
+pub fn error_number(error: &sqlx::Error) -> Option<u16> {
+    error
+        .as_database_error()
+        .and_then(|error| error.try_downcast_ref::<MySqlDatabaseError>())
+        .map(MySqlDatabaseError::number)
+}
+
+/// Whether `error` is MariaDB refusing a duplicate of a unique key.
+pub fn is_duplicate_key(error: &sqlx::Error) -> bool {
+    error_number(error) == Some(DUPLICATE_KEY)
+}
+
+/// The pool every function of a context uses, on `DATABASE_URL`.
+///
+/// It connects lazily: start-up (Lambda's init phase) stays fast, and a database that is
+/// briefly down makes requests fail and events retry instead of the function crash-looping.
+/// Up to `DATABASE_MAX_CONNECTIONS` connections (default 5): one Lambda instance serves one
+/// request at a time, while one local or Knative process serves many. A connection that
+/// cannot be had within 3 s is an error at once ("busy, retry later") rather than a request
+/// held for sqlx's default 30 s.
+pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
+    let url = runtime::config::required("DATABASE_URL")?;
+    let max_connections = runtime::config::parsed_or("DATABASE_MAX_CONNECTIONS", 5)?;
+    Ok(MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(&url)?)
+}

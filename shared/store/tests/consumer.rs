@@ -1,0 +1,207 @@
+//! The consumer runner against the real MariaDB of the local stack: what an event function
+//! promises whatever its use case — each event's effect commits once with its inbox row, a
+//! failure leaves nothing behind, and the answer to the trigger says whether to try again.
+
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use events::EventType;
+use events::ordering::{OrderCancelledV1, OrderPlacedV1};
+use runtime::events::{Delivery, EventHandler, Outcome};
+use sqlx::{MySqlConnection, MySqlPool};
+use store::consumer::{Consumer, Received, Retryable, Runner};
+use store::outbox;
+use store::testing::TestDatabase;
+
+/// A use case that records each cancelled order as a row and announces it again; the
+/// cancellation's `reason` makes it fail the way a test needs.
+struct RecordCancellation {
+    pool: MySqlPool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("the database is having a moment")]
+    Transient,
+    #[error("order {0} breaks a rule")]
+    BrokenRule(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl Retryable for RecordError {
+    fn is_retryable(&self) -> bool {
+        !matches!(self, Self::BrokenRule(_))
+    }
+}
+
+impl Consumer for RecordCancellation {
+    const NAME: &'static str = "record-cancellation";
+    type Event = OrderCancelledV1;
+    type Error = RecordError;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    fn wants(&self, cancelled: &OrderCancelledV1) -> bool {
+        cancelled.reason != "not-interesting"
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cancelled: &Received<OrderCancelledV1>,
+    ) -> Result<(), RecordError> {
+        let order_id = &cancelled.data.order_id;
+        sqlx::query("INSERT INTO product_price (product_id, price_minor, currency, last_event_at) VALUES (?, 1, 'EUR', NOW())")
+            .bind(order_id)
+            .execute(&mut *transaction)
+            .await?;
+        outbox::append(transaction, &cancelled.origin, &cancelled.data).await?;
+        match cancelled.data.reason.as_str() {
+            "transient" => Err(RecordError::Transient),
+            "broken" => Err(RecordError::BrokenRule(order_id.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn cancelled(event_id: &str, order_id: &str, reason: &str) -> Event {
+    EventBuilderV10::new()
+        .id(event_id)
+        .ty(OrderCancelledV1::NAME)
+        .source("commerce/ordering/cancel-order")
+        .subject(order_id)
+        .extension("correlationid", order_id)
+        .data(
+            "application/json",
+            serde_json::json!({"orderId": order_id, "userId": "u-1", "reason": reason}),
+        )
+        .build()
+        .expect("event")
+}
+
+async fn deliver(runner: &Runner<RecordCancellation>, event: &Event) -> Outcome {
+    runner.handle(event, &Delivery::default()).await
+}
+
+/// (effect rows, outbox rows, inbox rows)
+async fn counts(pool: &MySqlPool) -> (i64, i64, i64) {
+    let count = |table: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    };
+    (
+        count("product_price").await,
+        count("outbox").await,
+        count("processed_event").await,
+    )
+}
+
+#[tokio::test]
+async fn an_event_is_applied_once_however_often_it_is_delivered() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(RecordCancellation {
+        pool: database.pool.clone(),
+    });
+    let event = cancelled("e-1", "o-1", "payment-declined");
+    for _ in 0..3 {
+        assert_eq!(deliver(&runner, &event).await, Outcome::Ack);
+    }
+    assert_eq!(counts(&database.pool).await, (1, 1, 1));
+    let (source, causation, correlation): (String, String, String) =
+        sqlx::query_as("SELECT source, causationid, correlationid FROM outbox")
+            .fetch_one(&database.pool)
+            .await
+            .expect("the event it caused");
+    assert_eq!(
+        (source.as_str(), causation.as_str(), correlation.as_str()),
+        ("commerce/ordering/record-cancellation", "e-1", "o-1"),
+        "the caused event names its function, its cause and the saga"
+    );
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_transient_failure_leaves_nothing_and_asks_for_a_retry_that_then_works() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(RecordCancellation {
+        pool: database.pool.clone(),
+    });
+    let outcome = deliver(&runner, &cancelled("e-1", "o-1", "transient")).await;
+    assert_eq!(
+        outcome,
+        Outcome::Retry("the database is having a moment".to_owned())
+    );
+    assert_eq!(
+        counts(&database.pool).await,
+        (0, 0, 0),
+        "the effect, its event and the inbox row roll back together"
+    );
+
+    // The inbox row rolled back too, so the same event id is handled when it comes again.
+    assert_eq!(
+        deliver(&runner, &cancelled("e-1", "o-1", "payment-declined")).await,
+        Outcome::Ack
+    );
+    assert_eq!(counts(&database.pool).await, (1, 1, 1));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_broken_rule_is_rejected_with_its_reason_and_leaves_nothing() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(RecordCancellation {
+        pool: database.pool.clone(),
+    });
+    let outcome = deliver(&runner, &cancelled("e-1", "o-1", "broken")).await;
+    assert_eq!(outcome, Outcome::Reject("order o-1 breaks a rule".to_owned()));
+    assert_eq!(counts(&database.pool).await, (0, 0, 0));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn data_that_does_not_decode_is_rejected_naming_the_type_and_the_field() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(RecordCancellation {
+        pool: database.pool.clone(),
+    });
+    let mut event = cancelled("e-1", "o-1", "payment-declined");
+    event.set_data(
+        "application/json",
+        serde_json::json!({"orderId": "o-1", "reason": 7}),
+    );
+    let Outcome::Reject(reason) = deliver(&runner, &event).await else {
+        panic!("bad data must be rejected");
+    };
+    assert!(reason.starts_with(OrderCancelledV1::NAME), "{reason}");
+    assert!(
+        reason.contains("userId") || reason.contains("invalid type"),
+        "{reason}"
+    );
+    assert_eq!(counts(&database.pool).await, (0, 0, 0));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn other_event_types_and_unwanted_events_are_acknowledged_without_a_transaction() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(RecordCancellation {
+        pool: database.pool.clone(),
+    });
+    let placed = EventBuilderV10::new()
+        .id("e-1")
+        .ty(OrderPlacedV1::NAME)
+        .source("commerce/ordering/place-order")
+        .data("application/json", serde_json::json!({"anything": "at all"}))
+        .build()
+        .expect("event");
+    assert_eq!(deliver(&runner, &placed).await, Outcome::Ack);
+    assert_eq!(
+        deliver(&runner, &cancelled("e-2", "o-2", "not-interesting")).await,
+        Outcome::Ack
+    );
+    assert_eq!(counts(&database.pool).await, (0, 0, 0), "not even an inbox row");
+    database.drop().await;
+}
