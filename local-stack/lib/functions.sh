@@ -1,7 +1,8 @@
 # The platform's own processes: every function of template.yaml on its own port, the trigger
 # dispatcher with their Kafka subscriptions, the HTTP gateway in front of the HTTP routes, and
 # the scheduler that runs the scheduled functions.
-# `stackctl plan` turns template.yaml into the list of what to start.
+# `stackctl plan` turns template.yaml into the list of functions to start; the dispatcher, the
+# gateway and the scheduler read template.yaml themselves.
 
 : "${FUNCTION_BASE_PORT:=8100}"
 : "${GATEWAY_PORT:=8080}"
@@ -64,7 +65,7 @@ identity_env() {
 }
 
 platform_up() {
-    local plan bin="$PLATFORM_BIN" kind name context port topic method path
+    local plan bin="$PLATFORM_BIN" kind name context port method path
     # The outbox relay first: every event a function writes reaches Kafka through it.
     start_process outbox-relay "$RELAY_PORT" RELAY_PORT /healthz env PORT="$RELAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         CDC_DATABASE_URL="$CDC_DATABASE_URL" RELAY_DATABASE_URL="$RELAY_DATABASE_URL" \
@@ -72,19 +73,17 @@ platform_up() {
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
     identity_env
-    local subscriptions=()
     while read -r kind name context port; do
         [[ $kind == function ]] || continue
         local url_variable="${context^^}_DATABASE_URL"
         start_process "$name" "$port" FUNCTION_BASE_PORT /healthz env PORT="$port" FUNCTION_NAME="$name" \
             DATABASE_URL="${!url_variable:-}" RUST_LOG="$FUNCTION_RUST_LOG" "$bin/$name"
     done <<<"$plan"
-    while read -r kind name topic port; do
-        if [[ $kind == subscribe ]]; then subscriptions+=(--subscribe "$name=$topic=http://127.0.0.1:$port/"); fi
-    done <<<"$plan"
-    if ((${#subscriptions[@]} > 0)); then
+    # The dispatcher delivers every subscription of the template; without any it has nothing to do.
+    if grep -q '^subscribe ' <<<"$plan"; then
         start_process trigger-dispatcher "$DISPATCHER_PORT" DISPATCHER_PORT /healthz env RUST_LOG="$FUNCTION_RUST_LOG" \
-            "$bin/trigger-dispatcher" --group-prefix local --metrics-port "$DISPATCHER_PORT" "${subscriptions[@]}"
+            "$bin/trigger-dispatcher" --template "$REPO_DIR/template.yaml" \
+            --function-base-port "$FUNCTION_BASE_PORT" --group-prefix local --metrics-port "$DISPATCHER_PORT"
     fi
     start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"

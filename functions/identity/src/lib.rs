@@ -13,7 +13,7 @@
 //!
 //! Passwords, tokens and keys come from the shared `security` crate. Each function binary
 //! under `src/bin/` wires one router; `identity-admin` holds the operator commands (key files,
-//! rotation, the admin bootstrap) and `identity-bench` the benchmark.
+//! rotation, the admin bootstrap). Its benchmark, `identity-bench`, is in the `benches` crate.
 
 pub mod domain;
 pub mod http;

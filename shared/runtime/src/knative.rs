@@ -22,9 +22,15 @@ use serde::Serialize;
 use crate::envelope::{self, ApiError};
 use crate::events::{Delivery, EventHandler, Outcome, Trigger, handle_one};
 
+// The record's coordinates on the request. The dispatcher sends them with these same
+// constants, so the two sides cannot drift apart.
+/// The Kafka topic the record was read from.
 pub const TOPIC_HEADER: &str = "x-kafka-topic";
+/// The record's partition.
 pub const PARTITION_HEADER: &str = "x-kafka-partition";
+/// The record's offset in its partition.
 pub const OFFSET_HEADER: &str = "x-kafka-offset";
+/// Which attempt this request is, from 1; a retried record arrives again with a higher one.
 pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
 
 struct Shared<H> {

@@ -1,6 +1,7 @@
 //! Command-line settings of the `trigger-dispatcher` binary, turned into library types here
 //! so the binary only wires.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -16,8 +17,23 @@ use crate::subscription::Subscription;
 #[derive(Debug, Parser)]
 #[command(name = "trigger-dispatcher")]
 pub struct DispatcherArgs {
-    /// FUNCTION=TOPIC=URL; repeat for more subscriptions.
-    #[arg(long = "subscribe", value_name = "FUNCTION=TOPIC=URL", required = true)]
+    /// The registry of functions (template.yaml): every Kafka subscription it declares is
+    /// delivered to its function on the function's local port.
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+    /// The port of the template's first function; the others follow in name order, as the
+    /// local stack starts them (see `stackctl plan`).
+    #[arg(long, env = "FUNCTION_BASE_PORT", default_value_t = 8100)]
+    pub function_base_port: u16,
+    /// Where the template's functions listen.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub function_host: String,
+    /// FUNCTION=TOPIC=URL, besides (or instead of) the template's; repeat for more.
+    #[arg(
+        long = "subscribe",
+        value_name = "FUNCTION=TOPIC=URL",
+        required_unless_present = "template"
+    )]
     pub subscriptions: Vec<String>,
     /// Consumer groups are named `<prefix>.<function>.<topic>`.
     #[arg(long, default_value = "dispatcher")]
@@ -42,11 +58,24 @@ pub struct DispatcherArgs {
 }
 
 impl DispatcherArgs {
+    /// The template's subscriptions (when `--template` is given), then the `--subscribe` ones.
     pub fn subscriptions(&self) -> anyhow::Result<Vec<Subscription>> {
-        self.subscriptions
-            .iter()
-            .map(|spec| Subscription::parse(spec, &self.group_prefix).map_err(anyhow::Error::from))
-            .collect()
+        let mut subscriptions = match &self.template {
+            Some(path) => {
+                let registry = template::Registry::load(path)?;
+                Subscription::all_in(
+                    &registry,
+                    &self.function_host,
+                    self.function_base_port,
+                    &self.group_prefix,
+                )?
+            }
+            None => Vec::new(),
+        };
+        for spec in &self.subscriptions {
+            subscriptions.push(Subscription::parse(spec, &self.group_prefix)?);
+        }
+        Ok(subscriptions)
     }
 
     pub fn config(&self) -> DispatcherConfig {
@@ -178,5 +207,55 @@ mod tests {
             "local.authorize-payment.commerce.inventory.stock"
         );
         assert_eq!(args.config().delivery.retry.max_attempts, 3);
+    }
+
+    #[test]
+    fn the_repository_template_gives_the_subscriptions_the_local_stack_delivers() {
+        let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        let args = DispatcherArgs::try_parse_from([
+            "trigger-dispatcher".as_ref(),
+            "--bootstrap-servers".as_ref(),
+            "127.0.0.1:9092".as_ref(),
+            "--template".as_ref(),
+            template.as_os_str(),
+            "--function-base-port".as_ref(),
+            "8100".as_ref(),
+            "--group-prefix".as_ref(),
+            "local".as_ref(),
+        ])
+        .expect("valid arguments");
+        let subscriptions = args.subscriptions().expect("valid subscriptions");
+
+        let registry = template::Registry::load(&template).expect("template.yaml parses");
+        let declared: usize = registry
+            .functions
+            .iter()
+            .map(|function| function.subscriptions.len())
+            .sum();
+        assert!(declared > 0, "the template declares Kafka subscriptions");
+        assert_eq!(subscriptions.len(), declared);
+        let (projector, port) = registry
+            .local_ports(8100)
+            .into_iter()
+            .find(|(function, _)| function.name == "project-catalog-product")
+            .expect("project-catalog-product is in the template");
+        let projection = subscriptions
+            .iter()
+            .find(|subscription| subscription.function == projector.name)
+            .expect("project-catalog-product has a subscription");
+        assert_eq!(projection.topic, "commerce.catalog.product");
+        assert_eq!(projection.target.as_str(), format!("http://127.0.0.1:{port}/"));
+        assert_eq!(
+            projection.group_id,
+            "local.project-catalog-product.commerce.catalog.product"
+        );
+    }
+
+    #[test]
+    fn without_a_template_at_least_one_subscription_is_required() {
+        let error =
+            DispatcherArgs::try_parse_from(["trigger-dispatcher", "--bootstrap-servers", "127.0.0.1:9092"])
+                .expect_err("nothing to deliver");
+        assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
-use crate::relay::RelayStatus;
+use crate::status::RelayStatus;
 
 /// `/metrics` and `/healthz`.
 pub fn router(status: Arc<RelayStatus>) -> Router {

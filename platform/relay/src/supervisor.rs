@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::RelayError;
-use crate::relay::{Relay, RelayConfig, RelayState, RelayStatus};
+use crate::{Relay, RelayConfig, RelayState, RelayStatus};
 
 /// The first pause after a failure.
 const FIRST_PAUSE: Duration = Duration::from_millis(500);

@@ -11,7 +11,10 @@
 //! - [`transaction`]: groups events into committed transactions, in commit order, and stops on
 //!   statements that would change an outbox table behind the relay's back.
 //! - [`publisher`]: the idempotent Kafka producer.
-//! - [`relay`]: the pipeline: reader → producer → delivery reports → [`position`] store.
+//! - `pipeline`: reader → producer → delivery reports → [`position`] store.
+//! - [`lifecycle`]: [`Relay`], which prepares and starts the pipeline, and stops it.
+//! - [`config`]: [`RelayConfig`], its defaults and the environment it is read from.
+//! - [`status`]: [`RelayStatus`], what the relay is doing, for `/healthz` and the metrics.
 //! - [`lock`]: one active relay per database and name; a second one waits.
 //! - [`supervisor`]: starts the relay again from its stored position, with backoff, when a
 //!   connection to MariaDB or Kafka is lost; stops for good on anything else.
@@ -19,20 +22,25 @@
 //! - [`gtid`]: MariaDB GTIDs and positions.
 
 pub mod binlog;
+pub mod config;
 pub mod error;
 pub mod gtid;
+pub mod lifecycle;
 pub mod lock;
 pub mod outbox;
+mod pipeline;
 pub mod position;
 pub mod preflight;
 pub mod publisher;
-pub mod relay;
 pub mod server;
+pub mod status;
 pub mod supervisor;
 pub mod transaction;
 
+pub use crate::config::RelayConfig;
 pub use crate::error::RelayError;
-pub use crate::relay::{Relay, RelayConfig, RelayState, RelayStatus};
+pub use crate::lifecycle::Relay;
+pub use crate::status::{RelayState, RelayStatus, StatusSnapshot};
 
 /// The context schemas whose `outbox` table the relay publishes.
 pub const CONTEXT_SCHEMAS: &[&str] = &["identity", "catalog", "inventory", "ordering", "payment"];

@@ -1,7 +1,7 @@
 //! What the dispatcher delivers: one subscription = one function listening to one topic.
 //!
-//! Subscriptions are parsed here (not in the binary) so that a later `template.yaml` reader
-//! produces the same type and goes through the same checks.
+//! Subscriptions come from `template.yaml` ([`Subscription::all_in`]) or from the command
+//! line (`FUNCTION=TOPIC=URL`, [`Subscription::parse`]); both go through the same checks.
 
 use reqwest::Url;
 
@@ -59,6 +59,31 @@ impl Subscription {
         })
     }
 
+    /// Every Kafka subscription `registry` declares, delivered to its function at `host` on
+    /// the function's local port (counted from `base_port` as [`template::Registry::local_ports`]
+    /// counts, like the gateway and the scripts). The template's `ConsumerGroupId` belongs to
+    /// the AWS event source mapping; locally the group is `<prefix>.<function>.<topic>`.
+    pub fn all_in(
+        registry: &template::Registry,
+        host: &str,
+        base_port: u16,
+        group_prefix: &str,
+    ) -> Result<Vec<Self>, SubscriptionError> {
+        let mut subscriptions = Vec::new();
+        for (function, port) in registry.local_ports(base_port) {
+            let target = format!("http://{host}:{port}/");
+            for subscription in &function.subscriptions {
+                subscriptions.push(Self::new(
+                    &function.name,
+                    &subscription.topic,
+                    &target,
+                    group_prefix,
+                )?);
+            }
+        }
+        Ok(subscriptions)
+    }
+
     /// Parses `FUNCTION=TOPIC=URL` (the URL may itself contain `=`).
     pub fn parse(spec: &str, group_prefix: &str) -> Result<Self, SubscriptionError> {
         let mut parts = spec.splitn(3, '=');
@@ -114,6 +139,76 @@ mod tests {
         assert_eq!(
             subscription.dead_letter_topic(),
             "commerce.ordering.order.dlq.reserve-stock"
+        );
+    }
+
+    #[test]
+    fn the_template_subscriptions_go_to_each_function_on_its_local_port() {
+        let registry = template::Registry::parse(
+            r#"
+Resources:
+  ReserveStockFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: reserve-stock}}
+    Properties:
+      Events:
+        Orders:
+          Type: SelfManagedKafka
+          Properties: {Topics: [commerce.ordering.order], ConsumerGroupId: aws-group}
+  PlaceOrderFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: place-order}}
+    Properties:
+      Events:
+        Place: {Type: HttpApi, Properties: {Path: /orders, Method: post}}
+  AuthorizePaymentFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: authorize-payment}}
+    Properties:
+      Events:
+        Stock:
+          Type: MSK
+          Properties: {Topics: [commerce.inventory.stock, commerce.ordering.order]}
+"#,
+        )
+        .expect("valid template");
+
+        let subscriptions = Subscription::all_in(&registry, "127.0.0.1", 8100, "local").expect("valid");
+
+        // Name order: authorize-payment 8100, place-order 8101 (no topics), reserve-stock 8102.
+        let found: Vec<(&str, &str, &str, &str)> = subscriptions
+            .iter()
+            .map(|subscription| {
+                (
+                    subscription.function.as_str(),
+                    subscription.topic.as_str(),
+                    subscription.target.as_str(),
+                    subscription.group_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "authorize-payment",
+                    "commerce.inventory.stock",
+                    "http://127.0.0.1:8100/",
+                    "local.authorize-payment.commerce.inventory.stock"
+                ),
+                (
+                    "authorize-payment",
+                    "commerce.ordering.order",
+                    "http://127.0.0.1:8100/",
+                    "local.authorize-payment.commerce.ordering.order"
+                ),
+                (
+                    "reserve-stock",
+                    "commerce.ordering.order",
+                    "http://127.0.0.1:8102/",
+                    "local.reserve-stock.commerce.ordering.order"
+                ),
+            ]
         );
     }
 

@@ -4,8 +4,8 @@
 //! offset of) a record only after the function accepted it or it was dead-lettered.
 //!
 //! Layout, in the order a record travels:
-//! - [`subscription`]: which function gets which topic at which URL; parsing of
-//!   `FUNCTION=TOPIC=URL`.
+//! - [`subscription`]: which function gets which topic at which URL, read from
+//!   `template.yaml` or parsed from `FUNCTION=TOPIC=URL`.
 //! - [`dispatcher`]: runs one consumer group per subscription in one process; start-up
 //!   (dead-letter topics) and graceful shutdown.
 //! - [`consumer`]: the group consumer, one worker per assigned partition (order), offset

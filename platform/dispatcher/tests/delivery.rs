@@ -158,11 +158,8 @@ fn unreachable_attempts(function: &str) -> u64 {
 async fn a_function_that_is_down_gets_its_record_once_it_is_back_instead_of_a_dead_letter() {
     telemetry::init("dispatcher-test", "dispatcher-test");
     let topic = TestTopic::create(1).await;
-    // An address nothing listens on until the function starts below.
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Refuses connections until the function starts below; nobody else can take its port.
+    let down = DownFunction::bind();
     let function_name = unique("down-fn");
     let config = test_config();
     let budget = u64::from(config.delivery.retry.max_attempts);
@@ -171,7 +168,7 @@ async fn a_function_that_is_down_gets_its_record_once_it_is_back_instead_of_a_de
         vec![subscription(
             &function_name,
             &topic.name,
-            &format!("http://{address}/"),
+            &down.url,
             &unique("test.group"),
         )],
     );
@@ -182,7 +179,7 @@ async fn a_function_that_is_down_gets_its_record_once_it_is_back_instead_of_a_de
         || unreachable_attempts(&function_name) >= 3 * budget,
     )
     .await;
-    let function = FakeFunction::start_at(address, |_, _| StatusCode::OK).await;
+    let function = FakeFunction::start_on(down, |_, _| StatusCode::OK);
     eventually("the record reached the function once it was back", || {
         function.distinct_ids().contains("waiting")
     })

@@ -117,14 +117,37 @@ impl TopicReader {
         Self { consumer }
     }
 
-    /// Reads until every id in `expected` arrived (then a little longer, to catch
-    /// duplicates), keeping only records keyed by one of `aggregates`.
-    async fn read(&self, aggregates: &[&str], expected: &HashSet<String>) -> Vec<Received> {
+    /// Reads until every id in `expected` arrived, keeping only records keyed by one of
+    /// `aggregates`; then commits one end marker per aggregate through `outbox` and reads on
+    /// until the markers arrive. The relay publishes in commit order and an aggregate's
+    /// records share a partition, so any duplicate of an expected record arrives before its
+    /// aggregate's marker: no waiting on the clock is needed to catch duplicates. The markers
+    /// are not returned.
+    async fn read(
+        &self,
+        outbox: &MySqlPool,
+        aggregates: &[&str],
+        expected: &HashSet<String>,
+    ) -> Vec<Received> {
+        let mut received = self.read_until(aggregates, expected).await;
+        let markers: Vec<Row> = aggregates
+            .iter()
+            .map(|aggregate| row(aggregate, u32::MAX))
+            .collect();
+        commit(outbox, &markers).await;
+        let marker_ids: HashSet<String> = markers.into_iter().map(|marker| marker.id).collect();
+        received.extend(self.read_until(aggregates, &marker_ids).await);
+        received.retain(|record| !marker_ids.contains(&record.headers["ce_id"]));
+        received
+    }
+
+    /// Reads records keyed by one of `aggregates` until every id in `expected` arrived or the
+    /// deadline passed.
+    async fn read_until(&self, aggregates: &[&str], expected: &HashSet<String>) -> Vec<Received> {
         let mut received: Vec<Received> = Vec::new();
+        let mut missing = expected.clone();
         let start = Instant::now();
-        let mut complete_at: Option<Instant> = None;
-        while start.elapsed() < DEADLINE && complete_at.is_none_or(|at| at.elapsed() < Duration::from_secs(1))
-        {
+        while !missing.is_empty() && start.elapsed() < DEADLINE {
             let Ok(message) = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await
             else {
                 continue;
@@ -134,7 +157,7 @@ impl TopicReader {
             if !aggregates.contains(&key.as_str()) {
                 continue;
             }
-            let headers = message
+            let headers: BTreeMap<String, String> = message
                 .headers()
                 .map(|headers| {
                     headers
@@ -150,15 +173,14 @@ impl TopicReader {
                 .unwrap_or_default();
             let payload =
                 serde_json::from_slice(message.payload().unwrap_or_default()).expect("a JSON payload");
+            if let Some(id) = headers.get("ce_id") {
+                missing.remove(id);
+            }
             received.push(Received {
                 key,
                 headers,
                 payload,
             });
-            let seen: HashSet<&String> = received.iter().map(|record| &record.headers["ce_id"]).collect();
-            if complete_at.is_none() && expected.iter().all(|id| seen.contains(id)) {
-                complete_at = Some(Instant::now());
-            }
         }
         received
     }
@@ -197,7 +219,7 @@ async fn committed_rows_are_published_with_their_headers_in_commit_order_per_agg
     commit(&ordering, &rows[4..6]).await;
 
     let expected: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let received = reader.read(&[&first, &second], &expected).await;
+    let received = reader.read(&ordering, &[&first, &second], &expected).await;
     let left_in_outbox = poll_until(|| async { outbox_rows(&context).await }, |rows| *rows == 0).await;
     relay.stop().await.expect("the relay stops cleanly");
     context.drop().await;
@@ -252,7 +274,7 @@ async fn a_rolled_back_transaction_publishes_nothing() {
     commit(&ordering, std::slice::from_ref(&committed)).await;
 
     let received = reader
-        .read(&[&label], &HashSet::from([committed.id.clone()]))
+        .read(&ordering, &[&label], &HashSet::from([committed.id.clone()]))
         .await;
     relay.stop().await.expect("the relay stops cleanly");
     context.drop().await;
@@ -276,7 +298,7 @@ async fn a_transaction_that_inserted_first_but_committed_last_is_published_after
     slow.commit().await.expect("commit");
 
     let expected = HashSet::from([early.id.clone(), late.id.clone()]);
-    let received = reader.read(&[&label], &expected).await;
+    let received = reader.read(&ordering, &[&label], &expected).await;
     relay.stop().await.expect("the relay stops cleanly");
     context.drop().await;
     store.drop().await;
@@ -312,7 +334,7 @@ async fn a_restarted_relay_resumes_from_its_stored_position_and_loses_nothing() 
 
     let all: Vec<&Row> = before.iter().chain(&while_down).chain(&after).collect();
     let expected: HashSet<String> = all.iter().map(|row| row.id.clone()).collect();
-    let received = reader.read(&[&label], &expected).await;
+    let received = reader.read(&ordering, &[&label], &expected).await;
     relay.stop().await.expect("the relay stops cleanly");
     let (file, gtid_position): (String, String) =
         sqlx::query_as("SELECT binlog_file, gtid_position FROM relay_position WHERE relay = ?")
@@ -377,7 +399,7 @@ async fn a_second_relay_with_the_same_name_waits_for_the_first_and_takes_over_wh
         commit(&ordering, chunk).await;
     }
     let expected_first: HashSet<String> = first_rows.iter().map(|row| row.id.clone()).collect();
-    let received_first = reader.read(&[&label], &expected_first).await;
+    let received_first = reader.read(&ordering, &[&label], &expected_first).await;
     let standby_started_early = standby.is_finished();
 
     active.stop().await.expect("the first relay stops cleanly");
@@ -390,7 +412,7 @@ async fn a_second_relay_with_the_same_name_waits_for_the_first_and_takes_over_wh
         commit(&ordering, chunk).await;
     }
     let expected_second: HashSet<String> = second_rows.iter().map(|row| row.id.clone()).collect();
-    let received_second = reader.read(&[&label], &expected_second).await;
+    let received_second = reader.read(&ordering, &[&label], &expected_second).await;
     standby.stop().await.expect("the standby stops cleanly");
     context.drop().await;
     store.drop().await;

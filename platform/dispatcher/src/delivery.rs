@@ -3,7 +3,8 @@
 //!
 //! The request is what Knative's KafkaSource sends — a CloudEvent in HTTP binary mode — plus
 //! the record's coordinates and the attempt number as `x-kafka-*` / `x-delivery-attempt`
-//! headers. The answer is classified with KafkaSource's rule (see [`classify_status`]).
+//! headers, named once in `runtime::knative`, the receiving side. The answer is classified with
+//! KafkaSource's rule (see [`classify_status`]).
 
 use std::time::{Duration, Instant};
 
@@ -14,16 +15,12 @@ use cloudevents::binding::http::builder::Builder;
 use cloudevents::message::BinaryDeserializer;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use reqwest::Url;
+use runtime::knative::{ATTEMPT_HEADER, OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER};
 use tokio::sync::watch;
 
 use crate::backoff::RetryPolicy;
 use crate::metrics;
 use crate::record::Record;
-
-pub const TOPIC_HEADER: &str = "x-kafka-topic";
-pub const PARTITION_HEADER: &str = "x-kafka-partition";
-pub const OFFSET_HEADER: &str = "x-kafka-offset";
-pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
 
 /// While a function is unreachable, the waits grow like the retry policy's first
 /// `UNREACHABLE_BACKOFF_STEPS` attempts and then stay there.

@@ -221,12 +221,12 @@ impl FakeFunction {
         Self::serve(listener, work, behaviour)
     }
 
-    /// A function listening on `address` (one the test chose while nothing listened there).
-    pub async fn start_at(
-        address: std::net::SocketAddr,
+    /// A function that comes up on the port `down` held for it until now.
+    pub fn start_on(
+        down: DownFunction,
         behaviour: impl Fn(&Received, &[Received]) -> StatusCode + Send + Sync + 'static,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        let listener = down.socket.listen(1024).unwrap();
         Self::serve(listener, Duration::ZERO, behaviour)
     }
 
@@ -260,6 +260,28 @@ impl FakeFunction {
             .into_iter()
             .map(|received| received.event_id)
             .collect()
+    }
+}
+
+/// The address of a function that is down: a loopback socket that is bound but does not
+/// listen. Connections to it are refused, as to a stopped process, yet the port stays taken,
+/// so no other server (another test of the same binary binding port 0) can be handed it and
+/// answer in the function's place. [`FakeFunction::start_on`] brings the function up there.
+#[derive(Debug)]
+pub struct DownFunction {
+    socket: tokio::net::TcpSocket,
+    pub url: String,
+}
+
+impl DownFunction {
+    pub fn bind() -> Self {
+        // No SO_REUSEADDR: the port must not be shared with anyone while it is held.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .unwrap();
+        let url = format!("http://{}/", socket.local_addr().unwrap());
+        Self { socket, url }
     }
 }
 
