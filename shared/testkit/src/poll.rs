@@ -19,10 +19,6 @@ impl Polling {
         Self { deadline, interval }
     }
 
-    pub const fn deadline(&self) -> Duration {
-        self.deadline
-    }
-
     /// Reads `probe` until `done` holds for a reading or the deadline passes, and returns the
     /// last reading either way, so the caller's assertion says what was expected and what was
     /// seen.
