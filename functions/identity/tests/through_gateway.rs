@@ -6,22 +6,10 @@
 //! The gateway's port comes from `GATEWAY_PORT` (exported by `local-stack/test`) or from the
 //! stack's `stack.env`, so the test follows a stack started on other ports.
 
-use std::path::PathBuf;
-
 use reqwest::StatusCode;
 
 fn gateway_url() -> String {
-    let port = std::env::var("GATEWAY_PORT").ok().or_else(|| {
-        let stack_home = std::env::var_os("STACK_HOME").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../local-stack/var"),
-            PathBuf::from,
-        );
-        let settings = std::fs::read_to_string(stack_home.join("stack.env")).ok()?;
-        settings
-            .lines()
-            .find_map(|line| line.strip_prefix("GATEWAY_PORT="))
-            .map(str::to_owned)
-    });
+    let port = testkit::stack::setting("GATEWAY_PORT");
     format!("http://127.0.0.1:{}", port.as_deref().unwrap_or("8080"))
 }
 

@@ -1,87 +1,27 @@
 //! The inventory HTTP functions called in-process against the real MariaDB of the local stack.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use inventory::http::{InventoryApi, adjust_stock_routes, get_availability_routes, set_stock_routes};
-use security::{AccessTokenVerifier, Role, SigningKeys, TokenIssuer};
-use serde_json::{Value, json};
+use security::Role;
+use serde_json::json;
 use store::testing::TestDatabase;
-use tower::ServiceExt;
-use uuid::Uuid;
+use testkit::app::{TestApp, request, send};
 
-struct App {
-    database: TestDatabase,
-    issuer: TokenIssuer,
-    router: Router,
-}
-
-impl App {
-    async fn spawn() -> Self {
-        let database = TestDatabase::with_migrations_of("inventory").await;
-        let issuer = TokenIssuer::new(
-            SigningKeys::generate("k1"),
-            "https://identity.test",
-            "commerce",
-            Duration::from_secs(300),
-        );
-        let verifier = Arc::new(AccessTokenVerifier::new(
-            issuer.jwks(),
-            "https://identity.test",
-            "commerce",
-        ));
-        let api = InventoryApi {
-            pool: database.pool.clone(),
-        };
-        let routes = Router::new()
-            .merge(set_stock_routes(api.clone(), Arc::clone(&verifier)))
+async fn spawn_app() -> TestApp {
+    TestApp::spawn("inventory", |pool, verifier| {
+        let api = InventoryApi { pool };
+        Router::new()
+            .merge(set_stock_routes(api.clone(), verifier.clone()))
             .merge(adjust_stock_routes(api.clone(), verifier))
-            .merge(get_availability_routes(api));
-        Self {
-            router: runtime::http::HttpFunction::new(routes).into_router(),
-            issuer,
-            database,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        role: Option<Role>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(role) = role {
-            let token = self.issuer.issue(Uuid::now_v7(), &[role]).expect("token").token;
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
+            .merge(get_availability_routes(api))
+    })
+    .await
 }
 
 #[tokio::test]
 async fn an_admin_sets_and_adjusts_stock_and_anyone_sees_what_is_available() {
-    let app = App::spawn().await;
+    let app = spawn_app().await;
 
     let (status, _) = app
         .call(
@@ -118,7 +58,7 @@ async fn an_admin_sets_and_adjusts_stock_and_anyone_sees_what_is_available() {
 
 #[tokio::test]
 async fn stock_cannot_be_taken_below_what_orders_have_reserved() {
-    let app = App::spawn().await;
+    let app = spawn_app().await;
     app.call(
         "PUT",
         "/admin/inventory/mug",
@@ -160,7 +100,7 @@ async fn stock_cannot_be_taken_below_what_orders_have_reserved() {
 
 #[tokio::test]
 async fn only_admins_change_stock_and_bad_input_gets_a_clear_answer() {
-    let app = App::spawn().await;
+    let app = spawn_app().await;
 
     let cases = [
         (
@@ -225,20 +165,15 @@ async fn the_scheduled_sweep_runs_on_post_run_and_says_how_many_reservations_it_
         .execute(&database.pool)
         .await
         .expect("line");
-    let job = Arc::new(inventory::handlers::ExpireReservations::new(
+    let job = std::sync::Arc::new(inventory::handlers::ExpireReservations::new(
         database.pool.clone(),
     ));
     let router = runtime::http::HttpFunction::new(runtime::schedule::router(job)).into_router();
 
-    let response = router
-        .oneshot(Request::post("/run").body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
+    let reply = send(&router, request("POST", "/run", None, None)).await;
 
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    let body: Value = serde_json::from_slice(&bytes).expect("json");
-    assert_eq!(body["data"], json!({"released": 1}));
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["data"], json!({"released": 1}));
     let reserved: i64 = sqlx::query_scalar("SELECT reserved FROM stock WHERE sku = 'mug'")
         .fetch_one(&database.pool)
         .await

@@ -1,25 +1,20 @@
 //! The ordering HTTP functions called in-process (the router the binaries serve, with the
 //! runtime's envelope and the security extractors) against the real MariaDB of the local stack.
 
-use std::sync::Arc;
-use std::time::Duration as StdDuration;
-
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{HeaderValue, StatusCode};
 use ordering::http::{
     OrderingApi, cancel_order_routes, get_order_routes, list_orders_routes, place_order_routes,
 };
-use security::{AccessTokenVerifier, Role, SigningKeys, TokenIssuer};
+use security::Role;
 use serde_json::{Value, json};
 use store::testing::TestDatabase;
-use tower::ServiceExt;
+use testkit::app::{TestTokens, request, send};
 use uuid::Uuid;
 
 struct App {
     database: TestDatabase,
-    issuer: TokenIssuer,
+    tokens: TestTokens,
     place: Router,
     get: Router,
     list: Router,
@@ -36,80 +31,58 @@ impl App {
         .execute(&database.pool)
         .await
         .expect("catalog projection");
-        let issuer = TokenIssuer::new(
-            SigningKeys::generate("k1"),
-            "https://identity.test",
-            "commerce",
-            StdDuration::from_secs(300),
-        );
-        let verifier = Arc::new(AccessTokenVerifier::new(
-            issuer.jwks(),
-            "https://identity.test",
-            "commerce",
-        ));
+        let tokens = TestTokens::new();
+        let verifier = tokens.verifier();
         let api = OrderingApi {
             pool: database.pool.clone(),
             payment_timeout: chrono::Duration::minutes(15),
         };
         let serve = |routes: Router| runtime::http::HttpFunction::new(routes).into_router();
         Self {
-            place: serve(place_order_routes(api.clone(), Arc::clone(&verifier))),
-            get: serve(get_order_routes(api.clone(), Arc::clone(&verifier))),
-            list: serve(list_orders_routes(api.clone(), Arc::clone(&verifier))),
+            place: serve(place_order_routes(api.clone(), verifier.clone())),
+            get: serve(get_order_routes(api.clone(), verifier.clone())),
+            list: serve(list_orders_routes(api.clone(), verifier.clone())),
             cancel: serve(cancel_order_routes(api, verifier)),
-            issuer,
+            tokens,
             database,
         }
     }
 
     fn token(&self, user: Uuid) -> String {
-        self.issuer
-            .issue(user, &[Role::Customer])
-            .expect("token")
-            .token
-            .clone()
+        self.tokens.token(user, Role::Customer)
     }
 
     async fn place_order(&self, user: Uuid, key: Option<&str>, body: Value) -> (StatusCode, Value, bool) {
-        let mut request = Request::post("/orders")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", self.token(user)));
+        let mut request = request("POST", "/orders", Some(&self.token(user)), Some(body));
         if let Some(key) = key {
-            request = request.header("idempotency-key", key);
+            let key = HeaderValue::from_str(key).expect("a header value");
+            request.headers_mut().insert("idempotency-key", key);
         }
-        let response = self
-            .place
-            .clone()
-            .oneshot(request.body(Body::from(body.to_string())).expect("request"))
-            .await
-            .expect("response");
-        let replayed = response.headers().contains_key("idempotent-replayed");
-        let (status, body) = read(response).await;
-        (status, body, replayed)
+        let reply = send(&self.place, request).await;
+        let replayed = reply.headers.contains_key("idempotent-replayed");
+        (reply.status, reply.body, replayed)
     }
 
     async fn get_order(&self, user: Uuid, order_id: &str) -> (StatusCode, Value) {
-        let request = Request::get(format!("/orders/{order_id}"))
-            .header("authorization", format!("Bearer {}", self.token(user)))
-            .body(Body::empty())
-            .expect("request");
-        read(self.get.clone().oneshot(request).await.expect("response")).await
+        let path = format!("/orders/{order_id}");
+        let reply = send(&self.get, request("GET", &path, Some(&self.token(user)), None)).await;
+        (reply.status, reply.body)
     }
 
     async fn list_orders(&self, user: Uuid, query: &str) -> (StatusCode, Value) {
-        let request = Request::get(format!("/orders{query}"))
-            .header("authorization", format!("Bearer {}", self.token(user)))
-            .body(Body::empty())
-            .expect("request");
-        read(self.list.clone().oneshot(request).await.expect("response")).await
+        let path = format!("/orders{query}");
+        let reply = send(&self.list, request("GET", &path, Some(&self.token(user)), None)).await;
+        (reply.status, reply.body)
     }
 
     async fn cancel_order(&self, user: Uuid, order_id: &str) -> (StatusCode, Value) {
-        let request = Request::post(format!("/orders/{order_id}/cancel"))
-            .header("authorization", format!("Bearer {}", self.token(user)))
-            .body(Body::empty())
-            .expect("request");
-        read(self.cancel.clone().oneshot(request).await.expect("response")).await
+        let path = format!("/orders/{order_id}/cancel");
+        let reply = send(
+            &self.cancel,
+            request("POST", &path, Some(&self.token(user)), None),
+        )
+        .await;
+        (reply.status, reply.body)
     }
 
     async fn rows(&self) -> (i64, i64) {
@@ -123,12 +96,6 @@ impl App {
             .expect("count");
         (orders, outbox)
     }
-}
-
-async fn read(response: axum::response::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 fn two_cups() -> Value {
@@ -239,17 +206,12 @@ async fn orders_need_a_token_and_stay_private_to_their_customer() {
     let (_, placed, _) = app.place_order(owner, Some("k-1"), two_cups()).await;
     let order_id = placed["data"]["orderId"].as_str().expect("order id");
 
-    let anonymous = app
-        .get
-        .clone()
-        .oneshot(
-            Request::get(format!("/orders/{order_id}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = send(
+        &app.get,
+        request("GET", &format!("/orders/{order_id}"), None, None),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
     let (status, body) = app.get_order(owner, order_id).await;
     assert_eq!(status, StatusCode::OK);
@@ -305,40 +267,35 @@ async fn an_overloaded_place_order_answers_503_with_retry_after_and_writes_nothi
     // One connection, already taken: the next request cannot get one in time.
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(StdDuration::from_millis(200))
+        .acquire_timeout(std::time::Duration::from_millis(200))
         .connect(&app.database.url())
         .await
         .expect("pool");
     let held = pool.acquire().await.expect("the only connection");
-    let verifier = Arc::new(AccessTokenVerifier::new(
-        app.issuer.jwks(),
-        "https://identity.test",
-        "commerce",
-    ));
     let api = OrderingApi {
         pool: pool.clone(),
         payment_timeout: chrono::Duration::minutes(15),
     };
-    let router = runtime::http::HttpFunction::new(place_order_routes(api, verifier)).into_router();
-    let request = Request::post("/orders")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", app.token(Uuid::now_v7())))
-        .header("idempotency-key", "k-1")
-        .body(Body::from(two_cups().to_string()))
-        .expect("request");
+    let router =
+        runtime::http::HttpFunction::new(place_order_routes(api, app.tokens.verifier())).into_router();
+    let mut request = request(
+        "POST",
+        "/orders",
+        Some(&app.token(Uuid::now_v7())),
+        Some(two_cups()),
+    );
+    request
+        .headers_mut()
+        .insert("idempotency-key", HeaderValue::from_static("k-1"));
 
-    let response = router.oneshot(request).await.expect("response");
+    let reply = send(&router, request).await;
 
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|value| value.as_bytes()),
+        reply.headers.get("retry-after").map(|value| value.as_bytes()),
         Some(&b"1"[..])
     );
-    let (_, body) = read(response).await;
-    assert_eq!(body["error"]["code"], "SERVICE_BUSY");
+    assert_eq!(reply.body["error"]["code"], "SERVICE_BUSY");
     drop(held);
     pool.close().await;
     assert_eq!(app.rows().await, (0, 0));

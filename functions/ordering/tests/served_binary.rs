@@ -2,58 +2,16 @@
 //! the Lambda variable it serves HTTP on `$PORT` and takes CloudEvent POSTs.
 
 use events::EventType;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use store::testing::TestDatabase;
+use testkit::serve::ServedBinary;
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
-}
-
-async fn serve(database_url: &str) -> Served {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_project-catalog-product"))
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", database_url)
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the function");
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client.get(format!("{}/healthz", served.base)).send().await
-            && response.status().is_success()
-        {
-            return served;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "the function did not answer /healthz within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The function binary on a port it picks itself, against `database_url`.
+async fn serve(database_url: &str) -> ServedBinary {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_project-catalog-product"));
+    command.env("DATABASE_URL", database_url);
+    ServedBinary::start(command).await
 }
 
 #[tokio::test]
@@ -63,7 +21,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
     let client = reqwest::Client::new();
 
     let binary = client
-        .post(format!("{}/", function.base))
+        .post(format!("{}/", function.url()))
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000001")
         .header("ce-source", "commerce/catalog")
@@ -84,7 +42,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
         "data": {"productId": "p-1", "priceMinor": 1190, "currency": "EUR"}
     });
     let response = client
-        .post(format!("{}/", function.base))
+        .post(format!("{}/", function.url()))
         .header("content-type", "application/cloudevents+json")
         .body(structured.to_string())
         .send()
@@ -93,7 +51,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
     assert_eq!(response.status(), 200, "structured mode is acknowledged");
 
     let rejected = client
-        .post(format!("{}/", function.base))
+        .post(format!("{}/", function.url()))
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000003")
         .header("ce-source", "commerce/catalog")
@@ -106,7 +64,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
     assert_eq!(rejected.status(), 422, "a broken rule is final");
 
     let garbage = client
-        .post(format!("{}/", function.base))
+        .post(format!("{}/", function.url()))
         .body("hello")
         .send()
         .await
@@ -127,7 +85,7 @@ async fn the_binary_serves_cloud_event_posts_on_its_port_and_maps_outcomes_to_st
 async fn with_the_database_down_events_are_answered_with_503_so_they_are_retried() {
     let function = serve("mysql://nobody:nothing@127.0.0.1:1/ordering").await;
     let response = reqwest::Client::new()
-        .post(format!("{}/", function.base))
+        .post(format!("{}/", function.url()))
         .header("ce-specversion", "1.0")
         .header("ce-id", "0196f6a0-0000-7000-8000-000000000009")
         .header("ce-source", "commerce/catalog")

@@ -126,6 +126,10 @@ impl HttpFunction {
                 let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
                     .await
                     .map_err(|error| anyhow::anyhow!("Cannot listen on port {port}: {error}"))?;
+                // With `PORT=0` the system picks the port; the one actually bound is logged, so
+                // whoever started the function (a test, say) can find it without guessing a
+                // free port first, which another process could take in between.
+                let port = listener.local_addr().map_or(port, |address| address.port());
                 tracing::info!(port, "Serving HTTP");
                 axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown_signal())

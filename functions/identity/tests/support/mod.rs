@@ -9,14 +9,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use identity::http::{self, LoginState};
 use identity::rate_limit::{Limit, LoginLimiter};
 use identity::sessions::Issuing;
 use runtime::http::HttpFunction;
 use security::{SigningKeys, TokenIssuer};
 use store::testing::TestDatabase;
-use tower::ServiceExt;
 
 pub const PASSWORD: &str = "a long enough passphrase";
 
@@ -130,14 +128,11 @@ impl TestApp {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let request = request.body(body.unwrap_or_else(Body::empty)).expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let reply = testkit::app::send(&self.router, request).await;
         TestResponse {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            status: reply.status,
+            headers: reply.headers,
+            body: reply.body,
         }
     }
 

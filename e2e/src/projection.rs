@@ -1,50 +1,26 @@
-//! Helpers for the tests that drive the running platform: publish catalog events to Kafka the
-//! way the outbox relay will, and read ordering's projection from MariaDB.
-
-#![allow(dead_code)]
+//! Catalog events published to Kafka the way the outbox relay publishes them, and ordering's
+//! projection of catalog prices (`ordering.product_price`) read back from MariaDB.
 
 use events::EventType;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudevents::{EventBuilder, EventBuilderV10};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::MySqlPool;
-use stackctl::settings::StackSettings;
+use sqlx::mysql::MySqlPoolOptions;
+use testkit::poll::Polling;
+use testkit::stack;
 
-pub const DEADLINE: Duration = Duration::from_secs(60);
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn stack_home() -> PathBuf {
-    std::env::var_os("STACK_HOME").map_or_else(|| repo_root().join("local-stack/var"), PathBuf::from)
-}
-
-/// The local URL of a function, derived from template.yaml as the stack derives it.
-pub fn function_url(name: &str) -> String {
-    let base_port = std::env::var("FUNCTION_BASE_PORT")
-        .ok()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(8100);
-    let registry = template::Registry::load(&repo_root().join("template.yaml")).expect("template.yaml");
-    let port = registry
-        .local_ports(base_port)
-        .into_iter()
-        .find(|(function, _)| function.name == name)
-        .map(|(_, port)| port)
-        .expect("the function is in template.yaml");
-    format!("http://127.0.0.1:{port}/")
-}
+/// How long a published event may take to reach the projection through the dispatcher.
+pub const DELIVERY: Polling = Polling::new(Duration::from_secs(60), Duration::from_millis(100));
 
 pub fn producer() -> FutureProducer {
     ClientConfig::new()
         .set(
             "bootstrap.servers",
-            StackSettings::from_env().kafka_bootstrap_servers,
+            stack::setting("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|| "127.0.0.1:9092".to_owned()),
         )
         .set("enable.idempotence", "true")
         .create()
@@ -102,8 +78,14 @@ pub async fn publish_created(producer: &FutureProducer, product_id: &str, price_
     .await
 }
 
+/// The stack's administrative account, which may read every schema.
 pub async fn admin() -> MySqlPool {
-    stackctl::database::connect(&StackSettings::from_env().mariadb_admin_url)
+    let url = stack::setting("STACK_MARIADB_ADMIN_URL")
+        .unwrap_or_else(|| "mysql://stack_admin:local-admin@127.0.0.1:3307".to_owned());
+    MySqlPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&url)
         .await
         .expect("MariaDB of the local stack")
 }
@@ -122,20 +104,4 @@ pub async fn projected_count(admin: &MySqlPool, prefix: &str) -> i64 {
         .fetch_one(admin)
         .await
         .expect("count")
-}
-
-/// Polls `check` until it returns true or the deadline passes.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "{what} did not happen within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

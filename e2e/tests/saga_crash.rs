@@ -6,19 +6,20 @@
 //!
 //! Kept in its own test binary because it kills processes the other end-to-end tests rely on.
 
-mod support;
-
 use events::EventType;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use e2e::platform::{bring_the_stack_back, kill};
+use e2e::shop::{SETTLE_DEADLINE, Shop, order_id};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use security::Role;
-use support::{Shop, order_id, repository, stack_home, stack_setting};
+use testkit::poll::Polling;
+use testkit::stack;
 use uuid::Uuid;
 
 const ORDERS: usize = 1_000;
@@ -34,19 +35,9 @@ const KILLS: [(usize, &str); 4] = [
     (550, "reserve-stock"),
     (750, "capture-payment"),
 ];
-
-fn kill(process: &str) {
-    let pid_file = stack_home().join(format!("run/{process}.pid"));
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|_| panic!("{process}'s pid file (is local-stack/up running?)"))
-        .trim()
-        .to_owned();
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success(), "{process} (pid {pid}) could be killed");
-}
+/// How long the shoppers may take to reach the next kill: generous, and there so that
+/// shoppers that failed end the test instead of leaving it waiting for ever.
+const PLACING: Polling = Polling::new(Duration::from_secs(300), Duration::from_millis(5));
 
 /// Event ids of `payment.captured` per order (the record key), read from the start of the
 /// payment topic up to its current end.
@@ -55,7 +46,7 @@ fn captures_per_order(orders: &HashSet<String>) -> HashMap<String, HashSet<Strin
     let consumer: BaseConsumer = ClientConfig::new()
         .set(
             "bootstrap.servers",
-            stack_setting("KAFKA_BOOTSTRAP_SERVERS").expect("KAFKA_BOOTSTRAP_SERVERS"),
+            stack::setting("KAFKA_BOOTSTRAP_SERVERS").expect("KAFKA_BOOTSTRAP_SERVERS"),
         )
         .set("group.id", format!("saga-crash-{}", Uuid::now_v7().simple()))
         .set("enable.auto.commit", "false")
@@ -145,9 +136,11 @@ async fn relay_dispatcher_and_functions_killed_during_a_thousand_orders_lose_and
         })
         .collect();
     for (after, process) in KILLS {
-        while placed.load(Ordering::Relaxed) < after {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        PLACING
+            .eventually(&format!("{after} orders placed"), || async {
+                placed.load(Ordering::Relaxed) >= after
+            })
+            .await;
         kill(process);
         eprintln!("killed {process} after {after} orders");
     }
@@ -161,15 +154,7 @@ async fn relay_dispatcher_and_functions_killed_during_a_thousand_orders_lose_and
         "every order was accepted while processes were down"
     );
 
-    let up = std::process::Command::new(repository().join("local-stack/up"))
-        .output()
-        .expect("run local-stack/up");
-    assert!(
-        up.status.success(),
-        "local-stack/up could not bring the killed processes back:\n{}\n{}",
-        String::from_utf8_lossy(&up.stdout),
-        String::from_utf8_lossy(&up.stderr)
-    );
+    bring_the_stack_back();
 
     let mut outcomes: HashMap<String, usize> = HashMap::new();
     let mut confirmed = HashSet::new();
@@ -207,7 +192,7 @@ async fn relay_dispatcher_and_functions_killed_during_a_thousand_orders_lose_and
     );
 
     let inventory =
-        sqlx::MySqlPool::connect(&stack_setting("INVENTORY_DATABASE_URL").expect("INVENTORY_DATABASE_URL"))
+        sqlx::MySqlPool::connect(&stack::setting("INVENTORY_DATABASE_URL").expect("INVENTORY_DATABASE_URL"))
             .await
             .expect("inventory's database");
     let reservations: Vec<(String, i64)> = sqlx::query_as(
@@ -231,16 +216,12 @@ async fn relay_dispatcher_and_functions_killed_during_a_thousand_orders_lose_and
 
     // Payment may still be capturing the last confirmed orders.
     let all: HashSet<String> = orders.iter().cloned().collect();
-    let started = Instant::now();
-    let captures = loop {
-        let captures = captures_per_order(&all);
-        if confirmed.iter().all(|order| captures.contains_key(order))
-            || started.elapsed() > support::SETTLE_DEADLINE
-        {
-            break captures;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let captures = Polling::new(SETTLE_DEADLINE, Duration::from_millis(500))
+        .until(
+            || async { captures_per_order(&all) },
+            |captures| confirmed.iter().all(|order| captures.contains_key(order)),
+        )
+        .await;
     let uncaptured = confirmed
         .iter()
         .filter(|order| !captures.contains_key(*order))

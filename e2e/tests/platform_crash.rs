@@ -2,11 +2,8 @@
 //! stream loses nothing once `local-stack/up` has brought it back. Kept in its own test binary
 //! because it kills a process the other platform tests rely on.
 
-mod support;
-
-use std::process::Command;
-
-use support::*;
+use e2e::platform::{bring_the_stack_back, kill};
+use e2e::projection::{DELIVERY, admin, producer, projected_count, publish_created};
 
 const RECORDS: i64 = 1_000;
 
@@ -25,37 +22,25 @@ async fn a_dispatcher_killed_mid_stream_loses_no_record_after_restart() {
         )
         .await;
     }
-    eventually("the first records projected", || async {
-        projected_count(&admin, &prefix).await >= 10
-    })
-    .await;
+    DELIVERY
+        .eventually("the first records projected", || async {
+            projected_count(&admin, &prefix).await >= 10
+        })
+        .await;
 
-    let pid_file = stack_home().join("run/trigger-dispatcher.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .expect("the dispatcher's pid file")
-        .trim()
-        .to_owned();
-    let killed = Command::new("kill").args(["-KILL", &pid]).status().expect("kill");
-    assert!(killed.success(), "the dispatcher (pid {pid}) could be killed");
+    kill("trigger-dispatcher");
     let delivered_at_kill = projected_count(&admin, &prefix).await;
     assert!(
         delivered_at_kill < RECORDS,
         "the kill must land mid-stream for this test to mean anything"
     );
 
-    let up = Command::new(repo_root().join("local-stack/up"))
-        .output()
-        .expect("run local-stack/up");
-    assert!(
-        up.status.success(),
-        "up failed: {}\n{}",
-        String::from_utf8_lossy(&up.stdout),
-        String::from_utf8_lossy(&up.stderr)
-    );
+    bring_the_stack_back();
 
-    eventually("every record projected after the restart", || async {
-        projected_count(&admin, &prefix).await == RECORDS
-    })
-    .await;
+    DELIVERY
+        .eventually("every record projected after the restart", || async {
+            projected_count(&admin, &prefix).await == RECORDS
+        })
+        .await;
     eprintln!("{delivered_at_kill} of {RECORDS} records were projected when the dispatcher was killed");
 }

@@ -8,14 +8,11 @@
 //! test follows a stack started on other ports. Each test uses products of its own, so it can
 //! run again on the same stack.
 
-mod support;
-
-use std::collections::HashMap;
-
+use e2e::platform::replay;
+use e2e::shop::{Shop, order_id};
 use reqwest::{Method, StatusCode};
 use security::Role;
 use serde_json::json;
-use support::{Shop, function_ports, order_id, repository, stack_setting};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -149,37 +146,6 @@ async fn a_hanging_payment_ends_declined_and_a_customer_may_cancel_while_it_hang
     );
 }
 
-/// Re-delivers one order's records of `topic` to `function` with the platform's replay tool
-/// and answers how many it acknowledged and dead-lettered.
-fn replay(ports: &HashMap<String, String>, function: &str, topic: &str, order_id: &str) -> (u64, u64) {
-    let output = std::process::Command::new(repository().join("target/debug/replay"))
-        .args([
-            "--function",
-            function,
-            "--topic",
-            topic,
-            "--key",
-            order_id,
-            "--target",
-        ])
-        .arg(format!("http://127.0.0.1:{}/", ports[function]))
-        .args([
-            "--bootstrap-servers",
-            &stack_setting("KAFKA_BOOTSTRAP_SERVERS").expect("KAFKA_BOOTSTRAP_SERVERS"),
-        ])
-        .output()
-        .expect("replay runs (local-stack/up builds it)");
-    let summary = String::from_utf8_lossy(&output.stdout);
-    let count = |field: &str| {
-        summary
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(field))
-            .and_then(|rest| rest.trim_end_matches(',').trim().parse().ok())
-            .unwrap_or_else(|| panic!("replay printed no {field} for {function}: {summary}"))
-    };
-    (count("acknowledged:"), count("dead_lettered:"))
-}
-
 #[tokio::test]
 async fn replaying_every_event_of_a_finished_order_changes_nothing() {
     let shop = Shop::new();
@@ -191,7 +157,6 @@ async fn replaying_every_event_of_a_finished_order_changes_nothing() {
     // Payment may still be capturing; a replayed event it has not seen yet carries the same
     // event id as the live one, so whichever comes second is a duplicate either way.
 
-    let ports = function_ports();
     let subscriptions = [
         ("reserve-stock", "commerce.ordering.order"),
         ("release-stock", "commerce.ordering.order"),
@@ -206,9 +171,9 @@ async fn replaying_every_event_of_a_finished_order_changes_nothing() {
     ];
     let mut delivered = 0;
     for (function, topic) in subscriptions {
-        let (acknowledged, dead_lettered) = replay(&ports, function, topic, &order);
-        assert_eq!(dead_lettered, 0, "{function} on {topic}");
-        delivered += acknowledged;
+        let replayed = replay(function, topic, &["--key", &order]);
+        assert_eq!(replayed.dead_lettered, 0, "{function} on {topic}");
+        delivered += replayed.acknowledged;
     }
 
     assert!(

@@ -2,11 +2,8 @@
 //! trigger dispatcher to `project-catalog-product`, which projects it into MariaDB; replaying
 //! the topic re-delivers it without changing anything.
 
-mod support;
-
-use std::process::Command;
-
-use support::*;
+use e2e::platform::replay;
+use e2e::projection::{DELIVERY, admin, producer, projected_count, projected_price, publish_created};
 
 #[tokio::test]
 async fn a_catalog_event_on_kafka_reaches_the_ordering_projection_through_the_dispatcher() {
@@ -14,10 +11,11 @@ async fn a_catalog_event_on_kafka_reaches_the_ordering_projection_through_the_di
     let producer = producer();
     let product_id = format!("e2e-{}", uuid::Uuid::new_v4().simple());
     publish_created(&producer, &product_id, 4_200).await;
-    eventually("the projection of the new product", || async {
-        projected_price(&admin, &product_id).await == Some(4_200)
-    })
-    .await;
+    DELIVERY
+        .eventually("the projection of the new product", || async {
+            projected_price(&admin, &product_id).await == Some(4_200)
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -30,37 +28,21 @@ async fn replaying_the_catalog_topic_from_a_time_redelivers_and_changes_nothing(
     for index in 0..5 {
         ids.push(publish_created(&producer, &format!("{prefix}{index}"), 1_000 + index).await);
     }
-    eventually("the five products projected", || async {
-        projected_count(&admin, &prefix).await == 5
-    })
-    .await;
+    DELIVERY
+        .eventually("the five products projected", || async {
+            projected_count(&admin, &prefix).await == 5
+        })
+        .await;
 
     for _ in 0..2 {
-        let replay = Command::new(repo_root().join("target/debug/replay"))
-            .args([
-                "--function",
-                "project-catalog-product",
-                "--topic",
-                events::topics::CATALOG_PRODUCT.name,
-            ])
-            .args(["--target", &function_url("project-catalog-product")])
-            .args(["--from-time", &since.to_rfc3339()])
-            .output()
-            .expect("run replay");
-        let summary = String::from_utf8_lossy(&replay.stdout);
-        assert!(
-            replay.status.success(),
-            "replay failed: {}",
-            String::from_utf8_lossy(&replay.stderr)
+        let replayed = replay(
+            "project-catalog-product",
+            events::topics::CATALOG_PRODUCT.name,
+            &["--from-time", &since.to_rfc3339()],
         );
-        let acknowledged: u64 = summary
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("acknowledged: "))
-            .and_then(|count| count.trim_end_matches(',').parse().ok())
-            .unwrap_or_else(|| panic!("no acknowledged count in {summary}"));
         assert!(
-            acknowledged >= 5,
-            "the five events were delivered again: {summary}"
+            replayed.acknowledged >= 5,
+            "the five events were delivered again: {replayed:?}"
         );
     }
 

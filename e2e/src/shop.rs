@@ -1,51 +1,45 @@
-//! What the end-to-end tests share: the running local stack's settings, a shop client that
-//! signs its own tokens with the stack's keys, and polling the public API with a deadline.
-#![allow(dead_code)]
+//! A storefront client of the running stack: it talks to the gateway, signs its own tokens
+//! with the stack's signing keys (`$STACK_HOME/keys`, so no account is needed) and waits for
+//! the saga by polling the public API with a deadline.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use security::{Role, SigningKeys, TokenIssuer};
 use serde_json::{Value, json};
+use testkit::poll::Polling;
+use testkit::stack;
 use uuid::Uuid;
 
 /// How long the saga may take to settle an order on a laptop's stack.
 pub const SETTLE_DEADLINE: Duration = Duration::from_secs(90);
 
-pub fn stack_home() -> PathBuf {
-    std::env::var_os("STACK_HOME").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../local-stack/var"),
-        PathBuf::from,
-    )
-}
+/// Asking the public API again until the saga settles.
+pub const SETTLE: Polling = Polling::new(SETTLE_DEADLINE, Duration::from_millis(200));
 
-pub fn stack_setting(name: &str) -> Option<String> {
-    std::env::var(name).ok().or_else(|| {
-        let settings = std::fs::read_to_string(stack_home().join("stack.env")).ok()?;
-        let prefix = format!("{name}=");
-        settings
-            .lines()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-            .map(str::to_owned)
-    })
-}
-
+#[derive(Debug)]
 pub struct Shop {
     client: reqwest::Client,
     base: String,
     issuer: TokenIssuer,
 }
 
+#[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
 }
 
+impl Default for Shop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Shop {
+    /// A client of the stack's gateway (`GATEWAY_PORT`, from the environment or `stack.env`).
     pub fn new() -> Self {
-        let keys = SigningKeys::from_file(&stack_home().join("keys/signing-keys.json"))
+        let keys = SigningKeys::from_file(&stack::home().join("keys/signing-keys.json"))
             .expect("the stack's signing keys (is local-stack/up running?)");
         let issuer = TokenIssuer::new(
             keys,
@@ -60,7 +54,7 @@ impl Shop {
                 .expect("client"),
             base: format!(
                 "http://127.0.0.1:{}",
-                stack_setting("GATEWAY_PORT").as_deref().unwrap_or("8080")
+                stack::setting("GATEWAY_PORT").as_deref().unwrap_or("8080")
             ),
             issuer,
         }
@@ -154,88 +148,63 @@ impl Shop {
         payment_token: &str,
     ) -> Answer {
         let body = json!({"lines": [{"productId": product_id, "quantity": quantity}], "paymentToken": payment_token});
-        let started = Instant::now();
-        loop {
-            let answer = self
-                .send(
-                    Method::POST,
-                    "/orders",
-                    Some(token),
-                    Some(key),
-                    Some(body.clone()),
-                )
-                .await;
-            let again = answer.body["error"]["code"] == "UNKNOWN_PRODUCT"
-                || answer.status == StatusCode::SERVICE_UNAVAILABLE;
-            if !again || started.elapsed() > SETTLE_DEADLINE {
-                return answer;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        SETTLE
+            .until(
+                || {
+                    self.send(
+                        Method::POST,
+                        "/orders",
+                        Some(token),
+                        Some(key),
+                        Some(body.clone()),
+                    )
+                },
+                |answer| {
+                    answer.body["error"]["code"] != "UNKNOWN_PRODUCT"
+                        && answer.status != StatusCode::SERVICE_UNAVAILABLE
+                },
+            )
+            .await
     }
 
     /// The order once it left PLACED (or as it is at the deadline).
     pub async fn settled(&self, token: &str, order_id: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let answer = self
-                .send(
-                    Method::GET,
-                    &format!("/orders/{order_id}"),
-                    Some(token),
-                    None,
-                    None,
-                )
-                .await;
-            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-            if answer.body["data"]["status"] != "PLACED" || started.elapsed() > SETTLE_DEADLINE {
-                return answer.body["data"].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let path = format!("/orders/{order_id}");
+        let answer = SETTLE
+            .until(
+                || self.send(Method::GET, &path, Some(token), None, None),
+                |answer| answer.status != StatusCode::OK || answer.body["data"]["status"] != "PLACED",
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["data"].clone()
     }
 
     /// (onHand, reserved) of a SKU once nothing is reserved any more (or at the deadline).
     pub async fn stock_at_rest(&self, sku: &str) -> (i64, i64) {
-        let started = Instant::now();
-        loop {
-            let answer = self
-                .send(Method::GET, &format!("/inventory/{sku}"), None, None, None)
-                .await;
-            let on_hand = answer.body["data"]["onHand"].as_i64().unwrap_or(-1);
-            let reserved = answer.body["data"]["reserved"].as_i64().unwrap_or(-1);
-            if reserved == 0 || started.elapsed() > SETTLE_DEADLINE {
-                return (on_hand, reserved);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let path = format!("/inventory/{sku}");
+        SETTLE
+            .until(
+                || async {
+                    let answer = self.send(Method::GET, &path, None, None, None).await;
+                    let on_hand = answer.body["data"]["onHand"].as_i64().unwrap_or(-1);
+                    let reserved = answer.body["data"]["reserved"].as_i64().unwrap_or(-1);
+                    (on_hand, reserved)
+                },
+                |(_, reserved)| *reserved == 0,
+            )
+            .await
     }
 }
 
+/// The id of the order `answer` created.
+///
+/// # Panics
+/// When the order was not created.
 pub fn order_id(answer: &Answer) -> String {
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     answer.body["data"]["orderId"]
         .as_str()
         .expect("an order id")
         .to_owned()
-}
-pub fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The local port of every function, as `stackctl plan` assigns them.
-pub fn function_ports() -> HashMap<String, String> {
-    let base_port = stack_setting("FUNCTION_BASE_PORT").unwrap_or_else(|| "8100".to_owned());
-    let plan = std::process::Command::new(repository().join("target/debug/stackctl"))
-        .args(["plan", "--base-port", &base_port, "--template"])
-        .arg(repository().join("template.yaml"))
-        .output()
-        .expect("stackctl plan runs (local-stack/up builds it)");
-    String::from_utf8_lossy(&plan.stdout)
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.first() == Some(&"function")).then(|| (fields[1].to_owned(), fields[3].to_owned()))
-        })
-        .collect()
 }

@@ -1,0 +1,20 @@
+//! End-to-end tests of the running platform, and the client they share.
+//!
+//! The tests in `tests/` drive what `local-stack/up` started from template.yaml — the gateway,
+//! every context's functions, the outbox relay, Kafka, the trigger dispatcher and the replay
+//! tool — and fake nothing. They cross contexts (an order is priced by ordering from catalog's
+//! events, reserved by inventory, paid by payment), so they belong to no context's crate.
+//!
+//! - [`shop`]: a storefront client through the gateway, signing its own tokens with the
+//!   stack's keys, that waits for the saga by polling the public API with a deadline.
+//! - [`projection`]: catalog events put on Kafka as the relay would, and ordering's projection
+//!   of them read back from MariaDB.
+//! - [`platform`]: the stack's processes: where a function listens, the replay tool, killing a
+//!   process and bringing the stack back.
+//!
+//! `saga_crash` and `platform_crash` kill processes the other tests rely on; each is a test
+//! binary of its own, and cargo runs test binaries one after another.
+
+pub mod platform;
+pub mod projection;
+pub mod shop;
