@@ -15,17 +15,10 @@ use crate::reservations::{self, ReservationError};
 /// than ordering's payment deadline, so an order normally expires (and releases) first.
 pub const DEFAULT_RESERVATION_TTL: Duration = Duration::minutes(30);
 
-/// `reserve-stock`: reserves every line of a placed order, or none.
-#[derive(Debug, Clone)]
+/// `reserve-stock`: reserves every line of a placed order, or none, for `ttl`.
+#[derive(Debug, Clone, Copy)]
 pub struct ReserveStock {
-    pool: MySqlPool,
-    ttl: Duration,
-}
-
-impl ReserveStock {
-    pub fn new(pool: MySqlPool, ttl: Duration) -> Self {
-        Self { pool, ttl }
-    }
+    pub ttl: Duration,
 }
 
 impl Consumer for ReserveStock {
@@ -33,87 +26,52 @@ impl Consumer for ReserveStock {
     type Event = OrderPlacedV1;
     type Error = ReservationError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        placed: &Received<OrderPlacedV1>,
-    ) -> Result<(), ReservationError> {
+        tx: &mut MySqlConnection,
+        placed: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let request = request_of(&placed.data)?;
         let expires_at = Utc::now() + self.ttl;
-        reservations::reserve(
-            transaction,
-            &placed.origin,
-            &placed.data.order_id,
-            &request,
-            expires_at,
-        )
-        .await?;
+        reservations::reserve(tx, &placed.origin, &placed.data.order_id, &request, expires_at).await?;
         Ok(())
     }
 }
 
 /// `release-stock`: gives a cancelled order's stock back.
-#[derive(Debug, Clone)]
-pub struct ReleaseStock {
-    pool: MySqlPool,
-}
-
-impl ReleaseStock {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
-    }
-}
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseStock;
 
 impl Consumer for ReleaseStock {
     const NAME: &'static str = "release-stock";
     type Event = OrderCancelledV1;
     type Error = ReservationError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        cancelled: &Received<OrderCancelledV1>,
-    ) -> Result<(), ReservationError> {
-        reservations::release(transaction, &cancelled.origin, &cancelled.data.order_id).await?;
+        tx: &mut MySqlConnection,
+        cancelled: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
+        reservations::release(tx, &cancelled.origin, &cancelled.data.order_id).await?;
         Ok(())
     }
 }
 
 /// `commit-stock`: turns a confirmed order's reservation into a sale.
-#[derive(Debug, Clone)]
-pub struct CommitStock {
-    pool: MySqlPool,
-}
-
-impl CommitStock {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
-    }
-}
+#[derive(Debug, Clone, Copy)]
+pub struct CommitStock;
 
 impl Consumer for CommitStock {
     const NAME: &'static str = "commit-stock";
     type Event = OrderConfirmedV1;
     type Error = ReservationError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        confirmed: &Received<OrderConfirmedV1>,
-    ) -> Result<(), ReservationError> {
-        reservations::commit(transaction, &confirmed.origin, &confirmed.data.order_id).await?;
+        tx: &mut MySqlConnection,
+        confirmed: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
+        reservations::commit(tx, &confirmed.origin, &confirmed.data.order_id).await?;
         Ok(())
     }
 }

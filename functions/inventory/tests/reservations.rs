@@ -91,7 +91,12 @@ async fn an_order_whose_lines_are_all_in_stock_reserves_every_line() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
     stock(&database.pool, "cup", 2).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
 
     let outcome = deliver(&reserve, &placed("e-1", "o-1", &[("mug", 3), ("cup", 2)])).await;
 
@@ -121,7 +126,12 @@ async fn an_order_with_one_short_line_reserves_nothing_and_says_which_line_was_s
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
     stock(&database.pool, "cup", 1).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
 
     let outcome = deliver(
         &reserve,
@@ -165,10 +175,12 @@ async fn two_hundred_concurrent_orders_for_fifty_units_reserve_exactly_fifty() {
         .connect(&database.url())
         .await
         .expect("pool");
-    let reserve = std::sync::Arc::new(Runner::new(ReserveStock::new(
+    let reserve = std::sync::Arc::new(Runner::new(
         pool.clone(),
-        DEFAULT_RESERVATION_TTL,
-    )));
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    ));
 
     let tasks: Vec<_> = (0..200)
         .map(|n| {
@@ -212,7 +224,12 @@ async fn two_hundred_concurrent_orders_for_fifty_units_reserve_exactly_fifty() {
 async fn a_redelivered_or_replayed_order_reserves_only_once() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
     let event = placed("e-1", "o-1", &[("mug", 2)]);
 
     assert_eq!(deliver(&reserve, &event).await, Outcome::Ack);
@@ -232,8 +249,13 @@ async fn a_redelivered_or_replayed_order_reserves_only_once() {
 async fn a_cancelled_order_gives_its_stock_back_once() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
-    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
+    let release = Runner::new(database.pool.clone(), ReleaseStock);
     deliver(&reserve, &placed("e-1", "o-1", &[("mug", 2)])).await;
 
     assert_eq!(deliver(&release, &cancelled("e-2", "o-1")).await, Outcome::Ack);
@@ -255,8 +277,13 @@ async fn a_cancelled_order_gives_its_stock_back_once() {
 async fn a_cancellation_that_overtakes_its_order_keeps_the_order_from_reserving() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
-    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
+    let release = Runner::new(database.pool.clone(), ReleaseStock);
 
     assert_eq!(deliver(&release, &cancelled("e-2", "o-1")).await, Outcome::Ack);
     assert_eq!(
@@ -273,9 +300,14 @@ async fn a_cancellation_that_overtakes_its_order_keeps_the_order_from_reserving(
 async fn a_confirmed_order_turns_its_reservation_into_a_sale() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
-    let commit = Runner::new(CommitStock::new(database.pool.clone()));
-    let release = Runner::new(ReleaseStock::new(database.pool.clone()));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
+    let commit = Runner::new(database.pool.clone(), CommitStock);
+    let release = Runner::new(database.pool.clone(), ReleaseStock);
     deliver(&reserve, &placed("e-1", "o-1", &[("mug", 2)])).await;
 
     assert_eq!(deliver(&commit, &confirmed("e-2", "o-1")).await, Outcome::Ack);
@@ -297,7 +329,7 @@ async fn a_confirmed_order_turns_its_reservation_into_a_sale() {
 #[tokio::test]
 async fn confirming_an_order_without_reserved_stock_is_rejected_for_a_person_to_look_at() {
     let database = TestDatabase::with_migrations_of("inventory").await;
-    let commit = Runner::new(CommitStock::new(database.pool.clone()));
+    let commit = Runner::new(database.pool.clone(), CommitStock);
 
     let outcome = deliver(&commit, &confirmed("e-1", "o-unknown")).await;
 
@@ -309,7 +341,12 @@ async fn confirming_an_order_without_reserved_stock_is_rejected_for_a_person_to_
 async fn malformed_order_events_are_rejected_and_change_nothing() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let reserve = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let reserve = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
 
     for event in [
         order_event(
@@ -334,8 +371,18 @@ async fn malformed_order_events_are_rejected_and_change_nothing() {
 async fn lapsed_reservations_are_released_by_the_sweep_and_live_ones_are_kept() {
     let database = TestDatabase::with_migrations_of("inventory").await;
     stock(&database.pool, "mug", 5).await;
-    let lapsing = Runner::new(ReserveStock::new(database.pool.clone(), Duration::seconds(-1)));
-    let live = Runner::new(ReserveStock::new(database.pool.clone(), DEFAULT_RESERVATION_TTL));
+    let lapsing = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: Duration::seconds(-1),
+        },
+    );
+    let live = Runner::new(
+        database.pool.clone(),
+        ReserveStock {
+            ttl: DEFAULT_RESERVATION_TTL,
+        },
+    );
     deliver(&lapsing, &placed("e-1", "o-1", &[("mug", 2)])).await;
     deliver(&live, &placed("e-2", "o-2", &[("mug", 1)])).await;
 

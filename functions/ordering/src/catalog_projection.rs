@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use events::catalog::ProductEvent;
 use events::value::{Money, Sku};
-use sqlx::{MySqlConnection, MySqlPool};
+use sqlx::MySqlConnection;
 use store::consumer::{Consumer, Received, Retryable};
 
 /// What a catalog event means for the projection.
@@ -62,36 +62,24 @@ impl CatalogChange {
 }
 
 /// The `project-catalog-product` function.
-#[derive(Debug, Clone)]
-pub struct ProjectCatalogProduct {
-    pool: MySqlPool,
-}
-
-impl ProjectCatalogProduct {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
-    }
-}
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectCatalogProduct;
 
 impl Consumer for ProjectCatalogProduct {
     const NAME: &'static str = "project-catalog-product";
     type Event = ProductEvent;
     type Error = ProjectionError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     /// Applies one event once. Database failures are transient; a bad event is not.
     #[tracing::instrument(skip_all, fields(product_id = %event.data.product_id()))]
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        event: &Received<ProductEvent>,
-    ) -> Result<(), ProjectionError> {
+        tx: &mut MySqlConnection,
+        event: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let change = CatalogChange::of(&event.data)?;
         let occurred_at = event.time.unwrap_or_else(Utc::now);
-        write(transaction, &change, occurred_at).await?;
+        write(tx, &change, occurred_at).await?;
         Ok(())
     }
 }

@@ -13,39 +13,21 @@ use crate::order::OrderTrigger;
 use crate::orders::{self, SagaStepError};
 
 /// `confirm-order`: confirms an order whose payment is authorized.
-#[derive(Debug, Clone)]
-pub struct ConfirmOrder {
-    pool: MySqlPool,
-}
-
-impl ConfirmOrder {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
-    }
-}
+#[derive(Debug, Clone, Copy)]
+pub struct ConfirmOrder;
 
 impl Consumer for ConfirmOrder {
     const NAME: &'static str = "confirm-order";
     type Event = PaymentAuthorizedV1;
     type Error = SagaStepError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        authorized: &Received<PaymentAuthorizedV1>,
-    ) -> Result<(), SagaStepError> {
+        tx: &mut MySqlConnection,
+        authorized: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let order_id = &authorized.data.order_id;
-        orders::saga_step(
-            transaction,
-            &authorized.origin,
-            order_id,
-            OrderTrigger::PaymentAuthorized,
-        )
-        .await?;
+        orders::saga_step(tx, &authorized.origin, order_id, OrderTrigger::PaymentAuthorized).await?;
         Ok(())
     }
 }
@@ -60,36 +42,24 @@ events::one_of! {
 }
 
 /// `cancel-order`: cancels an order whose stock or payment failed, or whose reservation lapsed.
-#[derive(Debug, Clone)]
-pub struct CancelOrder {
-    pool: MySqlPool,
-}
-
-impl CancelOrder {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
-    }
-}
+#[derive(Debug, Clone, Copy)]
+pub struct CancelOrder;
 
 impl Consumer for CancelOrder {
     const NAME: &'static str = "cancel-order";
     type Event = CancelCause;
     type Error = SagaStepError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     /// A release the order caused itself (its cancellation) needs nothing more.
-    fn wants(&self, cause: &CancelCause) -> bool {
+    fn wants(&self, cause: &Self::Event) -> bool {
         !matches!(cause, CancelCause::StockReleased(released) if released.reason != release_reason::EXPIRED)
     }
 
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        cause: &Received<CancelCause>,
-    ) -> Result<(), SagaStepError> {
+        tx: &mut MySqlConnection,
+        cause: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let (order_id, trigger) = match &cause.data {
             CancelCause::ReservationFailed(failed) => {
                 (&failed.order_id, OrderTrigger::StockReservationFailed)
@@ -97,7 +67,7 @@ impl Consumer for CancelOrder {
             CancelCause::PaymentDeclined(declined) => (&declined.order_id, OrderTrigger::PaymentDeclined),
             CancelCause::StockReleased(released) => (&released.order_id, OrderTrigger::ReservationExpired),
         };
-        orders::saga_step(transaction, &cause.origin, order_id, trigger).await?;
+        orders::saga_step(tx, &cause.origin, order_id, trigger).await?;
         Ok(())
     }
 }

@@ -254,7 +254,7 @@ async fn an_authorized_payment_confirms_the_order_once() {
     let database = with_catalog().await;
     let user = Uuid::now_v7();
     let order = place_new(&database.pool, user, "k-1").await;
-    let confirm = Runner::new(ConfirmOrder::new(database.pool.clone()));
+    let confirm = Runner::new(database.pool.clone(), ConfirmOrder);
 
     assert_eq!(
         deliver(&confirm, &authorized("e-1", &order.order_id)).await,
@@ -289,7 +289,7 @@ async fn a_failed_reservation_or_a_declined_payment_cancels_the_order_with_its_r
     let user = Uuid::now_v7();
     let out_of_stock = place_new(&database.pool, user, "k-1").await;
     let unpaid = place_new(&database.pool, user, "k-2").await;
-    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
+    let cancel = Runner::new(database.pool.clone(), CancelOrder);
 
     assert_eq!(
         deliver(&cancel, &reservation_failed("e-1", &out_of_stock.order_id)).await,
@@ -325,7 +325,7 @@ async fn a_late_authorization_leaves_a_cancelled_order_cancelled() {
         .expect("cancel");
 
     let outcome = deliver(
-        &Runner::new(ConfirmOrder::new(database.pool.clone())),
+        &Runner::new(database.pool.clone(), ConfirmOrder),
         &authorized("e-1", &order.order_id),
     )
     .await;
@@ -344,11 +344,11 @@ async fn saga_events_for_unknown_orders_or_contradicting_the_status_are_rejected
     let user = Uuid::now_v7();
     let order = place_new(&database.pool, user, "k-1").await;
     deliver(
-        &Runner::new(ConfirmOrder::new(database.pool.clone())),
+        &Runner::new(database.pool.clone(), ConfirmOrder),
         &authorized("e-1", &order.order_id),
     )
     .await;
-    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
+    let cancel = Runner::new(database.pool.clone(), CancelOrder);
 
     assert!(matches!(
         deliver(&cancel, &declined("e-2", &order.order_id)).await,
@@ -372,7 +372,7 @@ async fn customers_cancel_only_their_own_unconfirmed_orders() {
     let open = place_new(&database.pool, user, "k-1").await;
     let confirmed = place_new(&database.pool, user, "k-2").await;
     deliver(
-        &Runner::new(ConfirmOrder::new(database.pool.clone())),
+        &Runner::new(database.pool.clone(), ConfirmOrder),
         &authorized("e-1", &confirmed.order_id),
     )
     .await;
@@ -470,11 +470,11 @@ async fn a_lapsed_reservation_cancels_a_placed_order_and_a_release_it_caused_its
     let lapsed = place_new(&database.pool, user, "k-1").await;
     let confirmed = place_new(&database.pool, user, "k-2").await;
     deliver(
-        &Runner::new(ConfirmOrder::new(database.pool.clone())),
+        &Runner::new(database.pool.clone(), ConfirmOrder),
         &authorized("e-0", &confirmed.order_id),
     )
     .await;
-    let cancel = Runner::new(CancelOrder::new(database.pool.clone()));
+    let cancel = Runner::new(database.pool.clone(), CancelOrder);
 
     assert_eq!(
         deliver(&cancel, &released("e-1", &lapsed.order_id, "expired")).await,

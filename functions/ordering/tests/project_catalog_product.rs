@@ -56,7 +56,7 @@ async fn deliver(handler: &Runner<ProjectCatalogProduct>, event: &Event) -> Outc
 #[tokio::test]
 async fn a_created_product_and_its_price_changes_are_projected() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
     let start = Utc::now();
 
     assert_eq!(
@@ -82,7 +82,7 @@ async fn a_created_product_and_its_price_changes_are_projected() {
 #[tokio::test]
 async fn redelivered_and_replayed_events_change_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
     let start = Utc::now();
     let first = price_changed("e-1", start, 1190);
     let second = price_changed("e-2", start + Duration::seconds(1), 1090);
@@ -119,7 +119,7 @@ async fn redelivered_and_replayed_events_change_nothing() {
 #[tokio::test]
 async fn a_discontinued_product_can_no_longer_be_ordered() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
     let start = Utc::now();
     deliver(&handler, &created("e-1", start, 1290)).await;
     let discontinued = catalog_event(
@@ -136,7 +136,7 @@ async fn a_discontinued_product_can_no_longer_be_ordered() {
 #[tokio::test]
 async fn an_event_with_a_bad_payload_is_rejected_and_writes_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let handler = Runner::new(ProjectCatalogProduct::new(database.pool.clone()));
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
     let bad = catalog_event(
         "e-1",
         events::catalog::ProductCreatedV1::NAME,
@@ -159,7 +159,7 @@ async fn an_unreachable_database_asks_for_a_retry() {
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy("mysql://nobody:nothing@127.0.0.1:1/ordering")
         .expect("lazy pool");
-    let handler = Runner::new(ProjectCatalogProduct::new(pool));
+    let handler = Runner::new(pool, ProjectCatalogProduct);
     assert!(matches!(
         deliver(&handler, &created("e-1", Utc::now(), 1290)).await,
         Outcome::Retry(_)

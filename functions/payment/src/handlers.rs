@@ -14,10 +14,9 @@ use crate::domain::{PaymentToken, amount_to_charge};
 use crate::gateway::PaymentGateway;
 use crate::payments::{self, Fact, GatewayPolicy, PaymentError};
 
-/// What every payment function holds: the database, the gateway and how to treat it.
+/// What every payment function holds: the gateway and how to treat it.
 #[derive(Debug)]
 pub struct Payments<G> {
-    pool: MySqlPool,
     gateway: Arc<G>,
     policy: GatewayPolicy,
 }
@@ -25,7 +24,6 @@ pub struct Payments<G> {
 impl<G> Clone for Payments<G> {
     fn clone(&self) -> Self {
         Self {
-            pool: self.pool.clone(),
             gateway: Arc::clone(&self.gateway),
             policy: self.policy,
         }
@@ -33,12 +31,8 @@ impl<G> Clone for Payments<G> {
 }
 
 impl<G: PaymentGateway> Payments<G> {
-    pub fn new(pool: MySqlPool, gateway: Arc<G>, policy: GatewayPolicy) -> Self {
-        Self {
-            pool,
-            gateway,
-            policy,
-        }
+    pub fn new(gateway: Arc<G>, policy: GatewayPolicy) -> Self {
+        Self { gateway, policy }
     }
 }
 
@@ -68,36 +62,24 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
     type Event = AuthorizationFact;
     type Error = PaymentError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.0.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        event: &Received<AuthorizationFact>,
-    ) -> Result<(), PaymentError> {
+        tx: &mut MySqlConnection,
+        event: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let fact = match &event.data {
             AuthorizationFact::OrderPlaced(placed) => order_fact(placed)?,
             AuthorizationFact::StockReserved(_) => Fact::StockReserved,
         };
-        let Payments { gateway, policy, .. } = &self.0;
+        let Payments { gateway, policy } = &self.0;
         let order_id = event.data.order_id();
-        payments::record_and_authorize(
-            transaction,
-            gateway.as_ref(),
-            *policy,
-            &event.origin,
-            order_id,
-            &fact,
-        )
-        .await?;
+        payments::record_and_authorize(tx, gateway.as_ref(), *policy, &event.origin, order_id, &fact).await?;
         Ok(())
     }
 
-    async fn after_rollback(&self, event: &Received<AuthorizationFact>, error: &PaymentError) {
+    async fn after_rollback(&self, pool: &MySqlPool, event: &Received<Self::Event>, error: &Self::Error) {
         if matches!(error, PaymentError::GatewayUnavailable(_))
-            && let Err(error) = payments::count_gateway_attempt(&self.0.pool, event.data.order_id()).await
+            && let Err(error) = payments::count_gateway_attempt(pool, event.data.order_id()).await
         {
             tracing::warn!(%error, "Could not count the failed gateway attempt");
         }
@@ -119,18 +101,14 @@ impl<G: PaymentGateway> Consumer for CapturePayment<G> {
     type Event = OrderConfirmedV1;
     type Error = PaymentError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.0.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        confirmed: &Received<OrderConfirmedV1>,
-    ) -> Result<(), PaymentError> {
+        tx: &mut MySqlConnection,
+        confirmed: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let Payments { gateway, policy, .. } = &self.0;
         payments::capture(
-            transaction,
+            tx,
             gateway.as_ref(),
             *policy,
             &confirmed.origin,
@@ -150,18 +128,14 @@ impl<G: PaymentGateway> Consumer for VoidPayment<G> {
     type Event = OrderCancelledV1;
     type Error = PaymentError;
 
-    fn pool(&self) -> &MySqlPool {
-        &self.0.pool
-    }
-
     async fn apply(
         &self,
-        transaction: &mut MySqlConnection,
-        cancelled: &Received<OrderCancelledV1>,
-    ) -> Result<(), PaymentError> {
+        tx: &mut MySqlConnection,
+        cancelled: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
         let Payments { gateway, policy, .. } = &self.0;
         payments::void(
-            transaction,
+            tx,
             gateway.as_ref(),
             *policy,
             &cancelled.origin,

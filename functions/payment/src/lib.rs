@@ -20,18 +20,16 @@ pub mod payments;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What every payment binary builds from its environment: a lazy pool, the simulated gateway
+/// What every payment binary builds from its environment: the simulated gateway
 /// (`SIMULATED_GATEWAY_LATENCY_MS`, default 20) and the gateway policy
 /// (`PAYMENT_GATEWAY_TIMEOUT_MS`, default 3000; `PAYMENT_GATEWAY_MAX_ATTEMPTS`, default 5).
 pub fn from_env() -> anyhow::Result<handlers::Payments<gateway::SimulatedGateway>> {
-    let pool = store::mariadb::pool_from_env()?;
     let latency = Duration::from_millis(runtime::config::parsed_or("SIMULATED_GATEWAY_LATENCY_MS", 20)?);
     let policy = payments::GatewayPolicy {
         call_timeout: Duration::from_millis(runtime::config::parsed_or("PAYMENT_GATEWAY_TIMEOUT_MS", 3_000)?),
         max_attempts: runtime::config::parsed_or("PAYMENT_GATEWAY_MAX_ATTEMPTS", 5)?,
     };
     Ok(handlers::Payments::new(
-        pool,
         Arc::new(gateway::SimulatedGateway::new(latency)),
         policy,
     ))

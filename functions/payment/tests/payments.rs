@@ -66,9 +66,8 @@ fn cancelled(id: &str, order_id: &str) -> Event {
     )
 }
 
-fn payments(pool: &MySqlPool) -> Payments<SimulatedGateway> {
+fn payments() -> Payments<SimulatedGateway> {
     Payments::new(
-        pool.clone(),
         Arc::new(SimulatedGateway::new(Duration::ZERO)),
         GatewayPolicy {
             call_timeout: Duration::from_millis(50),
@@ -103,7 +102,7 @@ async fn status(pool: &MySqlPool, order_id: &str) -> String {
 #[tokio::test]
 async fn a_placed_order_with_reserved_stock_is_authorized_whichever_fact_arrives_first() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
 
     assert_eq!(
         deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await,
@@ -131,7 +130,7 @@ async fn a_placed_order_with_reserved_stock_is_authorized_whichever_fact_arrives
 #[tokio::test]
 async fn declined_cards_and_insufficient_funds_decline_the_payment_with_their_reason() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
 
     for (order_id, token) in [("o-1", tokens::DECLINE), ("o-2", tokens::INSUFFICIENT_FUNDS)] {
         deliver(&authorize, &reserved(&format!("r-{order_id}"), order_id)).await;
@@ -166,7 +165,7 @@ async fn declined_cards_and_insufficient_funds_decline_the_payment_with_their_re
 #[tokio::test]
 async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
     deliver(&authorize, &placed("e-1", "o-1", tokens::TIMEOUT)).await;
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -189,7 +188,7 @@ async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() 
 #[tokio::test]
 async fn a_flaky_gateway_is_retried_until_it_authorizes() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
     deliver(&authorize, &placed("e-1", "o-1", tokens::FLAKY)).await;
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -215,8 +214,8 @@ async fn a_flaky_gateway_is_retried_until_it_authorizes() {
 #[tokio::test]
 async fn redelivered_and_replayed_events_authorize_and_capture_only_once() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
-    let capture = Runner::new(CapturePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
+    let capture = Runner::new(database.pool.clone(), CapturePayment(payments()));
     let order_placed = placed("e-1", "o-1", tokens::APPROVE);
     let stock_reserved = reserved("e-2", "o-1");
 
@@ -248,7 +247,7 @@ async fn redelivered_and_replayed_events_authorize_and_capture_only_once() {
 #[tokio::test]
 async fn confirming_an_order_without_an_authorized_payment_is_rejected() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let capture = Runner::new(CapturePayment(payments(&database.pool)));
+    let capture = Runner::new(database.pool.clone(), CapturePayment(payments()));
 
     let outcome = deliver(&capture, &confirmed("e-1", "o-1")).await;
 
@@ -260,8 +259,8 @@ async fn confirming_an_order_without_an_authorized_payment_is_rejected() {
 #[tokio::test]
 async fn a_cancelled_order_voids_its_authorization() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
-    let void = Runner::new(VoidPayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
+    let void = Runner::new(database.pool.clone(), VoidPayment(payments()));
     deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await;
     deliver(&authorize, &reserved("e-2", "o-1")).await;
 
@@ -287,8 +286,8 @@ async fn a_cancelled_order_voids_its_authorization() {
 #[tokio::test]
 async fn an_order_cancelled_before_payment_saw_it_is_never_authorized() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
-    let void = Runner::new(VoidPayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
+    let void = Runner::new(database.pool.clone(), VoidPayment(payments()));
 
     assert_eq!(deliver(&void, &cancelled("e-3", "o-1")).await, Outcome::Ack);
     deliver(&authorize, &placed("e-1", "o-1", tokens::APPROVE)).await;
@@ -302,7 +301,7 @@ async fn an_order_cancelled_before_payment_saw_it_is_never_authorized() {
 #[tokio::test]
 async fn malformed_events_are_rejected() {
     let database = TestDatabase::with_migrations_of("payment").await;
-    let authorize = Runner::new(AuthorizePayment(payments(&database.pool)));
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
 
     for bad in [
         event(

@@ -240,14 +240,9 @@ impl Reader {
 }
 
 async fn poll_until<T>(mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
-    let start = Instant::now();
-    loop {
-        let value = probe();
-        if done(&value) || start.elapsed() > DEADLINE {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testkit::poll::Polling::new(DEADLINE, Duration::from_millis(100))
+        .until(|| std::future::ready(probe()), done)
+        .await
 }
 
 async fn stored_position(stack: &PrivateStack, relay: &str) -> String {

@@ -5,7 +5,7 @@
 #![cfg(feature = "aws")]
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::config::Credentials;
@@ -19,16 +19,16 @@ struct Moto {
 }
 
 impl Moto {
+    /// Starts moto on a port the kernel picks (`-p 0`) and reads the port from the line moto
+    /// prints when it listens, so no other test or process can be handed the same port.
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        use tokio::io::{AsyncBufReadExt, BufReader};
+
         let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-        let process = tokio::process::Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut process = tokio::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| {
@@ -37,17 +37,24 @@ impl Moto {
                      `python3 -m pip install 'moto[server]==5.2.5'` (local-stack/test does)"
                 )
             });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not listen on port {port} within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let stderr = process.stderr.take().expect("moto's stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let listening = async {
+            while let Some(line) = lines.next_line().await.expect("read moto's output") {
+                if let Some(address) = line.split("Running on ").nth(1) {
+                    return address.trim().to_owned();
+                }
+            }
+            panic!("moto exited before it listened");
+        };
+        let endpoint = tokio::time::timeout(Duration::from_secs(30), listening)
+            .await
+            .expect("moto listens within 30 s");
+        // moto logs every request to stderr; keep reading so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             _process: process,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint,
         }
     }
 

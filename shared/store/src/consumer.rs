@@ -59,9 +59,6 @@ pub trait Consumer: Send + Sync + 'static {
     /// Its use case's failure.
     type Error: std::error::Error + Retryable + Send + Sync + 'static;
 
-    /// The context's database, where the inbox row and the effect commit together.
-    fn pool(&self) -> &MySqlPool;
-
     /// Whether this event needs the use case at all, decided without I/O. An event it does
     /// not want is acknowledged without a transaction or an inbox row. All by default.
     fn wants(&self, _event: &Self::Event) -> bool {
@@ -76,11 +73,12 @@ pub trait Consumer: Send + Sync + 'static {
         event: &Received<Self::Event>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// Work that must outlive a failed attempt, run after its transaction rolled back (payment
-    /// counts a gateway failure here, because the attempt's own rows are gone). Nothing by
-    /// default.
+    /// Work that must outlive a failed attempt, run on `pool` after the attempt's transaction
+    /// rolled back (payment counts a gateway failure here, because the attempt's own rows are
+    /// gone). Nothing by default.
     fn after_rollback(
         &self,
+        _pool: &MySqlPool,
         _event: &Received<Self::Event>,
         _error: &Self::Error,
     ) -> impl Future<Output = ()> + Send {
@@ -88,17 +86,21 @@ pub trait Consumer: Send + Sync + 'static {
     }
 }
 
-/// Runs a [`Consumer`] as an [`EventHandler`], for any trigger.
+/// Runs a [`Consumer`] on its context's database as an [`EventHandler`], for any trigger.
 #[derive(Debug, Clone)]
-pub struct Runner<C>(C);
+pub struct Runner<C> {
+    /// Where the inbox row and the effect commit together.
+    pool: MySqlPool,
+    consumer: C,
+}
 
 impl<C: Consumer> Runner<C> {
-    pub fn new(consumer: C) -> Self {
-        Self(consumer)
+    pub fn new(pool: MySqlPool, consumer: C) -> Self {
+        Self { pool, consumer }
     }
 
     pub fn consumer(&self) -> &C {
-        &self.0
+        &self.consumer
     }
 }
 
@@ -109,7 +111,7 @@ impl<C: Consumer> EventHandler for Runner<C> {
             Ok(None) => return Outcome::Ack,
             Err(error) => return Outcome::Reject(error.to_string()),
         };
-        let consumer = &self.0;
+        let consumer = &self.consumer;
         if !consumer.wants(&data) {
             return Outcome::Ack;
         }
@@ -119,7 +121,7 @@ impl<C: Consumer> EventHandler for Runner<C> {
             time: event.time().copied(),
             origin: Origin::new(C::NAME, EventContext::caused_by(event)),
         };
-        let mut transaction = match inbox::claim(consumer.pool(), C::NAME, &received.id).await {
+        let mut transaction = match inbox::claim(&self.pool, C::NAME, &received.id).await {
             Ok(Claim::New(transaction)) => transaction,
             Ok(Claim::AlreadyProcessed) => {
                 tracing::info!("Event already handled; nothing to do");
@@ -136,7 +138,7 @@ impl<C: Consumer> EventHandler for Runner<C> {
                 if let Err(rollback) = transaction.rollback().await {
                     tracing::warn!(error = %rollback, "Could not roll back; the connection is dropped");
                 }
-                consumer.after_rollback(&received, &error).await;
+                consumer.after_rollback(&self.pool, &received, &error).await;
                 if error.is_retryable() {
                     Outcome::Retry(format!("{error:#}"))
                 } else {

@@ -13,9 +13,7 @@ use store::testing::TestDatabase;
 
 /// A use case that records each cancelled order as a row and announces it again; the
 /// cancellation's `reason` makes it fail the way a test needs.
-struct RecordCancellation {
-    pool: MySqlPool,
-}
+struct RecordCancellation;
 
 #[derive(Debug, thiserror::Error)]
 enum RecordError {
@@ -37,10 +35,6 @@ impl Consumer for RecordCancellation {
     const NAME: &'static str = "record-cancellation";
     type Event = OrderCancelledV1;
     type Error = RecordError;
-
-    fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
 
     fn wants(&self, cancelled: &OrderCancelledV1) -> bool {
         cancelled.reason != "not-interesting"
@@ -102,9 +96,7 @@ async fn counts(pool: &MySqlPool) -> (i64, i64, i64) {
 #[tokio::test]
 async fn an_event_is_applied_once_however_often_it_is_delivered() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let runner = Runner::new(RecordCancellation {
-        pool: database.pool.clone(),
-    });
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
     let event = cancelled("e-1", "o-1", "payment-declined");
     for _ in 0..3 {
         assert_eq!(deliver(&runner, &event).await, Outcome::Ack);
@@ -126,9 +118,7 @@ async fn an_event_is_applied_once_however_often_it_is_delivered() {
 #[tokio::test]
 async fn a_transient_failure_leaves_nothing_and_asks_for_a_retry_that_then_works() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let runner = Runner::new(RecordCancellation {
-        pool: database.pool.clone(),
-    });
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
     let outcome = deliver(&runner, &cancelled("e-1", "o-1", "transient")).await;
     assert_eq!(
         outcome,
@@ -152,9 +142,7 @@ async fn a_transient_failure_leaves_nothing_and_asks_for_a_retry_that_then_works
 #[tokio::test]
 async fn a_broken_rule_is_rejected_with_its_reason_and_leaves_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let runner = Runner::new(RecordCancellation {
-        pool: database.pool.clone(),
-    });
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
     let outcome = deliver(&runner, &cancelled("e-1", "o-1", "broken")).await;
     assert_eq!(outcome, Outcome::Reject("order o-1 breaks a rule".to_owned()));
     assert_eq!(counts(&database.pool).await, (0, 0, 0));
@@ -164,9 +152,7 @@ async fn a_broken_rule_is_rejected_with_its_reason_and_leaves_nothing() {
 #[tokio::test]
 async fn data_that_does_not_decode_is_rejected_naming_the_type_and_the_field() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let runner = Runner::new(RecordCancellation {
-        pool: database.pool.clone(),
-    });
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
     let mut event = cancelled("e-1", "o-1", "payment-declined");
     event.set_data(
         "application/json",
@@ -187,9 +173,7 @@ async fn data_that_does_not_decode_is_rejected_naming_the_type_and_the_field() {
 #[tokio::test]
 async fn other_event_types_and_unwanted_events_are_acknowledged_without_a_transaction() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let runner = Runner::new(RecordCancellation {
-        pool: database.pool.clone(),
-    });
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
     let placed = EventBuilderV10::new()
         .id("e-1")
         .ty(OrderPlacedV1::NAME)

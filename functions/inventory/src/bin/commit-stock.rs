@@ -6,5 +6,5 @@ use inventory::handlers::CommitStock;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "commit-stock");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(CommitStock::new(pool))).await
+    runtime::events::serve(store::consumer::Runner::new(pool, CommitStock)).await
 }

@@ -6,5 +6,5 @@ use inventory::handlers::ReleaseStock;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "release-stock");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(ReleaseStock::new(pool))).await
+    runtime::events::serve(store::consumer::Runner::new(pool, ReleaseStock)).await
 }

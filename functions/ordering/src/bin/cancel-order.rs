@@ -6,5 +6,5 @@ use ordering::saga::CancelOrder;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "cancel-order");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(CancelOrder::new(pool))).await
+    runtime::events::serve(store::consumer::Runner::new(pool, CancelOrder)).await
 }

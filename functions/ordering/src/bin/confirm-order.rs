@@ -6,5 +6,5 @@ use ordering::saga::ConfirmOrder;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "confirm-order");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(ConfirmOrder::new(pool))).await
+    runtime::events::serve(store::consumer::Runner::new(pool, ConfirmOrder)).await
 }

@@ -7,5 +7,5 @@ use ordering::catalog_projection::ProjectCatalogProduct;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "project-catalog-product");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(ProjectCatalogProduct::new(pool))).await
+    runtime::events::serve(store::consumer::Runner::new(pool, ProjectCatalogProduct)).await
 }

@@ -366,11 +366,9 @@ impl RunningDispatcher {
 
 /// Polls `check` until it holds or the deadline passes.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    testkit::poll::Polling::new(DEADLINE, Duration::from_millis(20))
+        .eventually(what, || std::future::ready(check()))
+        .await;
 }
 
 /// Reads `count` records of `topic` from the beginning (throw-away group).

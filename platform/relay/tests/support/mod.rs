@@ -2,7 +2,7 @@
 //! schemas, relay settings over them, and polling with a deadline.
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use relay::RelayConfig;
 use sqlx::{AssertSqlSafe, MySqlPool};
@@ -120,19 +120,14 @@ pub async fn outbox_rows(context: &Scratch) -> i64 {
 }
 
 /// Reads `probe` until `done` holds or the deadline passes, and returns the last reading.
-pub async fn poll_until<T, F, Fut>(mut probe: F, done: impl Fn(&T) -> bool) -> T
+pub async fn poll_until<T, F, Fut>(probe: F, done: impl Fn(&T) -> bool) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    let start = Instant::now();
-    loop {
-        let value = probe().await;
-        if done(&value) || start.elapsed() > DEADLINE {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::poll::Polling::new(DEADLINE, Duration::from_millis(50))
+        .until(probe, done)
+        .await
 }
 
 /// A Kafka topic of one test, with 6 partitions like the platform's; deleted by
