@@ -112,6 +112,10 @@ impl ExpireReservations {
 }
 
 impl runtime::schedule::ScheduledJob for ExpireReservations {
+    async fn readiness(&self) -> Result<(), String> {
+        store::mariadb::ping(&self.pool).await
+    }
+
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut released = 0;
         for _ in 0..Self::MAX_BATCHES {

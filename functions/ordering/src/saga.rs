@@ -6,13 +6,14 @@
 
 use events::inventory::{StockReleasedV1, StockReservationFailedV1, release_reason};
 use events::payment::{PaymentAuthorizedV1, PaymentDeclinedV1};
+use events::value::Money;
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
 use crate::order::OrderTrigger;
 use crate::orders::{self, SagaStepError};
 
-/// `confirm-order`: confirms an order whose payment is authorized.
+/// `confirm-order`: confirms an order whose payment is authorized for its total.
 #[derive(Debug, Clone, Copy)]
 pub struct ConfirmOrder;
 
@@ -26,8 +27,15 @@ impl Consumer for ConfirmOrder {
         tx: &mut MySqlConnection,
         authorized: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        let order_id = &authorized.data.order_id;
-        orders::saga_step(tx, &authorized.origin, order_id, OrderTrigger::PaymentAuthorized).await?;
+        let PaymentAuthorizedV1 {
+            order_id,
+            amount_minor,
+            currency,
+            ..
+        } = &authorized.data;
+        let paid = Money::new(*amount_minor, *currency)
+            .map_err(|error| SagaStepError::UnsoundFact(format!("the authorized amount: {error}")))?;
+        orders::confirm_paid(tx, &authorized.origin, order_id, paid).await?;
         Ok(())
     }
 }
@@ -75,7 +83,7 @@ impl Consumer for CancelOrder {
 impl Retryable for SagaStepError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::UnknownOrder(_) | Self::Refused(_) => false,
+            Self::UnknownOrder(_) | Self::Refused(_) | Self::AmountMismatch { .. } | Self::UnsoundFact(_) => false,
             Self::Database(_) | Self::Unexpected(_) => true,
         }
     }
@@ -99,6 +107,10 @@ impl ExpireOrders {
 }
 
 impl runtime::schedule::ScheduledJob for ExpireOrders {
+    async fn readiness(&self) -> Result<(), String> {
+        store::mariadb::ping(&self.pool).await
+    }
+
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut expired = 0;
         for _ in 0..Self::MAX_BATCHES {

@@ -105,6 +105,11 @@ impl<C: Consumer> Runner<C> {
 }
 
 impl<C: Consumer> EventHandler for Runner<C> {
+    /// Ready when the context's database answers: without it no event can be handled.
+    async fn readiness(&self) -> Result<(), String> {
+        crate::mariadb::ping(&self.pool).await
+    }
+
     async fn handle(&self, event: &cloudevents::Event, _delivery: &Delivery) -> Outcome {
         let data = match C::Event::decode(event) {
             Ok(Some(data)) => data,
