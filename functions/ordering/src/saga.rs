@@ -23,11 +23,17 @@ impl Consumer for ConfirmOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         authorized: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let order_id = &authorized.data.order_id;
-        orders::saga_step(tx, &authorized.origin, order_id, OrderTrigger::PaymentAuthorized).await?;
+        orders::saga_step(
+            transaction,
+            &authorized.origin,
+            order_id,
+            OrderTrigger::PaymentAuthorized,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -57,7 +63,7 @@ impl Consumer for CancelOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         cause: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let (order_id, trigger) = match &cause.data {
@@ -67,7 +73,7 @@ impl Consumer for CancelOrder {
             CancelCause::PaymentDeclined(declined) => (&declined.order_id, OrderTrigger::PaymentDeclined),
             CancelCause::StockReleased(released) => (&released.order_id, OrderTrigger::ReservationExpired),
         };
-        orders::saga_step(tx, &cause.origin, order_id, trigger).await?;
+        orders::saga_step(transaction, &cause.origin, order_id, trigger).await?;
         Ok(())
     }
 }
