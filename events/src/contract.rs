@@ -44,7 +44,9 @@ pub enum DecodeError {
     },
     /// The event says it comes from somewhere that never produces its type. Only a context's
     /// own functions write its events, so this is a forgery or a wiring mistake, never a fact.
-    #[error("{event_type} is produced only by the {context} context (source commerce/{context}/…), not by {claimed:?}")]
+    #[error(
+        "{event_type} is produced only by the {context} context (source commerce/{context}/…), not by {claimed:?}"
+    )]
     NotFromItsProducer {
         event_type: String,
         context: String,
@@ -71,12 +73,36 @@ impl<T: EventType> Decode for T {
         if event.ty() != T::NAME {
             return Ok(None);
         }
+        check_producer::<T>(event)?;
         envelope::data_json(event)
             .map(Some)
-            .map_err(|source| DecodeError {
+            .map_err(|source| DecodeError::Data {
                 event_type: T::NAME.to_owned(),
                 source,
             })
+    }
+}
+
+/// An event's `source` must name the context that owns its topic: `commerce/<context>` or
+/// `commerce/<context>/<function>`. Anyone who can reach a function's event endpoint can
+/// claim any source, so this is one guard among several (consumers also check facts against
+/// their own state, and the endpoints are reachable only from the trigger); but it stops a
+/// payment fact that says it comes from ordering, and a test or tool that mislabels events.
+fn check_producer<T: EventType>(event: &Event) -> Result<(), DecodeError> {
+    let claimed = event.source().to_string();
+    let context = T::TOPIC.context;
+    let owner = format!("commerce/{context}");
+    let from_owner = claimed
+        .strip_prefix(&owner)
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('/') && rest.len() > 1));
+    if from_owner {
+        Ok(())
+    } else {
+        Err(DecodeError::NotFromItsProducer {
+            event_type: T::NAME.to_owned(),
+            context: context.to_owned(),
+            claimed,
+        })
     }
 }
 
@@ -293,7 +319,12 @@ mod tests {
     fn an_event_that_claims_another_producer_is_refused_naming_the_owner() {
         let data = json!({"orderId": "o-1", "paymentId": "p-1", "amountMinor": 100, "currency": "EUR",
                           "authorizationId": "a-1"});
-        for forged in ["commerce/ordering/confirm-order", "commerce/paymentx/f", "commerce/payment/", "payment"] {
+        for forged in [
+            "commerce/ordering/confirm-order",
+            "commerce/paymentx/f",
+            "commerce/payment/",
+            "payment",
+        ] {
             let error = PaymentAuthorizedV1::decode(&from(forged, PaymentAuthorizedV1::NAME, data.clone()))
                 .expect_err(forged);
             assert!(

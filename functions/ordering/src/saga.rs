@@ -24,7 +24,7 @@ impl Consumer for ConfirmOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         authorized: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let PaymentAuthorizedV1 {
@@ -35,7 +35,7 @@ impl Consumer for ConfirmOrder {
         } = &authorized.data;
         let paid = Money::new(*amount_minor, *currency)
             .map_err(|error| SagaStepError::UnsoundFact(format!("the authorized amount: {error}")))?;
-        orders::confirm_paid(tx, &authorized.origin, order_id, paid).await?;
+        orders::confirm_paid(transaction, &authorized.origin, order_id, paid).await?;
         Ok(())
     }
 }
@@ -65,7 +65,7 @@ impl Consumer for CancelOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         cause: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let (order_id, trigger) = match &cause.data {
@@ -75,7 +75,7 @@ impl Consumer for CancelOrder {
             CancelCause::PaymentDeclined(declined) => (&declined.order_id, OrderTrigger::PaymentDeclined),
             CancelCause::StockReleased(released) => (&released.order_id, OrderTrigger::ReservationExpired),
         };
-        orders::saga_step(tx, &cause.origin, order_id, trigger).await?;
+        orders::saga_step(transaction, &cause.origin, order_id, trigger).await?;
         Ok(())
     }
 }
@@ -83,7 +83,9 @@ impl Consumer for CancelOrder {
 impl Retryable for SagaStepError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::UnknownOrder(_) | Self::Refused(_) | Self::AmountMismatch { .. } | Self::UnsoundFact(_) => false,
+            Self::UnknownOrder(_) | Self::Refused(_) | Self::AmountMismatch { .. } | Self::UnsoundFact(_) => {
+                false
+            }
             Self::Database(_) | Self::Unexpected(_) => true,
         }
     }

@@ -34,7 +34,6 @@ async fn with_catalog() -> TestDatabase {
     database
 }
 
-
 /// The source an event's producer writes: `commerce/<context of its topic>/test`.
 fn producer_of(event_type: &str) -> String {
     let descriptor = events::describe(event_type).expect("a platform event type");
@@ -268,8 +267,16 @@ async fn a_payment_authorized_for_less_than_the_total_or_claimed_by_another_cont
 
     // Anyone who reaches confirm-order can post a `payment.authorized` for their own order.
     let underpaid = saga_event("e-1", events::payment::PaymentAuthorizedV1::NAME, paid(1, "EUR"));
-    let other_currency = saga_event("e-2", events::payment::PaymentAuthorizedV1::NAME, paid(2580, "USD"));
-    let mut not_from_payment = saga_event("e-3", events::payment::PaymentAuthorizedV1::NAME, paid(2580, "EUR"));
+    let other_currency = saga_event(
+        "e-2",
+        events::payment::PaymentAuthorizedV1::NAME,
+        paid(2580, "USD"),
+    );
+    let mut not_from_payment = saga_event(
+        "e-3",
+        events::payment::PaymentAuthorizedV1::NAME,
+        paid(2580, "EUR"),
+    );
     not_from_payment.set_source("commerce/ordering/confirm-order");
     for forged in [&underpaid, &other_currency, &not_from_payment] {
         let outcome = deliver(&confirm, forged).await;

@@ -16,7 +16,6 @@ use serde_json::json;
 use sqlx::MySqlPool;
 use store::testing::TestDatabase;
 
-
 /// The source an event's producer writes: `commerce/<context of its topic>/test`.
 fn producer_of(event_type: &str) -> String {
     let descriptor = events::describe(event_type).expect("a platform event type");

@@ -121,7 +121,10 @@ pub async fn confirm_paid(
     step_locked(transaction, origin, &order, OrderTrigger::PaymentAuthorized).await
 }
 
-async fn lock_existing(transaction: &mut MySqlConnection, order_id: &str) -> Result<LockedOrder, SagaStepError> {
+async fn lock_existing(
+    transaction: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<LockedOrder, SagaStepError> {
     lock_order(transaction, order_id)
         .await?
         .ok_or_else(|| SagaStepError::UnknownOrder(order_id.to_owned()))
