@@ -112,7 +112,8 @@ async fn probes(function: &ServedBinary) -> (u16, u16, serde_json::Value) {
         .await
         .expect("readyz answers");
     let status = ready.status().as_u16();
-    let body = ready.json().await.unwrap_or(serde_json::Value::Null);
+    let body = ready.bytes().await.expect("a body");
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     (health.status().as_u16(), status, body)
 }
 
