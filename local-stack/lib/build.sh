@@ -41,3 +41,21 @@ ensure_moto() {
             { print_log_tail "$LOG_DIR/pip-moto.log"; die "Installing moto failed; the full log is $LOG_DIR/pip-moto.log."; }
     fi
 }
+
+# cargo-lambda from its PyPI wheel (a prebuilt binary that brings zig for cross-compiling;
+# `cargo install` takes too long). pip may put it in a scripts directory that is not on PATH.
+CARGO_LAMBDA_VERSION=1.9.2
+ensure_cargo_lambda() {
+    local log
+    [[ $(cargo lambda --version 2>/dev/null) == "cargo-lambda $CARGO_LAMBDA_VERSION "* ]] && return 0
+    say "Installing cargo-lambda $CARGO_LAMBDA_VERSION from PyPI"
+    log=$(mktemp /tmp/pip-cargo-lambda.XXXXXX)
+    python3 -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 \
+        "cargo-lambda==$CARGO_LAMBDA_VERSION" >"$log" 2>&1 ||
+        { print_log_tail "$log"; die "Could not install cargo-lambda $CARGO_LAMBDA_VERSION from PyPI." \
+            "A mirror can be set with PIP_INDEX_URL=<url>; or: python3 -m pip install cargo-lambda==$CARGO_LAMBDA_VERSION"; }
+    PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$(python3 -m site --user-base)/bin"
+    [[ $(cargo lambda --version 2>/dev/null) == "cargo-lambda $CARGO_LAMBDA_VERSION "* ]] ||
+        die "cargo-lambda $CARGO_LAMBDA_VERSION was installed but \`cargo lambda --version\` does not report it; check PATH."
+    rm -f "$log"
+}
