@@ -172,13 +172,15 @@ call() {
     curl -s -o "$WORK/answer.json" -w '%{http_code}' --max-time 60 -X "$method" "${args[@]}" \
         "$(url_of "$name")$path" || true
 }
-# A field of the last answer, by a Python expression on `answer` (empty when absent).
+# A field of the last answer by its dotted path (data.orderId); empty when absent.
 field() {
     python3 -c 'import json, sys
 try:
-    answer = json.load(open(sys.argv[1]))
-    print(eval(sys.argv[2], {"answer": answer}) or "")
-except Exception:
+    value = json.load(open(sys.argv[1]))
+    for key in sys.argv[2].split("."):
+        value = value[key]
+    print(value)
+except (OSError, ValueError, KeyError, TypeError):
     print("")' "$WORK/answer.json" "$1"
 }
 # Registers an account and logs it in; prints the access token.
@@ -189,7 +191,7 @@ register_and_login() {
     [[ $status == 201 ]] || { cp "$WORK/answer.json" "$WORK/failed.json"; return 1; }
     status=$(call POST login /auth/login "" "" "{\"email\":\"$email\",\"password\":\"$password\"}")
     [[ $status == 200 ]] || { cp "$WORK/answer.json" "$WORK/failed.json"; return 1; }
-    field 'answer["data"]["accessToken"]'
+    field data.accessToken
 }
 
 # 4. An admin puts a product on sale with stock, through create-product and set-stock (the
@@ -205,7 +207,7 @@ status=$(call POST register-user /auth/register "" "" \
 (cd "$REPO_DIR" && DATABASE_URL=$IDENTITY_DATABASE_URL cargo run -q --locked -p identity --bin identity-admin -- \
     grant-admin "$admin_email") >"$WORK/grant.log" 2>&1 || { print_log_tail "$WORK/grant.log"; die "identity-admin grant-admin failed."; }
 status=$(call POST login /auth/login "" "" "{\"email\":\"$admin_email\",\"password\":\"$password\"}")
-admin_token=$(field 'answer["data"]["accessToken"]')
+admin_token=$(field data.accessToken)
 [[ $status == 200 && -n $admin_token ]] || { print_log_tail "$WORK/answer.json"; die "The admin could not log in (status $status)."; }
 status=$(call POST create-product /admin/products "$admin_token" "" \
     "{\"productId\":\"$product_id\",\"name\":\"Lambda URL cup\",\"priceMinor\":1250,\"currency\":\"EUR\"}")
@@ -228,11 +230,11 @@ order_body="{\"lines\":[{\"productId\":\"$product_id\",\"quantity\":2}],\"paymen
 deadline=$((SECONDS + SETTLE_TIMEOUT))
 while :; do
     status=$(call POST place-order /orders "$customer_token" "order-$run_id" "$order_body")
-    [[ $status == 503 || $(field 'answer["error"]["code"]') == UNKNOWN_PRODUCT ]] || break
+    [[ $status == 503 || $(field error.code) == UNKNOWN_PRODUCT ]] || break
     ((SECONDS < deadline)) || break
     sleep 0.5
 done
-order_id=$(field 'answer["data"]["orderId"]')
+order_id=$(field data.orderId)
 if [[ $status == 201 && -n $order_id ]]; then
     pass "place-order: order $order_id created (201)"
 else
@@ -244,12 +246,12 @@ fi
 deadline=$((SECONDS + SETTLE_TIMEOUT))
 while :; do
     status=$(call GET get-order "/orders/$order_id" "$customer_token")
-    order_status=$(field 'answer["data"]["status"]')
+    order_status=$(field data.status)
     [[ $status == 200 && $order_status == PLACED ]] || break
     ((SECONDS < deadline)) || break
     sleep 0.5
 done
-total=$(field 'answer["data"]["totalMinor"]')
+total=$(field data.totalMinor)
 if [[ $status == 200 && $order_status == CONFIRMED && $total == 2500 ]]; then
     pass "get-order: order $order_id is CONFIRMED, 2 × 12.50 = 25.00 EUR"
 else
