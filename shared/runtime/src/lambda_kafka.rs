@@ -56,7 +56,10 @@ pub async fn run<H: EventHandler>(
     http_router: axum::Router,
 ) -> anyhow::Result<()> {
     let function = Arc::new(function);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    // The futures are boxed at each step: a release build inlines them otherwise, and the
+    // compiler's layout queries for the event functions' futures (the consumer runner inside)
+    // overflow their depth limit (seen building void-payment for arm64 Lambda).
+    let serving = lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = Arc::clone(&handler);
         let function = Arc::clone(&function);
         let http_router = http_router.clone();
@@ -64,7 +67,7 @@ pub async fn run<H: EventHandler>(
             let LambdaEvent { payload, context } = event;
             if is_kafka_event(&payload) {
                 let batch: KafkaEvent = serde_json::from_value(payload)?;
-                let response = handle_batch(handler.as_ref(), &function, batch).await;
+                let response = Box::pin(handle_batch(handler.as_ref(), &function, batch)).await;
                 return Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?);
             }
             let request: lambda_http::request::LambdaRequest =
@@ -72,12 +75,17 @@ pub async fn run<H: EventHandler>(
                     format!("the payload is neither a Kafka batch nor an HTTP event: {error}")
                 })?;
             let mut adapter = lambda_http::Adapter::from(http_router);
-            let response = tower::Service::call(&mut adapter, LambdaEvent::new(request, context)).await?;
+            let response = Box::pin(tower::Service::call(
+                &mut adapter,
+                LambdaEvent::new(request, context),
+            ))
+            .await?;
             Ok(serde_json::to_value(response)?)
         }
-    }))
-    .await
-    .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
+    }));
+    Box::pin(serving)
+        .await
+        .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
 }
 
 /// A Kafka event source mapping's payload: MSK (`aws:kafka`) or self-managed Kafka.
