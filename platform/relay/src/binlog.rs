@@ -266,8 +266,24 @@ pub async fn open(settings: &StreamSettings, position: &GtidPosition) -> Result<
     Ok(conn.get_binlog_stream(request).await?)
 }
 
-/// Decodes one event. `stream` provides the table maps seen so far.
-pub fn decode(event: &Event, stream: &BinlogStream, tables: &OutboxTables) -> Result<Decoded, RelayError> {
+/// Where the decoder finds the table map a rows event refers to: the live stream keeps the
+/// maps it has seen; the fuzz targets keep their own (fuzz/harness).
+pub trait TableMaps {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>>;
+}
+
+impl TableMaps for BinlogStream {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
+        self.get_tme(table_id)
+    }
+}
+
+/// Decodes one event. `table_maps` provides the table maps seen so far.
+pub fn decode(
+    event: &Event,
+    table_maps: &impl TableMaps,
+    tables: &OutboxTables,
+) -> Result<Decoded, RelayError> {
     let header = event.header();
     let event_type = header.event_type_raw();
     let log_pos = header.log_pos();
@@ -308,7 +324,7 @@ pub fn decode(event: &Event, stream: &BinlogStream, tables: &OutboxTables) -> Re
         code::XID => decoded(StreamEvent::Xid),
         code::XA_PREPARE => decoded(StreamEvent::XaPrepare),
         code::HEARTBEAT => decoded(StreamEvent::Heartbeat),
-        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(outbox_inserts(event, stream, tables).map_err(
+        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(outbox_inserts(event, table_maps, tables).map_err(
             |error| match error {
                 DecodeRowsError::Relay(error) => error,
                 DecodeRowsError::Io(reason) => undecodable(reason),
@@ -340,7 +356,7 @@ enum DecodeRowsError {
 
 fn outbox_inserts(
     event: &Event,
-    stream: &BinlogStream,
+    table_maps: &impl TableMaps,
     tables: &OutboxTables,
 ) -> Result<StreamEvent, DecodeRowsError> {
     let io = |error: std::io::Error| DecodeRowsError::Io(error.to_string());
@@ -350,7 +366,7 @@ fn outbox_inserts(
         return Err(DecodeRowsError::Io("not a rows event".to_owned()));
     };
     let table_id = rows_event.table_id();
-    let Some(table_map): Option<&TableMapEvent<'static>> = stream.get_tme(table_id) else {
+    let Some(table_map) = table_maps.table_map(table_id) else {
         return Err(DecodeRowsError::Io(format!(
             "no table map for table id {table_id}"
         )));
