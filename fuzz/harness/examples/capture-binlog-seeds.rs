@@ -50,7 +50,9 @@ fn full_row(id: u32, payload: &str) -> String {
 fn order_row(id: u32) -> String {
     full_row(
         id,
-        &format!(r#"{{"order_id":"order-{id}","lines":[{{"sku":"SKU-1","quantity":2}}],"big":123456789012345678901}}"#),
+        &format!(
+            r#"{{"order_id":"order-{id}","lines":[{{"sku":"SKU-1","quantity":2}}],"big":123456789012345678901}}"#
+        ),
     )
 }
 
@@ -63,7 +65,9 @@ fn sparse_row(id: u32) -> String {
     )
 }
 
-/// The transactions, one statement at a time on one session.
+/// The transactions, one statement at a time on one session. Those the relay publishes come
+/// first; from the savepoint on, each one stops the relay, so the whole stream's seed ends
+/// there and each later transaction is reached through its own seed.
 fn workload() -> Vec<String> {
     let long_payload = format!(r#"{{"note":"{}"}}"#, "x".repeat(3000));
     vec![
@@ -78,8 +82,7 @@ fn workload() -> Vec<String> {
         // The relay's purge, and an update: neither is published.
         "DELETE FROM outbox WHERE id = '0192f0c4-7c1e-7000-8000-000000000001'".to_owned(),
         "UPDATE outbox SET tracestate = 'changed' WHERE id = '0192f0c4-7c1e-7000-8000-000000000002'".to_owned(),
-        // A column added in the middle: the relay reads columns by name.
-        "ALTER TABLE outbox ADD COLUMN extra INT NULL AFTER id".to_owned(),
+        // A single-statement transaction (autocommit).
         outbox_insert(&[sparse_row(4)]),
         // A savepoint rolled back inside a transaction with outbox rows.
         "START TRANSACTION".to_owned(),
@@ -94,7 +97,13 @@ fn workload() -> Vec<String> {
         "XA END 'seed'".to_owned(),
         "XA PREPARE 'seed'".to_owned(),
         "XA COMMIT 'seed'".to_owned(),
-        // A statement-logged insert, which the relay refuses.
+        // A column added in the middle, then a row: the relay reads columns by name.
+        "ALTER TABLE outbox ADD COLUMN extra INT NULL AFTER id".to_owned(),
+        outbox_insert(&[sparse_row(10)]),
+        // A row whose event no consumer could read (an empty aggregate id, so an empty
+        // subject and key).
+        outbox_insert(&[sparse_row(9).replace("'SKU-9'", "''")]),
+        // A statement-logged insert.
         "SET SESSION binlog_format = 'STATEMENT'".to_owned(),
         outbox_insert(&[sparse_row(8)]),
         "SET SESSION binlog_format = 'ROW'".to_owned(),
@@ -116,14 +125,16 @@ async fn capture() -> Result<(), Box<dyn Error>> {
     conn.query_drop(format!("DROP DATABASE IF EXISTS {SEED_SCHEMA}"))
         .await?;
     conn.query_drop(format!("CREATE DATABASE {SEED_SCHEMA}")).await?;
-    let start = binlog::current_position(&url).await?;
     conn.query_drop(format!("USE {SEED_SCHEMA}")).await?;
-    let migration = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering/0001_outbox_and_inbox.sql");
+    let migration =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/ordering/0001_outbox_and_inbox.sql");
     for statement in std::fs::read_to_string(migration)?.split(";\n") {
         if !statement.trim().is_empty() {
             conn.query_drop(statement).await?;
         }
     }
+    // After the tables exist: the relay stops on DDL of an outbox table, as it should.
+    let start = binlog::current_position(&url).await?;
     for statement in workload() {
         conn.query_drop(&statement).await?;
     }
@@ -166,7 +177,10 @@ async fn capture() -> Result<(), Box<dyn Error>> {
     std::fs::write(corpus.join("captured-stream"), frames(whole))?;
     for (index, group) in groups.iter().enumerate() {
         let events: Vec<&Vec<u8>> = opening.iter().chain(group).collect();
-        std::fs::write(corpus.join(format!("captured-transaction-{index:02}")), frames(events))?;
+        std::fs::write(
+            corpus.join(format!("captured-transaction-{index:02}")),
+            frames(events),
+        )?;
     }
     println!(
         "Wrote {} seeds ({} transactions) to {}",

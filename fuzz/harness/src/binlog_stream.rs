@@ -29,8 +29,8 @@
 
 use cloudevents::{AttributesReader, Data};
 use mysql_async::binlog::events::TableMapEvent;
-use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::EventStreamReader;
+use mysql_common::binlog::consts::BinlogVersion;
 use relay::binlog::{self, OutboxTables, TableMaps};
 use relay::outbox::OutboxRow;
 use relay::transaction::{Assembler, Committed};
@@ -65,6 +65,20 @@ pub fn outbox_tables() -> OutboxTables {
 
 pub fn binlog_stream(input: &[u8]) {
     let tables = outbox_tables();
+    read_stream(input, &tables, |committed| check_committed(committed, &tables));
+}
+
+/// How many outbox rows the relay would publish from `input`: a check that seeds reach the
+/// rows rather than stopping at the first event.
+pub fn published_rows(input: &[u8]) -> usize {
+    let mut rows = 0;
+    read_stream(input, &outbox_tables(), |committed| rows += committed.rows.len());
+    rows
+}
+
+/// Reads events as the relay's pipeline does and hands each committed transaction to
+/// `on_commit`, until the input ends or the relay would stop.
+fn read_stream(input: &[u8], tables: &OutboxTables, mut on_commit: impl FnMut(&Committed)) {
     let mut reader = Reader(EventStreamReader::new(BinlogVersion::Version4));
     let mut assembler = Assembler::new(tables.clone());
     let mut rest = input;
@@ -73,11 +87,11 @@ pub fn binlog_stream(input: &[u8]) {
         let Ok(Some(event)) = reader.0.read(event_bytes.as_slice()) else {
             return;
         };
-        let Ok(decoded) = binlog::decode(&event, &reader, &tables) else {
+        let Ok(decoded) = binlog::decode(&event, &reader, tables) else {
             return;
         };
         match assembler.push(decoded) {
-            Ok(Some(committed)) => check_committed(&committed, &tables),
+            Ok(Some(committed)) => on_commit(&committed),
             Ok(None) => {}
             Err(_) => return,
         }

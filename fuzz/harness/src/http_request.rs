@@ -143,20 +143,29 @@ pub fn http_request(input: &[u8]) {
         )
     });
     let success = document["success"].as_bool();
-    assert_eq!(success, Some(status.is_success()), "{status} {document} for {described}");
+    assert_eq!(
+        success,
+        Some(status.is_success()),
+        "{status} {document} for {described}"
+    );
     let code = document["error"]["code"].as_str().unwrap_or_default();
     if !status.is_success() {
         assert!(!code.is_empty(), "{status} {document} for {described}");
     }
 
     if method == Method::POST && path == ORDERS {
-        let is_json = content_type.as_ref().is_some_and(|value| value == "application/json");
+        let is_json = content_type
+            .as_ref()
+            .is_some_and(|value| value == "application/json");
         let expected_document = serde_json::from_slice::<PlaceOrder>(body).is_ok();
         if is_json && body.len() <= BODY_LIMIT && expected_document {
             assert_eq!(status, StatusCode::CREATED, "{document} for {described}");
         }
         if status == StatusCode::CREATED {
-            assert!(expected_document, "{ORDERS} accepted a body that is not the document");
+            assert!(
+                expected_document,
+                "{ORDERS} accepted a body that is not the document"
+            );
         }
         // The other way round does not hold: a document deeper than serde_json's recursion
         // limit is JSON of the wrong shape for the route but no `Value` at all.

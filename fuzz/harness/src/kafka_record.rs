@@ -39,7 +39,10 @@ pub fn kafka_record(input: &[u8]) {
 
     assert_eq!(event.specversion(), SpecVersion::V10, "{event:?}");
     assert!(!event.id().is_empty(), "an empty id was accepted: {event:?}");
-    assert!(!event.source().is_empty(), "an empty source was accepted: {event:?}");
+    assert!(
+        !event.source().is_empty(),
+        "an empty source was accepted: {event:?}"
+    );
     assert!(!event.ty().is_empty(), "an empty type was accepted: {event:?}");
     assert!(
         event.subject().is_none_or(|subject| !subject.is_empty()),
@@ -51,7 +54,11 @@ pub fn kafka_record(input: &[u8]) {
         panic!("an accepted event does not decode once produced again: {error}\n{event:?}\n{record:?}")
     });
     assert_same_event(&event, &again);
-    assert_eq!(encode_binary(&again), record, "producing the event again changed the record");
+    assert_eq!(
+        encode_binary(&again),
+        record,
+        "producing the event again changed the record"
+    );
     assert_eq!(record.key, partition_key(&event).map(String::into_bytes));
 }
 
@@ -62,7 +69,11 @@ fn assert_same_event(original: &Event, again: &Event) {
     assert_eq!(again.subject(), original.subject());
     assert_eq!(again.time(), original.time(), "{original:?}");
     assert_eq!(again.dataschema(), original.dataschema(), "{original:?}");
-    assert_eq!(again.datacontenttype(), original.datacontenttype(), "{original:?}");
+    assert_eq!(
+        again.datacontenttype(),
+        original.datacontenttype(),
+        "{original:?}"
+    );
     assert_eq!(extensions(again), extensions(original), "{original:?}");
     assert_eq!(data_bytes(again), data_bytes(original), "{original:?}");
 }

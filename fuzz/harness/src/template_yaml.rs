@@ -23,7 +23,10 @@ pub fn template_yaml(input: &[u8]) {
     };
 
     let again = Registry::parse(text).expect("the same text parsed a second time");
-    assert_eq!(again, registry, "parsing the same text twice gave different registries");
+    assert_eq!(
+        again, registry,
+        "parsing the same text twice gave different registries"
+    );
 
     for pair in registry.functions.windows(2) {
         assert!(
@@ -55,6 +58,10 @@ pub fn template_yaml(input: &[u8]) {
             .into_iter()
             .map(|(_, port)| port)
             .collect();
-        assert_eq!(ports.len(), registry.functions.len(), "two functions share a port");
+        assert_eq!(
+            ports.len(),
+            registry.functions.len(),
+            "two functions share a port"
+        );
     }
 }

@@ -50,6 +50,16 @@ fn every_committed_binlog_stream_is_decoded_without_publishing_an_undecodable_re
 }
 
 #[test]
+fn the_captured_binlog_stream_reaches_its_outbox_rows() {
+    let input = std::fs::read(fuzz_dir().join("corpus/binlog_stream/captured-stream")).expect("the seed");
+
+    // The use case's three events, the single insert, and the row of the transaction with a
+    // savepoint (the row rolled back to it never reaches the binlog); the XA transaction's
+    // row is refused and ends the stream there, as it stops the relay.
+    assert_eq!(harness::binlog_stream::published_rows(&input), 5);
+}
+
+#[test]
 fn every_committed_template_parses_into_a_sound_registry_or_is_refused() {
     replay("template_yaml", harness::template_yaml);
 }
@@ -65,7 +75,9 @@ fn every_target_has_a_test_here_and_a_binary_in_fuzz() {
     let names: Vec<&str> = harness::TARGETS.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, tested);
     for name in names {
-        let binary = fuzz_dir().join("libfuzzer/fuzz_targets").join(format!("{name}.rs"));
+        let binary = fuzz_dir()
+            .join("libfuzzer/fuzz_targets")
+            .join(format!("{name}.rs"));
         assert!(binary.exists(), "{} is missing", binary.display());
     }
 }

@@ -324,12 +324,12 @@ pub fn decode(
         code::XID => decoded(StreamEvent::Xid),
         code::XA_PREPARE => decoded(StreamEvent::XaPrepare),
         code::HEARTBEAT => decoded(StreamEvent::Heartbeat),
-        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(outbox_inserts(event, table_maps, tables).map_err(
-            |error| match error {
+        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(
+            outbox_inserts(event, table_maps, tables).map_err(|error| match error {
                 DecodeRowsError::Relay(error) => error,
                 DecodeRowsError::Io(reason) => undecodable(reason),
-            },
-        )?),
+            })?,
+        ),
         code::UPDATE_ROWS_V1 | code::DELETE_ROWS_V1 | code::UPDATE_ROWS_V2 | code::DELETE_ROWS_V2 => {
             decoded(StreamEvent::Nothing)
         }
