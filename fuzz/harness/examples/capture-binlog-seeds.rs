@@ -1,7 +1,7 @@
 //! Captures seeds for the `binlog_stream` fuzz target from a real MariaDB: runs the kinds of
 //! transaction the relay meets on a throw-away `fuzz_seed` schema with a context's outbox,
 //! reads them back from the binlog as the relay does, and writes them in the target's
-//! framing to `fuzz/corpus/binlog_stream/`: the whole stream, and each transaction on its
+//! framing to `fuzz/seeds/binlog_stream/`: the whole stream, and each transaction on its
 //! own after the stream's opening events.
 //!
 //! Needs the local stack's MariaDB (the admin account has the replication grants):
@@ -81,7 +81,8 @@ fn workload() -> Vec<String> {
         "COMMIT".to_owned(),
         // The relay's purge, and an update: neither is published.
         "DELETE FROM outbox WHERE id = '0192f0c4-7c1e-7000-8000-000000000001'".to_owned(),
-        "UPDATE outbox SET tracestate = 'changed' WHERE id = '0192f0c4-7c1e-7000-8000-000000000002'".to_owned(),
+        "UPDATE outbox SET tracestate = 'changed' WHERE id = '0192f0c4-7c1e-7000-8000-000000000002'"
+            .to_owned(),
         // A single-statement transaction (autocommit).
         outbox_insert(&[sparse_row(4)]),
         // A savepoint rolled back inside a transaction with outbox rows.
@@ -171,14 +172,14 @@ async fn capture() -> Result<(), Box<dyn Error>> {
 
     // Other sessions write to the same binlog; keep only this capture's transactions.
     groups.retain(|group| group.iter().any(|event| contains(event, SEED_SCHEMA.as_bytes())));
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/binlog_stream");
-    std::fs::create_dir_all(&corpus)?;
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/binlog_stream");
+    std::fs::create_dir_all(&seeds)?;
     let whole: Vec<&Vec<u8>> = opening.iter().chain(groups.iter().flatten()).collect();
-    std::fs::write(corpus.join("captured-stream"), frames(whole))?;
+    std::fs::write(seeds.join("captured-stream"), frames(whole))?;
     for (index, group) in groups.iter().enumerate() {
         let events: Vec<&Vec<u8>> = opening.iter().chain(group).collect();
         std::fs::write(
-            corpus.join(format!("captured-transaction-{index:02}")),
+            seeds.join(format!("captured-transaction-{index:02}")),
             frames(events),
         )?;
     }
@@ -186,7 +187,7 @@ async fn capture() -> Result<(), Box<dyn Error>> {
         "Wrote {} seeds ({} transactions) to {}",
         groups.len() + 1,
         groups.len(),
-        corpus.display()
+        seeds.display()
     );
     Ok(())
 }

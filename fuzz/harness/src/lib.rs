@@ -5,9 +5,9 @@
 //! must hold. libFuzzer runs these functions through the thin binaries in
 //! `fuzz/libfuzzer/fuzz_targets/` (a workspace of its own, built with a nightly toolchain and
 //! `cargo fuzz`), and
-//! `tests/corpus.rs` runs them over every committed input in `fuzz/corpus/<target>/` and
-//! `fuzz/regressions/<target>/` as an ordinary test of the main workspace, so a finding fixed
-//! once stays fixed without anyone running a fuzzer.
+//! `tests/corpus.rs` runs them over every committed input in `fuzz/seeds/<target>/`,
+//! `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` as an ordinary test of the main
+//! workspace, so a finding fixed once stays fixed without anyone running a fuzzer.
 //!
 //! The targets, by the trust boundary each one guards:
 //!
@@ -36,7 +36,8 @@ pub use http_request::http_request;
 pub use kafka_record::kafka_record;
 pub use template_yaml::template_yaml;
 
-/// Every target by the name of its folder under `fuzz/corpus/` and its binary in `fuzz/`.
+/// Every target by the name of its folders under `fuzz/seeds/` and `fuzz/corpus/` and of its
+/// binary in `fuzz/libfuzzer/`.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("binlog_stream", binlog_stream),
     ("http_request", http_request),

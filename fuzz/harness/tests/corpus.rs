@@ -1,5 +1,6 @@
-//! Every committed fuzz input, run through its target as an ordinary test: the minimised
-//! corpora in `fuzz/corpus/<target>/` and the inputs that once failed, kept in
+//! Every committed fuzz input, run through its target as an ordinary test: the seeds in
+//! `fuzz/seeds/<target>/`, the minimised corpora the fuzzers grew from them in
+//! `fuzz/corpus/<target>/`, and the inputs that once failed, kept in
 //! `fuzz/regressions/<target>/`. A target's checks are the same code libFuzzer runs, so a
 //! change that breaks a rule an input once exercised fails here, with the file named.
 
@@ -14,7 +15,7 @@ fn fuzz_dir() -> PathBuf {
 fn replay(target: &str, check: fn(&[u8])) {
     let mut replayed = 0;
     let mut failed = Vec::new();
-    for folder in ["corpus", "regressions"] {
+    for folder in ["seeds", "corpus", "regressions"] {
         let dir = fuzz_dir().join(folder).join(target);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -34,7 +35,7 @@ fn replay(target: &str, check: fn(&[u8])) {
     }
     assert!(
         replayed > 0,
-        "no committed inputs for {target}: the corpus belongs in fuzz/corpus/{target}/"
+        "no committed inputs for {target}: its seeds belong in fuzz/seeds/{target}/"
     );
     assert!(failed.is_empty(), "{target} fails on: {failed:#?}");
 }
@@ -51,7 +52,7 @@ fn every_committed_binlog_stream_is_decoded_without_publishing_an_undecodable_re
 
 #[test]
 fn the_captured_binlog_stream_reaches_its_outbox_rows() {
-    let input = std::fs::read(fuzz_dir().join("corpus/binlog_stream/captured-stream")).expect("the seed");
+    let input = std::fs::read(fuzz_dir().join("seeds/binlog_stream/captured-stream")).expect("the seed");
 
     // The use case's three events, the single insert, and the row of the transaction with a
     // savepoint (the row rolled back to it never reaches the binlog); the XA transaction's
