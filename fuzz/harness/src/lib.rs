@@ -36,9 +36,12 @@ pub use http_request::http_request;
 pub use kafka_record::kafka_record;
 pub use template_yaml::template_yaml;
 
+/// What a target checks: a function of the input that panics when a rule breaks.
+pub type Check = fn(&[u8]);
+
 /// Every target by the name of its folders under `fuzz/seeds/` and `fuzz/corpus/` and of its
 /// binary in `fuzz/libfuzzer/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("binlog_stream", binlog_stream),
     ("http_request", http_request),
     ("kafka_record", kafka_record),

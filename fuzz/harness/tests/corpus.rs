@@ -12,7 +12,7 @@ fn fuzz_dir() -> PathBuf {
 
 /// Runs `check` over the target's committed inputs and fails naming every input that
 /// panicked. Panics are caught per input so one failure does not hide the others.
-fn replay(target: &str, check: fn(&[u8])) {
+fn replay(target: &str, check: harness::Check) {
     let mut replayed = 0;
     let mut failed = Vec::new();
     for folder in ["seeds", "corpus", "regressions"] {
