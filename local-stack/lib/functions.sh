@@ -55,13 +55,15 @@ start_process() {
     ok "$name: running (pid $(stack_pid "$name"), port $port)"
 }
 
-# The identity context's token settings, inherited by every function: the signing keys are
-# generated under $STACK_HOME/keys on the first run and kept after that (ADR 0012).
+# The identity context's token and rate-limit settings, inherited by every function: the
+# signing keys and the secret that names the rate limits' Redis keys are generated under
+# $STACK_HOME/keys on the first run and kept after that (ADR 0012, 0024).
 identity_env() {
     "$PLATFORM_BIN/identity-admin" init-keys --dir "$STACK_HOME/keys" >"$LOG_DIR/identity-keys.log" 2>&1 ||
         { cat "$LOG_DIR/identity-keys.log" >&2; die "Could not create the identity signing keys (above)."; }
     export JWT_ISSUER="${JWT_ISSUER:-https://identity.commerce.local}" JWT_AUDIENCE="${JWT_AUDIENCE:-commerce}" \
-        JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json"
+        JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json" \
+        RATE_LIMIT_HMAC_KEY_FILE="$STACK_HOME/keys/rate-limit-key"
 }
 
 platform_up() {
