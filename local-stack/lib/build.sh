@@ -30,6 +30,26 @@ ensure_cfn_lint() {
     fi
 }
 
+# The offline validator of the Knative manifests (deploy/validate) runs in a venv of its own,
+# with pinned packages; once installed it needs no network. python3-venv provides the venv.
+K8S_VALIDATE_VENV="$STACK_HOME/venv-k8s"
+K8S_VALIDATE_PACKAGES=("jsonschema==4.26.0" "PyYAML==6.0.4" "kubernetes-validate==1.37.0")
+ensure_k8s_validate() {
+    local wanted installed
+    wanted=$(printf '%s\n' "${K8S_VALIDATE_PACKAGES[@]}" | tr '[:upper:]' '[:lower:]' | sort)
+    installed=$("$K8S_VALIDATE_VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr '[:upper:]' '[:lower:]' | sort || true)
+    if [[ -n $installed ]] && [[ -z $(comm -23 <(echo "$wanted") <(echo "$installed")) ]]; then
+        return 0
+    fi
+    say "Installing the manifest validator's packages into $K8S_VALIDATE_VENV"
+    python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1 ||
+        { ensure_packages python3-venv && python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1; } ||
+        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Creating the venv $K8S_VALIDATE_VENV failed."; }
+    "$K8S_VALIDATE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${K8S_VALIDATE_PACKAGES[@]}" \
+        >>"$LOG_DIR/pip-k8s-validate.log" 2>&1 ||
+        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Installing the validator's packages failed; the full log is $LOG_DIR/pip-k8s-validate.log."; }
+}
+
 # moto in server mode is the AWS-compatible endpoint the identity key-loading tests read
 # Secrets Manager and SSM from (docs/adr/0012); each test starts its own on a free port.
 MOTO_VERSION=5.2.5
