@@ -39,7 +39,7 @@ pub const JWKS_CONFIG: &str = "commerce-jwks";
 /// Created by the operator: Redis (`url`), for login rate limits.
 pub const REDIS_SECRET: &str = "commerce-redis";
 
-/// Created by the operator for the k3s overlay: MariaDB's root password (`root-password`).
+/// Created by the operator for the k3s overlay: MariaDB's root password (`mariadb-root-password`).
 pub const DATA_SECRET: &str = "commerce-data";
 
 pub const KAFKA_BOOTSTRAP_SERVERS: &str = "kafka.commerce-data.svc.cluster.local:9092";
