@@ -27,7 +27,6 @@ const MARIADB_ARGUMENTS: &[&str] = &[
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_unicode_ci",
     "--skip-name-resolve",
-    "--max-connections=500",
 ];
 
 fn service(name: &str, port: u16) -> Value {
@@ -84,7 +83,13 @@ fn environment(pairs: &[(&str, &str)]) -> Vec<Value> {
         .collect()
 }
 
-pub fn objects() -> Vec<Value> {
+/// The objects, for a MariaDB that must accept `max_connections` sessions at once.
+pub fn objects(max_connections: u32) -> Vec<Value> {
+    let mut mariadb_arguments: Vec<String> = MARIADB_ARGUMENTS
+        .iter()
+        .map(|&argument| argument.to_owned())
+        .collect();
+    mariadb_arguments.push(format!("--max-connections={max_connections}"));
     let kafka_address = cluster::KAFKA_BOOTSTRAP_SERVERS;
     let advertised = format!("PLAINTEXT://{kafka_address}");
     let mut kafka_environment = environment(&[
@@ -144,7 +149,7 @@ pub fn objects() -> Vec<Value> {
             "/var/lib/mysql",
             json!({
                 "image": MARIADB_IMAGE,
-                "args": MARIADB_ARGUMENTS,
+                "args": mariadb_arguments,
                 "env": [cluster::from_secret("MARIADB_ROOT_PASSWORD", DATA_SECRET, "mariadb-root-password")],
                 "ports": [{"containerPort": MARIADB_PORT, "name": "mariadb"}],
                 "readinessProbe": {"tcpSocket": {"port": MARIADB_PORT}, "periodSeconds": 5},

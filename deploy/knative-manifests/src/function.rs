@@ -68,8 +68,8 @@ pub struct Scaling {
 /// mostly waits for MariaDB, so many requests share a small pool.
 const HTTP_CONCURRENCY: u32 = 50;
 
-/// The largest database pool an instance opens: ten instances of thirty functions stay far
-/// below MariaDB's connection limit.
+/// The largest database pool an instance opens. The k3s overlay's MariaDB accepts every pool
+/// at every function's largest scale (`database_connections_at_most`).
 const MAX_DATABASE_CONNECTIONS: u32 = 10;
 
 impl Scaling {

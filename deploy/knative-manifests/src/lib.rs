@@ -129,7 +129,7 @@ pub fn generate(registry: &Registry) -> anyhow::Result<Vec<ManifestFile>> {
         &mut files,
         "k3s/backing-services.yaml",
         "MariaDB, Kafka and Redis for a single-node trial cluster (not for production).",
-        &backing::objects(),
+        &backing::objects(database_connections_at_most(registry)?),
     )?;
     add(
         &mut files,
@@ -139,6 +139,28 @@ pub fn generate(registry: &Registry) -> anyhow::Result<Vec<ManifestFile>> {
         &[k3s_overlay(registry)?],
     )?;
     Ok(files)
+}
+
+/// Sessions beyond the functions' pools: the relay's binlog stream and position store, the
+/// provisioning jobs, and an operator with a client.
+const OTHER_DATABASE_CONNECTIONS: u32 = 20;
+
+/// The most sessions the platform can hold open on MariaDB at once: every function's pool
+/// full at its largest scale, and the others. The k3s overlay's MariaDB accepts that many, so
+/// a burst that scales every function out meets slow queries, not refused connections.
+pub fn database_connections_at_most(registry: &Registry) -> anyhow::Result<u32> {
+    let mut total = OTHER_DATABASE_CONNECTIONS;
+    for spec in &registry.functions {
+        if spec
+            .intrinsic_environment
+            .iter()
+            .any(|name| name == "DATABASE_URL")
+        {
+            let scaling = function::Scaling::of(spec, function::Trigger::of(spec)?);
+            total += scaling.database_connections * scaling.max_scale;
+        }
+    }
+    Ok(total)
 }
 
 fn add(files: &mut Vec<ManifestFile>, path: &str, about: &str, documents: &[Value]) -> anyhow::Result<()> {
@@ -325,6 +347,22 @@ Resources:
         write(&files, &dir).expect("writes");
         assert_eq!(drift(&files, &dir).expect("reads"), []);
         std::fs::remove_dir_all(&dir).expect("removable");
+    }
+
+    #[test]
+    fn the_trial_mariadb_accepts_every_pool_at_every_functions_largest_scale() {
+        let registry = Registry::parse(TEMPLATE).expect("valid");
+        // place-order: an HTTP function, ten instances with a pool of ten each.
+        assert_eq!(
+            database_connections_at_most(&registry).expect("counts"),
+            10 * 10 + OTHER_DATABASE_CONNECTIONS
+        );
+        let files = generate(&registry).expect("generates");
+        let backing = files
+            .iter()
+            .find(|file| file.path == Path::new("k3s/backing-services.yaml"))
+            .expect("generated");
+        assert!(backing.contents.contains("- --max-connections=120\n"));
     }
 
     #[test]
