@@ -30,13 +30,14 @@ pub const PLATFORM_CONFIG: &str = "commerce-platform";
 /// (`<context>-url`, `relay-url`, `cdc-url`, `admin-url`) and the context users' password.
 pub const DATABASE_SECRET: &str = "commerce-database";
 
-/// Created by the operator: the private signing keys (`signing-keys.json`).
+/// Created by the operator: the private signing keys (`signing-keys.json`) and the secret
+/// that names the identity limits' Redis keys (`rate-limit-key`).
 pub const SIGNING_KEYS_SECRET: &str = "commerce-identity-keys";
 
 /// Created by the operator: the public JWKS (`jwks.json`) that verifying functions trust.
 pub const JWKS_CONFIG: &str = "commerce-jwks";
 
-/// Created by the operator: Redis (`url`), for login rate limits.
+/// Created by the operator: Redis (`url`), for the identity rate limits.
 pub const REDIS_SECRET: &str = "commerce-redis";
 
 /// Created by the operator for the k3s overlay: MariaDB's root password (`mariadb-root-password`).
