@@ -12,7 +12,11 @@
 //!
 //! When Redis cannot be reached the attempt is let through and an error is logged: an
 //! unavailable cache must not lock every user out, and argon2id keeps guessing slow anyway.
+//! The function then still answers, but without its limits; its `/readyz` says so
+//! ([`Counters::readiness`], docs/adr/0031), so an operator sees it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,6 +135,10 @@ end
 return answer
 ";
 
+/// How long a readiness ping waits for Redis: shorter than the runtime's readiness deadline,
+/// so the answer names Redis rather than only saying that the check took too long.
+const PING_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The counters of one function on one Redis.
 #[derive(Clone)]
 pub struct Counters {
@@ -180,7 +188,8 @@ impl Counters {
         }
     }
 
-    async fn try_apply(&self, steps: &[(Step, &Counter)]) -> anyhow::Result<Vec<Count>> {
+    /// The shared connection, opened on first use.
+    async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
         let connection = self
             .connection
             .get_or_try_init(|| async {
@@ -190,7 +199,36 @@ impl Counters {
                 redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await
             })
             .await?;
-        let mut connection = connection.clone();
+        Ok(connection.clone())
+    }
+
+    /// Whether Redis answers a `PING` now, within [`PING_TIMEOUT`]: what `/readyz` asks.
+    pub async fn ping(&self) -> Result<(), String> {
+        let ping = async {
+            let mut connection = self.connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await
+        };
+        match tokio::time::timeout(PING_TIMEOUT, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(format!("redis does not answer: {error}")),
+            Err(_) => Err(format!("redis does not answer within {PING_TIMEOUT:?}")),
+        }
+    }
+
+    /// A readiness check on these counters' Redis, in the shape
+    /// `runtime::http::HttpFunction::readiness_check` takes.
+    pub fn readiness(
+        &self,
+    ) -> impl Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static {
+        let counters = self.clone();
+        move || {
+            let counters = counters.clone();
+            Box::pin(async move { counters.ping().await })
+        }
+    }
+
+    async fn try_apply(&self, steps: &[(Step, &Counter)]) -> anyhow::Result<Vec<Count>> {
+        let mut connection = self.connection().await?;
         let script = redis::Script::new(APPLY);
         let mut invocation = script.prepare_invoke();
         for (step, counter) in steps {
@@ -257,6 +295,10 @@ impl LoginGuard {
 
     pub fn limits(&self) -> &LoginLimits {
         &self.limits
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Counts an attempt on `account` (its normalised e-mail, or what was typed) from
@@ -380,6 +422,10 @@ impl AttemptLimiter {
             kind,
             limit,
         }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Counts an attempt of `subject` and decides whether it may go on. A refused attempt is

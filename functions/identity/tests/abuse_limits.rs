@@ -136,8 +136,10 @@ async fn an_address_trying_unknown_accounts_is_throttled() {
 
 #[tokio::test]
 async fn registrations_are_throttled_per_address() {
-    let mut settings = Settings::default();
-    settings.registrations = Limit::new(2, Duration::from_secs(3600));
+    let settings = Settings {
+        registrations: Limit::new(2, Duration::from_secs(3600)),
+        ..Settings::default()
+    };
     let app = TestApp::spawn_with(settings).await;
     let register_from = |ip: String| {
         let app = &app;

@@ -68,8 +68,10 @@ async fn post_forged(
 
 #[tokio::test]
 async fn a_client_cannot_escape_the_per_address_limits_by_forging_x_forwarded_for() {
-    let mut settings = Settings::default();
-    settings.registrations = Limit::new(2, Duration::from_secs(3600));
+    let mut settings = Settings {
+        registrations: Limit::new(2, Duration::from_secs(3600)),
+        ..Settings::default()
+    };
     settings.login.per_account_and_address = Limit::new(3, Duration::from_secs(600));
     let app = TestApp::spawn_with(settings).await;
     let functions = testkit::serve::router(app.router.clone()).await;

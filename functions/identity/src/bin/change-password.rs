@@ -13,8 +13,12 @@ async fn main() -> anyhow::Result<()> {
         limiter: settings::password_change_limiter()?,
     };
     let verifier = settings::verifier()?;
+    let database_ready = store::mariadb::readiness(state.pool.clone());
+    let redis_ready = state.limiter.counters().readiness();
     HttpFunction::new(identity::http::change_password_routes(state, verifier))
         .body_limit(identity::http::BODY_LIMIT)
+        .readiness_check("database", database_ready)
+        .readiness_check("redis", redis_ready)
         .run()
         .await
 }

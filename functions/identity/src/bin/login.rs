@@ -14,8 +14,12 @@ async fn main() -> anyhow::Result<()> {
         hashing: settings::password_hashing()?,
         trusted: settings::trusted_proxies()?,
     };
+    let database_ready = store::mariadb::readiness(state.pool.clone());
+    let redis_ready = state.guard.counters().readiness();
     HttpFunction::new(identity::http::login_routes(state))
         .body_limit(identity::http::BODY_LIMIT)
+        .readiness_check("database", database_ready)
+        .readiness_check("redis", redis_ready)
         .run()
         .await
 }

@@ -13,8 +13,12 @@ async fn main() -> anyhow::Result<()> {
         limiter: settings::registration_limiter()?,
         trusted: settings::trusted_proxies()?,
     };
+    let database_ready = store::mariadb::readiness(state.pool.clone());
+    let redis_ready = state.limiter.counters().readiness();
     HttpFunction::new(identity::http::register_user_routes(state))
         .body_limit(identity::http::BODY_LIMIT)
+        .readiness_check("database", database_ready)
+        .readiness_check("redis", redis_ready)
         .run()
         .await
 }
