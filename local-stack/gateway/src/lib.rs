@@ -12,8 +12,8 @@
 //! entry their trusted proxies appended, so what a client writes in the header itself is
 //! never taken for its address (docs/adr/0023). The gateway learns the peer's address from
 //! `ConnectInfo<SocketAddr>`, which the server must provide
-//! (`into_make_service_with_connect_info`); without it every client is forwarded as
-//! `unknown`, never as what it claims.
+//! (`into_make_service_with_connect_info`, as the `local-gateway` binary does); without it
+//! every client is forwarded as `unknown`, never as what it claims.
 //!
 //! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
