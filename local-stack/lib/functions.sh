@@ -64,6 +64,9 @@ identity_env() {
     export JWT_ISSUER="${JWT_ISSUER:-https://identity.commerce.local}" JWT_AUDIENCE="${JWT_AUDIENCE:-commerce}" \
         JWT_SIGNING_KEYS_FILE="$STACK_HOME/keys/signing-keys.json" JWT_JWKS_FILE="$STACK_HOME/keys/jwks.json" \
         RATE_LIMIT_HMAC_KEY_FILE="$STACK_HOME/keys/rate-limit-key"
+    # As template.yaml sets it for the functions that hash passwords: glibc then gives each
+    # freed 19 MiB argon2id block back to the system instead of keeping it (ADR 0014).
+    export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 }
 
 platform_up() {

@@ -281,6 +281,13 @@ impl LoginProcess {
             .env("DATABASE_MAX_CONNECTIONS", "10")
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
+        // As template.yaml sets it for the hashing functions (docs/adr/0014), unless the
+        // caller set it; `MALLOC_MMAP_THRESHOLD_=glibc` measures glibc's own default.
+        match std::env::var("MALLOC_MMAP_THRESHOLD_").as_deref() {
+            Ok("glibc") => command.env_remove("MALLOC_MMAP_THRESHOLD_"),
+            Ok(_) => &mut command,
+            Err(_) => command.env("MALLOC_MMAP_THRESHOLD_", "131072"),
+        };
         let mut child = command
             .spawn()
             .map_err(|error| anyhow::anyhow!("cannot start {}: {error}", binary.display()))?;
