@@ -75,11 +75,18 @@ impl InterventionArgs {
     }
 }
 
-/// The user running the command, as the environment names it.
+/// The user running the command, as the environment names it, or else its numeric user id
+/// (a container's shell often sets no `USER`).
 fn operating_system_user() -> String {
+    use std::os::unix::fs::MetadataExt as _;
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|variable| std::env::var(variable).ok().filter(|user| !user.is_empty()))
+        .or_else(|| {
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|process| format!("uid {}", process.uid()))
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -13,10 +13,11 @@ pub enum RelayError {
     WrongServerSettings(String),
     #[error(
         "{kind} on {table} in transaction {} at binlog position {log_pos} ({}): {query}; \
-         the relay reads only row events, so it cannot tell what this changed. Review it, then move \
-         past it with `outbox-relay skip` or `outbox-relay republish` (README, Troubleshooting)",
+         the relay reads only row events, so it cannot tell what this changed. {} (README, \
+         Troubleshooting)",
         transaction_label(.gtid),
-        default_schema_label(.schema)
+        default_schema_label(.schema),
+        operator_step(.kind)
     )]
     StatementOnOutbox {
         kind: &'static str,
@@ -88,6 +89,18 @@ pub enum RelayError {
 /// A transaction for messages: its GTID, or a word when the stream had not named one yet.
 fn transaction_label(gtid: &Option<Gtid>) -> String {
     gtid.map_or_else(|| "(unknown)".to_owned(), |gtid| gtid.to_string())
+}
+
+/// What an operator does about a statement on an outbox (docs/adr/0026).
+fn operator_step(kind: &str) -> &'static str {
+    match kind {
+        "DDL" => "Review it, then move past it with `outbox-relay skip`",
+        "statement-logged DML" => {
+            "If it inserted rows, publish them in its place with `outbox-relay republish`; \
+             otherwise review it and move past it with `outbox-relay skip`"
+        }
+        _ => "Review it, then move past it with `outbox-relay skip` or `outbox-relay republish`",
+    }
 }
 
 fn default_schema_label(schema: &str) -> String {
@@ -180,7 +193,24 @@ mod tests {
             ),
             "{message}"
         );
-        assert!(message.contains("outbox-relay skip"), "{message}");
+        assert!(
+            message.contains("publish them in its place with `outbox-relay republish`"),
+            "{message}"
+        );
+        let ddl = RelayError::StatementOnOutbox {
+            kind: "DDL",
+            table: "ordering.outbox".to_owned(),
+            schema: "ordering".to_owned(),
+            query: "ALTER TABLE outbox ADD COLUMN note TEXT".to_owned(),
+            gtid: None,
+            log_pos: 1_234,
+        }
+        .to_string();
+        assert!(ddl.contains("(default schema ordering)"), "{ddl}");
+        assert!(
+            ddl.contains("move past it with `outbox-relay skip` (README"),
+            "{ddl}"
+        );
     }
 
     #[test]

@@ -11,10 +11,17 @@ use relay::{RelayConfig, RelayStatus};
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command.unwrap_or(Command::Run) {
         Command::Run => run_relay().await,
-        operator_command => {
-            print!("{}", relay::cli::run_operator_command(operator_command).await?);
-            Ok(())
-        }
+        operator_command => match relay::cli::run_operator_command(operator_command).await {
+            Ok(report) => {
+                print!("{report}");
+                Ok(())
+            }
+            // An operator reads the reason, not a backtrace; nothing was changed.
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                std::process::exit(1);
+            }
+        },
     }
 }
 
