@@ -235,11 +235,11 @@ platform_down() {
 }
 
 platform_status() {
-    local name healthy=0 health
+    local name health unhealthy=()
     for name in $(platform_names); do
         if ! is_running "$name"; then
             warn "$name: STOPPED (log $FUNCTION_LOG_DIR/$name.log)"
-            healthy=1
+            unhealthy+=("$name")
             continue
         fi
         health=0
@@ -248,8 +248,12 @@ platform_status() {
             ok "$name: running (pid $(stack_pid "$name"), log $FUNCTION_LOG_DIR/$name.log)"
         else
             warn "$name: running (pid $(stack_pid "$name")) but $HEALTH_PROBLEM"
-            healthy=1
+            unhealthy+=("$name")
         fi
     done
-    return "$healthy"
+    # Forty lines of ticks can hide the one that matters: name them again at the end.
+    if ((${#unhealthy[@]} > 0)); then
+        warn "not running or not ready: ${unhealthy[*]}"
+        return 1
+    fi
 }
