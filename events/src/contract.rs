@@ -34,11 +34,24 @@ pub trait EventType: Serialize + DeserializeOwned + JsonSchema + Send + Sync + '
 
 /// Why an event of an accepted type could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("{event_type}: {source}")]
-pub struct DecodeError {
-    pub event_type: String,
-    #[source]
-    pub source: DataError,
+pub enum DecodeError {
+    /// The data is not a sound payload of the type.
+    #[error("{event_type}: {source}")]
+    Data {
+        event_type: String,
+        #[source]
+        source: DataError,
+    },
+    /// The event says it comes from somewhere that never produces its type. Only a context's
+    /// own functions write its events, so this is a forgery or a wiring mistake, never a fact.
+    #[error(
+        "{event_type} is produced only by the {context} context (source commerce/{context}/…), not by {claimed:?}"
+    )]
+    NotFromItsProducer {
+        event_type: String,
+        context: String,
+        claimed: String,
+    },
 }
 
 /// What a consumer reads: one event type, or a [`one_of!`] set of them.
@@ -60,12 +73,36 @@ impl<T: EventType> Decode for T {
         if event.ty() != T::NAME {
             return Ok(None);
         }
+        check_producer::<T>(event)?;
         envelope::data_json(event)
             .map(Some)
-            .map_err(|source| DecodeError {
+            .map_err(|source| DecodeError::Data {
                 event_type: T::NAME.to_owned(),
                 source,
             })
+    }
+}
+
+/// An event's `source` must name the context that owns its topic: `commerce/<context>` or
+/// `commerce/<context>/<function>`. Anyone who can reach a function's event endpoint can
+/// claim any source, so this is one guard among several (consumers also check facts against
+/// their own state, and the endpoints are reachable only from the trigger); but it stops a
+/// payment fact that says it comes from ordering, and a test or tool that mislabels events.
+fn check_producer<T: EventType>(event: &Event) -> Result<(), DecodeError> {
+    let claimed = event.source().to_string();
+    let context = T::TOPIC.context;
+    let owner = format!("commerce/{context}");
+    let from_owner = claimed
+        .strip_prefix(&owner)
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('/') && rest.len() > 1));
+    if from_owner {
+        Ok(())
+    } else {
+        Err(DecodeError::NotFromItsProducer {
+            event_type: T::NAME.to_owned(),
+            context: context.to_owned(),
+            claimed,
+        })
     }
 }
 
@@ -196,7 +233,7 @@ mod tests {
 
     use crate::inventory::StockReservationFailedV1;
     use crate::ordering::{OrderCancelledV1, OrderPlacedV1};
-    use crate::payment::PaymentDeclinedV1;
+    use crate::payment::{PaymentAuthorizedV1, PaymentDeclinedV1};
 
     crate::one_of! {
         /// A consumer's view of the saga's failures.
@@ -206,11 +243,17 @@ mod tests {
         }
     }
 
+    /// An event as its producer writes it: the source names the context of its topic.
     fn event(event_type: &str, data: serde_json::Value) -> Event {
+        let context = describe(event_type).map_or("test", |descriptor| descriptor.topic.context);
+        from(&format!("commerce/{context}/test"), event_type, data)
+    }
+
+    fn from(source: &str, event_type: &str, data: serde_json::Value) -> Event {
         EventBuilderV10::new()
             .id("e-1")
             .ty(event_type)
-            .source("commerce/test")
+            .source(source)
             .data("application/json", data)
             .build()
             .expect("event")
@@ -270,6 +313,29 @@ mod tests {
         let error =
             OrderPlacedV1::decode(&event(OrderPlacedV1::NAME, json!({"orderId": 7}))).expect_err("bad data");
         assert!(error.to_string().starts_with(OrderPlacedV1::NAME), "{error}");
+    }
+
+    #[test]
+    fn an_event_that_claims_another_producer_is_refused_naming_the_owner() {
+        let data = json!({"orderId": "o-1", "paymentId": "p-1", "amountMinor": 100, "currency": "EUR",
+                          "authorizationId": "a-1"});
+        for forged in [
+            "commerce/ordering/confirm-order",
+            "commerce/paymentx/f",
+            "commerce/payment/",
+            "payment",
+        ] {
+            let error = PaymentAuthorizedV1::decode(&from(forged, PaymentAuthorizedV1::NAME, data.clone()))
+                .expect_err(forged);
+            assert!(
+                error.to_string().contains("produced only by the payment context"),
+                "{forged}: {error}"
+            );
+        }
+        for genuine in ["commerce/payment", "commerce/payment/authorize-payment"] {
+            let read = PaymentAuthorizedV1::decode(&from(genuine, PaymentAuthorizedV1::NAME, data.clone()));
+            assert!(matches!(read, Ok(Some(_))), "{genuine}: {read:?}");
+        }
     }
 
     #[test]

@@ -28,12 +28,19 @@ impl Consumer for ReserveStock {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         placed: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let request = request_of(&placed.data)?;
         let expires_at = Utc::now() + self.ttl;
-        reservations::reserve(tx, &placed.origin, &placed.data.order_id, &request, expires_at).await?;
+        reservations::reserve(
+            transaction,
+            &placed.origin,
+            &placed.data.order_id,
+            &request,
+            expires_at,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -49,10 +56,10 @@ impl Consumer for ReleaseStock {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         cancelled: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        reservations::release(tx, &cancelled.origin, &cancelled.data.order_id).await?;
+        reservations::release(transaction, &cancelled.origin, &cancelled.data.order_id).await?;
         Ok(())
     }
 }
@@ -68,10 +75,10 @@ impl Consumer for CommitStock {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         confirmed: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        reservations::commit(tx, &confirmed.origin, &confirmed.data.order_id).await?;
+        reservations::commit(transaction, &confirmed.origin, &confirmed.data.order_id).await?;
         Ok(())
     }
 }
@@ -112,6 +119,10 @@ impl ExpireReservations {
 }
 
 impl runtime::schedule::ScheduledJob for ExpireReservations {
+    async fn readiness(&self) -> Result<(), String> {
+        store::mariadb::ping(&self.pool).await
+    }
+
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut released = 0;
         for _ in 0..Self::MAX_BATCHES {

@@ -49,7 +49,7 @@ pub enum Settled {
 #[derive(Debug, thiserror::Error)]
 pub enum ReservationError {
     /// The order's lines cannot be a reservation (no lines, a quantity out of range).
-    #[error("the order cannot be reserved: {0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     /// The order was confirmed but its stock is not reserved (released, failed or missing):
     /// a broken saga that needs a person, not a retry.

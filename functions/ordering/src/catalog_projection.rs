@@ -40,7 +40,10 @@ impl CatalogChange {
     /// What a catalog event changes. Its ids and currency were checked when it was decoded;
     /// the projection adds that a price is never negative.
     pub fn of(event: &ProductEvent) -> Result<Self, InvalidEvent> {
-        let invalid = |error: events::value::MoneyError| InvalidEvent(format!("price: {error}"));
+        let invalid = |error: events::value::MoneyError| match error {
+            events::value::MoneyError::Negative(minor) => InvalidEvent(format!("price {minor} is negative")),
+            other => InvalidEvent(format!("price: {other}")),
+        };
         Ok(match event {
             ProductEvent::Created(created) => Self::Created {
                 product_id: created.product_id.clone(),
@@ -74,12 +77,12 @@ impl Consumer for ProjectCatalogProduct {
     #[tracing::instrument(skip_all, fields(product_id = %event.data.product_id()))]
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         event: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let change = CatalogChange::of(&event.data)?;
         let occurred_at = event.time.unwrap_or_else(Utc::now);
-        write(tx, &change, occurred_at).await?;
+        write(transaction, &change, occurred_at).await?;
         Ok(())
     }
 }

@@ -6,13 +6,14 @@
 
 use events::inventory::{StockReleasedV1, StockReservationFailedV1, release_reason};
 use events::payment::{PaymentAuthorizedV1, PaymentDeclinedV1};
+use events::value::Money;
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
 use crate::order::OrderTrigger;
 use crate::orders::{self, SagaStepError};
 
-/// `confirm-order`: confirms an order whose payment is authorized.
+/// `confirm-order`: confirms an order whose payment is authorized for its total.
 #[derive(Debug, Clone, Copy)]
 pub struct ConfirmOrder;
 
@@ -23,11 +24,18 @@ impl Consumer for ConfirmOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         authorized: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        let order_id = &authorized.data.order_id;
-        orders::saga_step(tx, &authorized.origin, order_id, OrderTrigger::PaymentAuthorized).await?;
+        let PaymentAuthorizedV1 {
+            order_id,
+            amount_minor,
+            currency,
+            ..
+        } = &authorized.data;
+        let paid = Money::new(*amount_minor, *currency)
+            .map_err(|error| SagaStepError::UnsoundFact(format!("the authorized amount: {error}")))?;
+        orders::confirm_paid(transaction, &authorized.origin, order_id, paid).await?;
         Ok(())
     }
 }
@@ -57,7 +65,7 @@ impl Consumer for CancelOrder {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         cause: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let (order_id, trigger) = match &cause.data {
@@ -67,7 +75,7 @@ impl Consumer for CancelOrder {
             CancelCause::PaymentDeclined(declined) => (&declined.order_id, OrderTrigger::PaymentDeclined),
             CancelCause::StockReleased(released) => (&released.order_id, OrderTrigger::ReservationExpired),
         };
-        orders::saga_step(tx, &cause.origin, order_id, trigger).await?;
+        orders::saga_step(transaction, &cause.origin, order_id, trigger).await?;
         Ok(())
     }
 }
@@ -75,7 +83,9 @@ impl Consumer for CancelOrder {
 impl Retryable for SagaStepError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::UnknownOrder(_) | Self::Refused(_) => false,
+            Self::UnknownOrder(_) | Self::Refused(_) | Self::AmountMismatch { .. } | Self::UnsoundFact(_) => {
+                false
+            }
             Self::Database(_) | Self::Unexpected(_) => true,
         }
     }
@@ -99,6 +109,10 @@ impl ExpireOrders {
 }
 
 impl runtime::schedule::ScheduledJob for ExpireOrders {
+    async fn readiness(&self) -> Result<(), String> {
+        store::mariadb::ping(&self.pool).await
+    }
+
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut expired = 0;
         for _ in 0..Self::MAX_BATCHES {

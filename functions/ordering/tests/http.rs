@@ -8,48 +8,41 @@ use ordering::http::{
 };
 use security::Role;
 use serde_json::{Value, json};
-use store::testing::TestDatabase;
-use testkit::app::{TestTokens, request, send};
+use testkit::app::{TestApp, request, send};
 use uuid::Uuid;
 
 struct App {
-    database: TestDatabase,
-    tokens: TestTokens,
-    place: Router,
-    get: Router,
-    list: Router,
-    cancel: Router,
+    context: TestApp,
 }
 
 impl App {
+    /// Every ordering HTTP function in one router, as the gateway routes them, on a fresh
+    /// database whose catalog projection knows a cup and a mug.
     async fn spawn() -> Self {
-        let database = TestDatabase::with_migrations_of("ordering").await;
+        let context = TestApp::spawn("ordering", |pool, verifier| {
+            let api = OrderingApi {
+                pool,
+                payment_timeout: chrono::Duration::minutes(15),
+            };
+            Router::new()
+                .merge(place_order_routes(api.clone(), verifier.clone()))
+                .merge(get_order_routes(api.clone(), verifier.clone()))
+                .merge(list_orders_routes(api.clone(), verifier.clone()))
+                .merge(cancel_order_routes(api, verifier))
+        })
+        .await;
         sqlx::query(
             "INSERT INTO product_price (product_id, name, price_minor, currency, orderable, last_event_at) VALUES
              ('cup', 'Espresso cup', 1290, 'EUR', TRUE, NOW(6)), ('mug', 'Mug', 990, 'EUR', TRUE, NOW(6))",
         )
-        .execute(&database.pool)
+        .execute(&context.database.pool)
         .await
         .expect("catalog projection");
-        let tokens = TestTokens::new();
-        let verifier = tokens.verifier();
-        let api = OrderingApi {
-            pool: database.pool.clone(),
-            payment_timeout: chrono::Duration::minutes(15),
-        };
-        let serve = |routes: Router| runtime::http::HttpFunction::new(routes).into_router();
-        Self {
-            place: serve(place_order_routes(api.clone(), verifier.clone())),
-            get: serve(get_order_routes(api.clone(), verifier.clone())),
-            list: serve(list_orders_routes(api.clone(), verifier.clone())),
-            cancel: serve(cancel_order_routes(api, verifier)),
-            tokens,
-            database,
-        }
+        Self { context }
     }
 
     fn token(&self, user: Uuid) -> String {
-        self.tokens.token(user, Role::Customer)
+        self.context.tokens.token(user, Role::Customer)
     }
 
     async fn place_order(&self, user: Uuid, key: Option<&str>, body: Value) -> (StatusCode, Value, bool) {
@@ -58,27 +51,35 @@ impl App {
             let key = HeaderValue::from_str(key).expect("a header value");
             request.headers_mut().insert("idempotency-key", key);
         }
-        let reply = send(&self.place, request).await;
+        let reply = send(&self.context.router, request).await;
         let replayed = reply.headers.contains_key("idempotent-replayed");
         (reply.status, reply.body, replayed)
     }
 
     async fn get_order(&self, user: Uuid, order_id: &str) -> (StatusCode, Value) {
         let path = format!("/orders/{order_id}");
-        let reply = send(&self.get, request("GET", &path, Some(&self.token(user)), None)).await;
+        let reply = send(
+            &self.context.router,
+            request("GET", &path, Some(&self.token(user)), None),
+        )
+        .await;
         (reply.status, reply.body)
     }
 
     async fn list_orders(&self, user: Uuid, query: &str) -> (StatusCode, Value) {
         let path = format!("/orders{query}");
-        let reply = send(&self.list, request("GET", &path, Some(&self.token(user)), None)).await;
+        let reply = send(
+            &self.context.router,
+            request("GET", &path, Some(&self.token(user)), None),
+        )
+        .await;
         (reply.status, reply.body)
     }
 
     async fn cancel_order(&self, user: Uuid, order_id: &str) -> (StatusCode, Value) {
         let path = format!("/orders/{order_id}/cancel");
         let reply = send(
-            &self.cancel,
+            &self.context.router,
             request("POST", &path, Some(&self.token(user)), None),
         )
         .await;
@@ -87,11 +88,11 @@ impl App {
 
     async fn rows(&self) -> (i64, i64) {
         let orders = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(&self.database.pool)
+            .fetch_one(&self.context.database.pool)
             .await
             .expect("count");
         let outbox = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(&self.database.pool)
+            .fetch_one(&self.context.database.pool)
             .await
             .expect("count");
         (orders, outbox)
@@ -120,7 +121,7 @@ async fn a_customer_places_an_order_priced_by_ordering_and_a_replay_returns_the_
     assert!(replayed, "a replay says so in a header");
     assert_eq!(again["data"]["orderId"], order_id.as_str());
     assert_eq!(app.rows().await, (1, 1));
-    app.database.drop().await;
+    app.context.database.drop().await;
 }
 
 #[tokio::test]
@@ -135,7 +136,7 @@ async fn the_same_idempotency_key_with_another_body_is_refused_with_a_stable_cod
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(app.rows().await, (1, 1));
-    app.database.drop().await;
+    app.context.database.drop().await;
 }
 
 #[tokio::test]
@@ -195,7 +196,7 @@ async fn bad_order_requests_get_a_clear_4xx_and_write_nothing() {
         .collect();
     assert_eq!(fields, ["paymentToken", "lines[0].quantity"]);
     assert_eq!(app.rows().await, (0, 0));
-    app.database.drop().await;
+    app.context.database.drop().await;
 }
 
 #[tokio::test]
@@ -207,7 +208,7 @@ async fn orders_need_a_token_and_stay_private_to_their_customer() {
     let order_id = placed["data"]["orderId"].as_str().expect("order id");
 
     let anonymous = send(
-        &app.get,
+        &app.context.router,
         request("GET", &format!("/orders/{order_id}"), None, None),
     )
     .await;
@@ -232,7 +233,7 @@ async fn orders_need_a_token_and_stay_private_to_their_customer() {
     assert_eq!(body["data"]["orders"][0]["orderId"], order_id);
     let (status, _) = app.list_orders(owner, "?limit=1000").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    app.database.drop().await;
+    app.context.database.drop().await;
 }
 
 #[tokio::test]
@@ -244,7 +245,7 @@ async fn a_customer_cancels_an_unconfirmed_order_but_not_a_confirmed_one() {
     let confirmed_id = confirmed["data"]["orderId"].as_str().expect("order id");
     sqlx::query("UPDATE orders SET status = 'CONFIRMED' WHERE order_id = ?")
         .bind(confirmed_id)
-        .execute(&app.database.pool)
+        .execute(&app.context.database.pool)
         .await
         .expect("confirm");
 
@@ -258,7 +259,7 @@ async fn a_customer_cancels_an_unconfirmed_order_but_not_a_confirmed_one() {
     let (status, body) = app.cancel_order(user, confirmed_id).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "ORDER_NOT_CANCELLABLE");
-    app.database.drop().await;
+    app.context.database.drop().await;
 }
 
 #[tokio::test]
@@ -268,7 +269,7 @@ async fn an_overloaded_place_order_answers_503_with_retry_after_and_writes_nothi
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_millis(200))
-        .connect(&app.database.url())
+        .connect(&app.context.database.url())
         .await
         .expect("pool");
     let held = pool.acquire().await.expect("the only connection");
@@ -276,8 +277,8 @@ async fn an_overloaded_place_order_answers_503_with_retry_after_and_writes_nothi
         pool: pool.clone(),
         payment_timeout: chrono::Duration::minutes(15),
     };
-    let router =
-        runtime::http::HttpFunction::new(place_order_routes(api, app.tokens.verifier())).into_router();
+    let router = runtime::http::HttpFunction::new(place_order_routes(api, app.context.tokens.verifier()))
+        .into_router();
     let mut request = request(
         "POST",
         "/orders",
@@ -299,5 +300,5 @@ async fn an_overloaded_place_order_answers_503_with_retry_after_and_writes_nothi
     drop(held);
     pool.close().await;
     assert_eq!(app.rows().await, (0, 0));
-    app.database.drop().await;
+    app.context.database.drop().await;
 }

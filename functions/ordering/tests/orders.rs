@@ -3,7 +3,7 @@
 //! from.
 
 use chrono::{Duration, Utc};
-use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use cloudevents::{AttributesWriter, Event, EventBuilder, EventBuilderV10};
 use events::EventType;
 use ordering::order::{
     IdempotencyKey, OrderLines, PaymentToken, PlaceOrder, PricingError, ProductId, Quantity,
@@ -34,6 +34,11 @@ async fn with_catalog() -> TestDatabase {
     database
 }
 
+/// The source an event's producer writes: `commerce/<context of its topic>/test`.
+fn producer_of(event_type: &str) -> String {
+    let descriptor = events::describe(event_type).expect("a platform event type");
+    format!("commerce/{}/test", descriptor.topic.context)
+}
 fn command(user_id: Uuid, key: &str, lines: &[(&str, i64)], token: &str) -> PlaceOrder {
     PlaceOrder {
         user_id,
@@ -86,7 +91,7 @@ fn saga_event(id: &str, ty: &str, data: serde_json::Value) -> Event {
     EventBuilderV10::new()
         .id(id)
         .ty(ty)
-        .source("commerce/test")
+        .source(producer_of(ty))
         .data("application/json", data)
         .build()
         .expect("event")
@@ -246,6 +251,48 @@ async fn concurrent_requests_with_one_idempotency_key_place_one_order() {
     assert_eq!(order_ids.len(), 1);
     assert_eq!(count(&database.pool, "orders").await, 1);
     assert_eq!(count(&database.pool, "outbox").await, 1);
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_payment_authorized_for_less_than_the_total_or_claimed_by_another_context_confirms_nothing() {
+    let database = with_catalog().await;
+    let user = Uuid::now_v7();
+    let order = place_new(&database.pool, user, "k-1").await;
+    let confirm = Runner::new(database.pool.clone(), ConfirmOrder);
+    let paid = |minor: i64, currency: &str| {
+        json!({"orderId": order.order_id, "paymentId": "p-1", "amountMinor": minor, "currency": currency,
+               "authorizationId": "a-1"})
+    };
+
+    // Anyone who reaches confirm-order can post a `payment.authorized` for their own order.
+    let underpaid = saga_event("e-1", events::payment::PaymentAuthorizedV1::NAME, paid(1, "EUR"));
+    let other_currency = saga_event(
+        "e-2",
+        events::payment::PaymentAuthorizedV1::NAME,
+        paid(2580, "USD"),
+    );
+    let mut not_from_payment = saga_event(
+        "e-3",
+        events::payment::PaymentAuthorizedV1::NAME,
+        paid(2580, "EUR"),
+    );
+    not_from_payment.set_source("commerce/ordering/confirm-order");
+    for forged in [&underpaid, &other_currency, &not_from_payment] {
+        let outcome = deliver(&confirm, forged).await;
+        assert!(matches!(outcome, Outcome::Reject(_)), "{outcome:?}");
+    }
+
+    assert_eq!(
+        status_of(&database.pool, user, &order.order_id).await,
+        ("PLACED".to_owned(), None, 1),
+        "the order is still waiting for a real payment"
+    );
+    assert_eq!(
+        outbox_types(&database.pool).await,
+        [events::ordering::OrderPlacedV1::NAME],
+        "and nobody was told it was confirmed"
+    );
     database.drop().await;
 }
 

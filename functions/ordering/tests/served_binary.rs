@@ -97,3 +97,51 @@ async fn with_the_database_down_events_are_answered_with_503_so_they_are_retried
         .expect("post");
     assert_eq!(response.status(), 503);
 }
+
+/// `/healthz` and `/readyz` of a served binary: (health status, readiness status, readiness body).
+async fn probes(function: &ServedBinary) -> (u16, u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", function.url()))
+        .send()
+        .await
+        .expect("healthz answers");
+    let ready = client
+        .get(format!("{}/readyz", function.url()))
+        .send()
+        .await
+        .expect("readyz answers");
+    let status = ready.status().as_u16();
+    let body = ready.bytes().await.expect("a body");
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (health.status().as_u16(), status, body)
+}
+
+#[tokio::test]
+async fn with_the_database_unreachable_a_function_is_alive_but_not_ready_and_says_why() {
+    let unreachable = "mysql://nobody:nothing@127.0.0.1:1/ordering";
+    let event_function = serve(unreachable).await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_expire-orders"));
+    command.env("DATABASE_URL", unreachable);
+    let scheduled_function = ServedBinary::start(command).await;
+
+    for function in [&event_function, &scheduled_function] {
+        let (health, ready, body) = probes(function).await;
+        assert_eq!(health, 200, "the process itself is fine");
+        assert_eq!(ready, 503, "but it cannot do its work: {body}");
+        assert!(
+            body.to_string().contains("the database does not answer"),
+            "the answer names the dependency: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_its_database_up_a_function_is_ready() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let function = serve(&database.url()).await;
+    let (health, ready, body) = probes(&function).await;
+    assert_eq!((health, ready), (200, 200), "{body}");
+    drop(function);
+    database.drop().await;
+}

@@ -64,7 +64,7 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         event: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
         let fact = match &event.data {
@@ -73,16 +73,28 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
         };
         let Payments { gateway, policy } = &self.0;
         let order_id = event.data.order_id();
-        payments::record_and_authorize(tx, gateway.as_ref(), *policy, &event.origin, order_id, &fact).await?;
+        payments::record_and_authorize(
+            transaction,
+            gateway.as_ref(),
+            *policy,
+            &event.origin,
+            order_id,
+            &fact,
+        )
+        .await?;
         Ok(())
     }
 
-    async fn after_rollback(&self, pool: &MySqlPool, event: &Received<Self::Event>, error: &Self::Error) {
-        if matches!(error, PaymentError::GatewayUnavailable(_))
-            && let Err(error) = payments::count_gateway_attempt(pool, event.data.order_id()).await
-        {
-            tracing::warn!(%error, "Could not count the failed gateway attempt");
+    async fn after_rollback(
+        &self,
+        pool: &MySqlPool,
+        event: &Received<Self::Event>,
+        error: &Self::Error,
+    ) -> Result<(), Self::Error> {
+        if matches!(error, PaymentError::GatewayUnavailable(_)) {
+            payments::count_gateway_attempt(pool, event.data.order_id()).await?;
         }
+        Ok(())
     }
 }
 
@@ -103,12 +115,12 @@ impl<G: PaymentGateway> Consumer for CapturePayment<G> {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         confirmed: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        let Payments { gateway, policy, .. } = &self.0;
+        let Payments { gateway, policy } = &self.0;
         payments::capture(
-            tx,
+            transaction,
             gateway.as_ref(),
             *policy,
             &confirmed.origin,
@@ -130,12 +142,12 @@ impl<G: PaymentGateway> Consumer for VoidPayment<G> {
 
     async fn apply(
         &self,
-        tx: &mut MySqlConnection,
+        transaction: &mut MySqlConnection,
         cancelled: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        let Payments { gateway, policy, .. } = &self.0;
+        let Payments { gateway, policy } = &self.0;
         payments::void(
-            tx,
+            transaction,
             gateway.as_ref(),
             *policy,
             &cancelled.origin,

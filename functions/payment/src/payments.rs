@@ -63,7 +63,7 @@ pub enum Done {
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
     /// `order.placed` carries an amount or a payment token payment cannot use.
-    #[error("the order cannot be paid: {0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     /// The gateway failed transiently; the attempt is counted and the event should be retried.
     #[error("the gateway failed, try again: {0}")]

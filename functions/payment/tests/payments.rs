@@ -16,11 +16,16 @@ use serde_json::json;
 use sqlx::MySqlPool;
 use store::testing::TestDatabase;
 
+/// The source an event's producer writes: `commerce/<context of its topic>/test`.
+fn producer_of(event_type: &str) -> String {
+    let descriptor = events::describe(event_type).expect("a platform event type");
+    format!("commerce/{}/test", descriptor.topic.context)
+}
 fn event(id: &str, ty: &str, order_id: &str, data: serde_json::Value) -> Event {
     EventBuilderV10::new()
         .id(id)
         .ty(ty)
-        .source("commerce/test")
+        .source(producer_of(ty))
         .subject(order_id)
         .data("application/json", data)
         .build()

@@ -8,10 +8,12 @@ pub fn router() -> Router {
     telemetry::metrics_router().route("/healthz", get(|| async { "ok" }))
 }
 
-/// Binds `0.0.0.0:port` (before anything else starts, so a taken port fails the start-up).
+/// Binds `BIND_ADDRESS` (loopback by default) and `port`, before anything else starts, so a
+/// taken port fails the start-up.
 pub async fn bind(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
-    tracing::info!(port, "Serving /metrics and /healthz.");
+    let address = runtime::config::bind_address()?;
+    let listener = tokio::net::TcpListener::bind((address, port)).await?;
+    tracing::info!(%address, port, "Serving /metrics and /healthz.");
     Ok(listener)
 }
 

@@ -93,7 +93,14 @@ impl RelayConfig {
         }
         let default_linger_ms = u64::try_from(config.linger.as_millis()).unwrap_or(u64::MAX);
         config.linger = Duration::from_millis(parsed_or("RELAY_LINGER_MS", default_linger_ms)?);
-        config.server_id = parsed_or("RELAY_SERVER_ID", config.server_id)?;
+        // Set but empty is refused, not taken for the default: two relays that both fell back
+        // to the default id would make the server drop one's binlog stream for the other's.
+        if let Ok(server_id) = std::env::var("RELAY_SERVER_ID") {
+            config.server_id = server_id
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("RELAY_SERVER_ID {server_id:?} is not a server id"))?;
+        }
         Ok(config)
     }
 }

@@ -58,8 +58,8 @@ pub(crate) struct BinlogSource {
     pub position: GtidPosition,
 }
 
-/// What ends the reader without an error of its own: a requested shutdown, or the lock lost
-/// to another relay.
+/// What ends the reader from outside the stream: a requested shutdown (a clean stop), or the
+/// lock lost to another relay (which the reader returns as its error).
 struct StopSignals {
     shutdown: oneshot::Receiver<()>,
     lock_lost: oneshot::Receiver<RelayError>,

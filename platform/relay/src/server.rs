@@ -30,10 +30,11 @@ pub fn router(status: Arc<RelayStatus>) -> Router {
     )
 }
 
-/// Serves [`router`] on `0.0.0.0:port` until the process ends.
+/// Serves [`router`] on `BIND_ADDRESS` (loopback by default) and `port` until the process ends.
 pub async fn serve(port: u16, status: Arc<RelayStatus>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
-    tracing::info!(port, "Serving /metrics and /healthz.");
+    let address = runtime::config::bind_address()?;
+    let listener = tokio::net::TcpListener::bind((address, port)).await?;
+    tracing::info!(%address, port, "Serving /metrics and /healthz.");
     axum::serve(listener, router(status)).await?;
     Ok(())
 }

@@ -11,6 +11,7 @@
 //!   event, so starting it again meets the same event instead of skipping it.
 
 use std::collections::{HashMap, HashSet};
+use std::future::ready;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use relay::{Relay, RelayConfig, RelayError, RelayState, RelayStatus};
 use sqlx::MySqlPool;
+use testkit::poll::Polling;
 
 const TOPIC: &str = "commerce.ordering.order";
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -239,11 +241,8 @@ impl Reader {
     }
 }
 
-async fn poll_until<T>(mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
-    testkit::poll::Polling::new(DEADLINE, Duration::from_millis(100))
-        .until(|| std::future::ready(probe()), done)
-        .await
-}
+/// How the test waits for the relay's status: every 100 ms until the deadline.
+const STATUS: Polling = Polling::new(DEADLINE, Duration::from_millis(100));
 
 async fn stored_position(stack: &PrivateStack, relay: &str) -> String {
     let pool = stack.admin().await;
@@ -275,7 +274,12 @@ async fn the_relay_rides_out_kafka_and_mariadb_outages_and_refuses_unsafe_settin
             let _ = stop_requested.await;
         },
     ));
-    let relaying = poll_until(|| status.snapshot().state, |state| *state == RelayState::Relaying).await;
+    let relaying = STATUS
+        .until(
+            || ready(status.snapshot().state),
+            |state| *state == RelayState::Relaying,
+        )
+        .await;
     assert_eq!(relaying, RelayState::Relaying, "the relay starts");
 
     let before = insert_rows(&pool, 50, 10).await;
@@ -288,7 +292,12 @@ async fn the_relay_rides_out_kafka_and_mariadb_outages_and_refuses_unsafe_settin
     // Kafka down: what is committed meanwhile waits in flight.
     stack.stop("kafka");
     let during_kafka_outage = insert_rows(&pool, 50, 10).await;
-    let waiting = poll_until(|| status.snapshot(), |snapshot| snapshot.events_in_flight == 50).await;
+    let waiting = STATUS
+        .until(
+            || ready(status.snapshot()),
+            |snapshot| snapshot.events_in_flight == 50,
+        )
+        .await;
     assert_eq!(
         waiting.events_in_flight, 50,
         "the rows wait for Kafka: {waiting:?}"
@@ -306,14 +315,20 @@ async fn the_relay_rides_out_kafka_and_mariadb_outages_and_refuses_unsafe_settin
 
     // MariaDB restarted: the relay notices, reconnects by itself, and goes on.
     stack.stop("mariadb");
-    let reconnecting = poll_until(
-        || status.snapshot().state,
-        |state| *state == RelayState::Reconnecting,
-    )
-    .await;
+    let reconnecting = STATUS
+        .until(
+            || ready(status.snapshot().state),
+            |state| *state == RelayState::Reconnecting,
+        )
+        .await;
     stack.up();
     let pool = stack.admin().await;
-    let back = poll_until(|| status.snapshot().state, |state| *state == RelayState::Relaying).await;
+    let back = STATUS
+        .until(
+            || ready(status.snapshot().state),
+            |state| *state == RelayState::Relaying,
+        )
+        .await;
     let after_restart = insert_rows(&pool, 50, 10).await;
     let missing_after_restart = reader.wait_for(&after_restart).await;
     assert_eq!(

@@ -3,6 +3,7 @@
 //! A function that lacks a setting must refuse to start with a message naming the variable,
 //! not fail on the first request that needs it.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 /// A setting that is missing or unreadable.
@@ -52,8 +53,8 @@ where
 pub enum Platform {
     /// AWS Lambda or `cargo lambda watch`: the Runtime API drives the function.
     Lambda,
-    /// A plain HTTP server on `$PORT`: Knative, the local stack, a container.
-    Server { port: u16 },
+    /// A plain HTTP server on `$BIND_ADDRESS:$PORT`: Knative, the local stack, a container.
+    Server { address: IpAddr, port: u16 },
 }
 
 impl Platform {
@@ -62,9 +63,20 @@ impl Platform {
             return Ok(Self::Lambda);
         }
         Ok(Self::Server {
+            address: bind_address()?,
             port: parsed_or("PORT", 8080)?,
         })
     }
+}
+
+/// The address a process's HTTP server listens on: `BIND_ADDRESS`, or loopback.
+///
+/// Loopback by default, so nothing a stranger on the network can reach is opened by
+/// accident: on a laptop or a CI machine only local processes reach a function. A container
+/// (Knative, any image) must be reachable from outside itself and sets `BIND_ADDRESS=0.0.0.0`
+/// explicitly, as the deployment manifests do.
+pub fn bind_address() -> Result<IpAddr, ConfigError> {
+    parsed_or("BIND_ADDRESS", IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 /// The function's name: `FUNCTION_NAME`, else the Lambda function name, else the binary name.
@@ -94,6 +106,12 @@ mod tests {
             error.to_string(),
             "the environment variable RUNTIME_TEST_SURELY_UNSET_VARIABLE is required but not set"
         );
+    }
+
+    #[test]
+    fn servers_listen_on_loopback_unless_told_otherwise() {
+        // BIND_ADDRESS is not set in the test environment.
+        assert_eq!(bind_address().expect("default"), IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
 
     #[test]

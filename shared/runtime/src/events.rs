@@ -74,6 +74,13 @@ impl Outcome {
 /// without repeating the effect.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, event: &Event, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;
+
+    /// Whether the handler could handle an event now: its dependencies (a database, say)
+    /// answer. `/readyz` reports it, so a trigger stops sending to a function that would
+    /// only fail. Ready by default, for handlers that depend on nothing.
+    fn readiness(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Runs the handler for one event inside a span carrying the event's identity and trace, and
@@ -124,7 +131,12 @@ pub async fn handle_one<H: EventHandler>(
 pub async fn serve<H: EventHandler>(handler: H) -> anyhow::Result<()> {
     let function = crate::config::function_name();
     let handler = Arc::new(handler);
-    let http = crate::http::HttpFunction::new(crate::knative::router(Arc::clone(&handler), function.clone()));
+    let ready = Arc::clone(&handler);
+    let http = crate::http::HttpFunction::new(crate::knative::router(Arc::clone(&handler), function.clone()))
+        .readiness_check("handler", move || {
+            let handler = Arc::clone(&ready);
+            async move { handler.readiness().await }
+        });
     // Boxed: the serving futures are deep, and inlining them into every binary's `main` makes
     // the compiler's type-layout queries overflow their depth limit.
     match Platform::detect().map_err(|error: ConfigError| anyhow::anyhow!(error))? {

@@ -122,15 +122,15 @@ impl HttpFunction {
                     .await
                     .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
             }
-            Platform::Server { port } => {
-                let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+            Platform::Server { address, port } => {
+                let listener = tokio::net::TcpListener::bind((address, port))
                     .await
-                    .map_err(|error| anyhow::anyhow!("Cannot listen on port {port}: {error}"))?;
+                    .map_err(|error| anyhow::anyhow!("Cannot listen on {address} port {port}: {error}"))?;
                 // With `PORT=0` the system picks the port; the one actually bound is logged, so
                 // whoever started the function (a test, say) can find it without guessing a
                 // free port first, which another process could take in between.
                 let port = listener.local_addr().map_or(port, |address| address.port());
-                tracing::info!(port, "Serving HTTP");
+                tracing::info!(%address, port, "Serving HTTP");
                 axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown_signal())
                     .await?;

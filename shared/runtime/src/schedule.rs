@@ -28,6 +28,12 @@ pub const RUN_PATH: &str = "/run";
 /// A job run on a schedule. Returns a summary of what it did, for logs and the caller.
 pub trait ScheduledJob: Send + Sync + 'static {
     fn run(&self) -> impl Future<Output = anyhow::Result<serde_json::Value>> + Send;
+
+    /// Whether the job could run now (its database answers); `/readyz` reports it. Ready by
+    /// default.
+    fn readiness(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// The job's HTTP routes: `POST /run`.
@@ -62,6 +68,13 @@ pub async fn serve<J: ScheduledJob>(job: J) -> anyhow::Result<()> {
             .await
             .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
         }
-        Platform::Server { .. } => Box::pin(HttpFunction::new(router(job)).run()).await,
+        Platform::Server { .. } => {
+            let ready = Arc::clone(&job);
+            let function = HttpFunction::new(router(job)).readiness_check("job", move || {
+                let job = Arc::clone(&ready);
+                async move { job.readiness().await }
+            });
+            Box::pin(function.run()).await
+        }
     }
 }

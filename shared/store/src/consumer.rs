@@ -75,14 +75,14 @@ pub trait Consumer: Send + Sync + 'static {
 
     /// Work that must outlive a failed attempt, run on `pool` after the attempt's transaction
     /// rolled back (payment counts a gateway failure here, because the attempt's own rows are
-    /// gone). Nothing by default.
+    /// gone). When it fails, its error is the reason the event is retried. Nothing by default.
     fn after_rollback(
         &self,
         _pool: &MySqlPool,
         _event: &Received<Self::Event>,
         _error: &Self::Error,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
     }
 }
 
@@ -95,16 +95,19 @@ pub struct Runner<C> {
 }
 
 impl<C: Consumer> Runner<C> {
+    /// Runs `consumer` on `pool`, which must be the consumer's own context database: its inbox
+    /// and the tables its use case changes live there.
     pub fn new(pool: MySqlPool, consumer: C) -> Self {
         Self { pool, consumer }
-    }
-
-    pub fn consumer(&self) -> &C {
-        &self.consumer
     }
 }
 
 impl<C: Consumer> EventHandler for Runner<C> {
+    /// Ready when the context's database answers: without it no event can be handled.
+    async fn readiness(&self) -> Result<(), String> {
+        crate::mariadb::ping(&self.pool).await
+    }
+
     async fn handle(&self, event: &cloudevents::Event, _delivery: &Delivery) -> Outcome {
         let data = match C::Event::decode(event) {
             Ok(Some(data)) => data,
@@ -136,9 +139,13 @@ impl<C: Consumer> EventHandler for Runner<C> {
             },
             Err(error) => {
                 if let Err(rollback) = transaction.rollback().await {
-                    tracing::warn!(error = %rollback, "Could not roll back; the connection is dropped");
+                    // The attempt's locks may still be held: nothing more is tried on this
+                    // delivery; the event comes again and starts over.
+                    return Outcome::Retry(format!("the database failed: {rollback}"));
                 }
-                consumer.after_rollback(&self.pool, &received, &error).await;
+                if let Err(after) = consumer.after_rollback(&self.pool, &received, &error).await {
+                    return Outcome::Retry(format!("{after:#}"));
+                }
                 if error.is_retryable() {
                     Outcome::Retry(format!("{error:#}"))
                 } else {

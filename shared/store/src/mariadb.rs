@@ -1,6 +1,8 @@
 //! MariaDB facts every context needs: its error numbers, and the one way a function builds
 //! its connection pool.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -39,4 +41,31 @@ pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy(&url)?)
+}
+
+/// Whether `pool`'s database answers one cheap query now: what a function's `/readyz` asks.
+/// A lazy pool connects here if it has not yet, so a wrong `DATABASE_URL` or a database that
+/// is down makes the function not ready instead of failing its first request.
+pub async fn ping(pool: &MySqlPool) -> Result<(), String> {
+    // Shorter than the runtime's readiness deadline, so the answer names the database rather
+    // than only saying that the check took too long.
+    match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("the database does not answer: {error}")),
+        Err(_) => Err(format!("the database does not answer within {PING_TIMEOUT:?}")),
+    }
+}
+
+/// How long a readiness ping waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A readiness check on `pool`, in the shape `runtime::http::HttpFunction::readiness_check`
+/// takes.
+pub fn readiness(
+    pool: MySqlPool,
+) -> impl Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static {
+    move || {
+        let pool = pool.clone();
+        Box::pin(async move { ping(&pool).await })
+    }
 }

@@ -98,7 +98,13 @@ pub async fn append<E: EventType>(
     event: &E,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    let payload = serde_json::to_string(event).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    // Through a JSON value, whose object keys are sorted: the stored payload (and the Kafka
+    // record the relay copies from it) reads the same whatever order the struct's fields are
+    // declared in. Serialising our own payload types cannot fail (no maps with non-string
+    // keys); were it to, the error is reported as an encoding error of the row.
+    let payload = serde_json::to_value(event)
+        .map(|value| value.to_string())
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let occurred_at: DateTime<Utc> = Utc::now();
     let context = &origin.context;
     sqlx::query(

@@ -5,7 +5,10 @@ use catalog::http::{CatalogApi, get_product_routes};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("catalog", "get-product");
-    runtime::http::HttpFunction::new(get_product_routes(CatalogApi::from_env()?))
+    let api = CatalogApi::from_env()?;
+    let ready = store::mariadb::readiness(api.pool.clone());
+    runtime::http::HttpFunction::new(get_product_routes(api))
+        .readiness_check("database", ready)
         .run()
         .await
 }

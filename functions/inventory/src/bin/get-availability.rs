@@ -8,7 +8,9 @@ async fn main() -> anyhow::Result<()> {
     let api = InventoryApi {
         pool: store::mariadb::pool_from_env()?,
     };
+    let ready = store::mariadb::readiness(api.pool.clone());
     runtime::http::HttpFunction::new(get_availability_routes(api))
+        .readiness_check("database", ready)
         .run()
         .await
 }

@@ -11,7 +11,9 @@ async fn main() -> anyhow::Result<()> {
         pool: store::mariadb::pool_from_env()?,
     };
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
+    let ready = store::mariadb::readiness(api.pool.clone());
     runtime::http::HttpFunction::new(set_stock_routes(api, verifier))
+        .readiness_check("database", ready)
         .run()
         .await
 }

@@ -9,7 +9,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "place-order");
     let api = OrderingApi::from_env()?;
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
+    let ready = store::mariadb::readiness(api.pool.clone());
     runtime::http::HttpFunction::new(place_order_routes(api, verifier))
+        .readiness_check("database", ready)
         .run()
         .await
 }

@@ -15,7 +15,9 @@ pub mod place;
 pub mod rows;
 pub mod view;
 
-pub use moves::{CancelOrderError, SagaStepError, Stepped, cancel_order, expire_unpaid, saga_step};
+pub use moves::{
+    CancelOrderError, SagaStepError, Stepped, cancel_order, confirm_paid, expire_unpaid, saga_step,
+};
 pub use place::{PlaceOrderError, Placed, place_order};
 pub use view::{
     GetOrderError, OrderLineView, OrderSummary, OrderView, StatusChangeView, get_order, list_orders,

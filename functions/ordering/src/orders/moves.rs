@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use events::ordering::{OrderCancelledV1, OrderConfirmedV1};
+use events::value::Money;
 use sqlx::{MySqlConnection, MySqlPool};
 use store::outbox::{self, EventContext, Origin};
 use uuid::Uuid;
@@ -68,6 +69,17 @@ pub enum SagaStepError {
     /// The event contradicts the order's status: a person must look.
     #[error(transparent)]
     Refused(#[from] TransitionRefused),
+    /// A payment was authorized for another amount than the order's total: the order is not
+    /// paid, whoever sent the fact.
+    #[error("order {order_id} totals {total} but the payment authorized {authorized}")]
+    AmountMismatch {
+        order_id: String,
+        total: Money,
+        authorized: Money,
+    },
+    /// The event's data breaks a rule no sound producer breaks (a negative amount, say).
+    #[error("the event is not a sound fact: {0}")]
+    UnsoundFact(String),
     #[error("the database failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -83,12 +95,50 @@ pub async fn saga_step(
     trigger: OrderTrigger,
 ) -> Result<Stepped, SagaStepError> {
     tracing::Span::current().record("order_id", order_id);
-    let order = lock_order(transaction, order_id)
+    let order = lock_existing(transaction, order_id).await?;
+    step_locked(transaction, origin, &order, trigger).await
+}
+
+/// Confirms an order on `payment.authorized`, on the caller's transaction — but only when the
+/// amount authorized is the order's total, in its currency. A placed order paid for less (or
+/// in another currency) stays placed, and the fact is refused for a person to look at.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn confirm_paid(
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
+    order_id: &str,
+    authorized: Money,
+) -> Result<Stepped, SagaStepError> {
+    tracing::Span::current().record("order_id", order_id);
+    let order = lock_existing(transaction, order_id).await?;
+    if order.status == OrderStatus::Placed && order.total != authorized {
+        return Err(SagaStepError::AmountMismatch {
+            order_id: order_id.to_owned(),
+            total: order.total,
+            authorized,
+        });
+    }
+    step_locked(transaction, origin, &order, OrderTrigger::PaymentAuthorized).await
+}
+
+async fn lock_existing(
+    transaction: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<LockedOrder, SagaStepError> {
+    lock_order(transaction, order_id)
         .await?
-        .ok_or_else(|| SagaStepError::UnknownOrder(order_id.to_owned()))?;
+        .ok_or_else(|| SagaStepError::UnknownOrder(order_id.to_owned()))
+}
+
+async fn step_locked(
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
+    order: &LockedOrder,
+    trigger: OrderTrigger,
+) -> Result<Stepped, SagaStepError> {
     let stepped = match transition(order.status, trigger)? {
         Transition::Move { from, to, reason } => {
-            apply_move(transaction, origin, &order, Move { from, to, reason }).await?;
+            apply_move(transaction, origin, order, Move { from, to, reason }).await?;
             tracing::info!(status = to.as_str(), "Order moved");
             Stepped::Moved(to)
         }
