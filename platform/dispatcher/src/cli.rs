@@ -72,10 +72,18 @@ pub struct DispatcherArgs {
     #[arg(long)]
     pub dynamic_membership: bool,
     /// How long the broker waits for a dispatcher it hears nothing from before it hands the
-    /// dispatcher's partitions to others, in seconds.
-    #[arg(long, default_value_t = 45)]
-    pub session_timeout_secs: u64,
+    /// dispatcher's partitions to others, in seconds. Default: 300 for a static member, 45
+    /// (librdkafka's default) for a dynamic one. A static member's restart does not wait for
+    /// it, and a long session keeps a broker outage from ending the session: a static member
+    /// whose session ended rejoins and is fenced out by its own new membership.
+    #[arg(long)]
+    pub session_timeout_secs: Option<u64>,
 }
+
+/// The session of a static member: longer than a broker restart takes, even on a busy machine.
+const STATIC_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The session of a dynamic member: librdkafka's default.
+const DYNAMIC_SESSION_TIMEOUT: Duration = Duration::from_secs(45);
 
 impl DispatcherArgs {
     /// The template's subscriptions (when `--template` is given), then the `--subscribe` ones.
@@ -111,9 +119,18 @@ impl DispatcherArgs {
             },
             consumer: ConsumerConfig {
                 instance: self.instance(),
-                session_timeout: Duration::from_secs(self.session_timeout_secs),
+                session_timeout: self.session_timeout(),
                 ..ConsumerConfig::default()
             },
+        }
+    }
+
+    /// The session timeout given, or the default for the membership.
+    fn session_timeout(&self) -> Duration {
+        match (self.session_timeout_secs, self.instance()) {
+            (Some(secs), _) => Duration::from_secs(secs),
+            (None, Some(_)) => STATIC_SESSION_TIMEOUT,
+            (None, None) => DYNAMIC_SESSION_TIMEOUT,
         }
     }
 
@@ -319,6 +336,32 @@ mod tests {
         assert_eq!(membership_of(&["--dynamic-membership"]), None);
         // Port 0 is a different port at every start, so it cannot name a member.
         assert_eq!(membership_of(&["--metrics-port", "0"]), None);
+    }
+
+    fn session_of(extra: &[&str]) -> Duration {
+        let mut arguments = vec![
+            "trigger-dispatcher",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--subscribe",
+            "f=t=http://127.0.0.1:1/",
+        ];
+        arguments.extend_from_slice(extra);
+        DispatcherArgs::try_parse_from(arguments)
+            .expect("valid arguments")
+            .config()
+            .consumer
+            .session_timeout
+    }
+
+    #[test]
+    fn a_static_member_outlasts_a_broker_restart_and_a_dynamic_one_keeps_the_usual_session() {
+        assert_eq!(session_of(&["--metrics-port", "9474"]), STATIC_SESSION_TIMEOUT);
+        assert_eq!(session_of(&["--dynamic-membership"]), DYNAMIC_SESSION_TIMEOUT);
+        assert_eq!(
+            session_of(&["--dynamic-membership", "--session-timeout-secs", "20"]),
+            Duration::from_secs(20)
+        );
     }
 
     #[test]
