@@ -90,7 +90,7 @@ start_detached() {
 stop_server() {
     local name=$1 grace=${2:-30} pid deadline
     if ! pid=$(stack_pid "$name"); then
-        rm -f "$PID_DIR/$name.pid"
+        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
         ok "$name: not running"
         return 0
     fi
@@ -101,7 +101,7 @@ stop_server() {
         warn "$name (pid $pid) ignored SIGTERM for ${grace}s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$PID_DIR/$name.pid"
+    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
     ok "$name: stopped (pid $pid)"
 }
 
