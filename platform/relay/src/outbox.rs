@@ -4,7 +4,7 @@
 //! never by position: a column added in the middle of the table would otherwise shift every
 //! value after it into the wrong field.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use events::kafka::{CAUSATION_ID, CORRELATION_ID, PARTITION_KEY, TRACEPARENT, TRACESTATE};
 use mysql_async::Value;
@@ -59,6 +59,72 @@ impl OutboxRow {
             causation_id: columns.optional_text("causationid")?,
             occurred_at: columns.timestamp("occurred_at")?,
         })
+    }
+
+    /// Reads the rows of `<schema>.outbox` with the given ids from the table itself, in no
+    /// particular order; ids that are not there are left out. For rows the binlog carries
+    /// only as a statement (an operator's `republish`, docs/adr/0026). `schema` must be a
+    /// plain identifier (a configured context schema).
+    pub async fn read_from_table(
+        pool: &sqlx::MySqlPool,
+        schema: &str,
+        ids: &[String],
+    ) -> Result<Vec<Self>, RelayError> {
+        type TableRow = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let table = format!("{schema}.outbox");
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let statement = format!(
+                "SELECT id, aggregatetype, aggregateid, `type`, payload, topic, source, traceparent,
+                        tracestate, correlationid, causationid,
+                        DATE_FORMAT(occurred_at, '%Y-%m-%d %H:%i:%s.%f')
+                 FROM `{schema}`.outbox WHERE id IN ({placeholders})"
+            );
+            let mut query = sqlx::query_as::<_, TableRow>(sqlx::AssertSqlSafe(statement));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            let found = query.fetch_all(pool).await.map_err(RelayError::PositionStore)?;
+            for row in found {
+                let occurred_at = NaiveDateTime::parse_from_str(&row.11, "%Y-%m-%d %H:%M:%S%.f")
+                    .map_err(|error| RelayError::InvalidColumn {
+                        table: table.clone(),
+                        column: "occurred_at",
+                        reason: error.to_string(),
+                    })?
+                    .and_utc();
+                rows.push(Self {
+                    schema: schema.to_owned(),
+                    id: row.0,
+                    aggregate_type: row.1,
+                    aggregate_id: row.2,
+                    event_type: row.3,
+                    payload: row.4.into_bytes(),
+                    topic: row.5,
+                    source: row.6,
+                    traceparent: row.7,
+                    tracestate: row.8,
+                    correlation_id: row.9,
+                    causation_id: row.10,
+                    occurred_at,
+                });
+            }
+        }
+        Ok(rows)
     }
 
     /// The CloudEvent of this row, following the platform's conventions (`events::envelope`):
