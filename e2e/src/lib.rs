@@ -11,10 +11,14 @@
 //!   of them read back from MariaDB.
 //! - [`platform`]: the stack's processes: where a function listens, the replay tool, killing a
 //!   process and bringing the stack back.
+//! - [`chaos`]: the chaos run behind the `chaos` binary: orders through the gateway while the
+//!   stack's processes, Kafka and MariaDB included, are killed and restarted, then the saga's
+//!   invariants checked and reported.
 //!
-//! `saga_crash` and `platform_crash` kill processes the other tests rely on; each is a test
-//! binary of its own, and cargo runs test binaries one after another.
+//! `saga_crash`, `platform_crash` and `chaos` kill processes the other tests rely on; each is a
+//! test binary of its own, and cargo runs test binaries one after another.
 
+pub mod chaos;
 pub mod platform;
 pub mod projection;
 pub mod shop;

@@ -81,6 +81,21 @@ impl Shop {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        self.try_send(method, path, token, key, body)
+            .await
+            .unwrap_or_else(|error| panic!("the gateway at {} answers: {error}", self.base))
+    }
+
+    /// Like [`Shop::send`], but a request that got no answer (the gateway or the function
+    /// behind it is down, or too slow) is an error rather than a panic.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Answer, reqwest::Error> {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -93,16 +108,13 @@ impl Shop {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("the gateway at {} answers: {error}", self.base));
+        let response = request.send().await?;
         let status = response.status();
-        let bytes = response.bytes().await.expect("a body");
-        Answer {
+        let bytes = response.bytes().await?;
+        Ok(Answer {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        })
     }
 
     /// A new product with `units` in stock, as an admin would set it up.

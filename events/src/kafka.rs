@@ -38,10 +38,15 @@
 //!   with [`crate::envelope::data_json`].
 //! - In structured mode the `ce_` headers are ignored, as the binding says the value is the
 //!   whole event.
+//! - Every accepted event can be produced again with [`encode_binary`] and read back the same
+//!   (the `kafka_record` fuzz target checks it), so two cases that would break that are
+//!   refused: a `time` outside the years 0000 to 9999 once in UTC (RFC 3339 has four-digit
+//!   years), and in structured mode a `datacontenttype` that is empty or an event format
+//!   (`application/cloudevents…`), which binary mode's `content-type` header cannot carry.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use cloudevents::event::{AttributeValue, ExtensionValue, SpecVersion, TryIntoUrl};
 use cloudevents::{AttributesReader, AttributesWriter, Data, Event, EventBuilder, EventBuilderV10};
 use serde::Deserialize;
@@ -283,6 +288,27 @@ fn decode_structured(payload: Option<&[u8]>) -> Result<Event, DecodeError> {
     if event.subject().is_some_and(str::is_empty) {
         return Err(invalid("the subject must not be empty when present".to_owned()));
     }
+    if let Some(time) = event.time() {
+        check_writable_time(time).map_err(|reason| DecodeError::InvalidTime {
+            value: time.to_rfc3339(),
+            reason: reason.to_owned(),
+        })?;
+    }
+    // The data content type becomes the record's content-type header when the event is
+    // produced again in binary mode, so it must be one that binary mode can carry: not empty,
+    // and not an event format, which would make the record structured.
+    if let Some(content_type) = event.datacontenttype() {
+        let media_type = media_type(content_type);
+        if media_type.is_empty() {
+            return Err(invalid("the datacontenttype is empty".to_owned()));
+        }
+        if starts_with_ignore_case(media_type, "application/cloudevents") {
+            return Err(invalid(format!(
+                "the datacontenttype {:?} is an event format, which binary mode cannot carry",
+                quoted(content_type)
+            )));
+        }
+    }
     if let Some((name, _)) = event
         .iter_extensions()
         .find(|(name, _)| !is_valid_attribute_name(name))
@@ -368,12 +394,28 @@ fn take_required<'a>(
 }
 
 fn parse_time(value: &str) -> Result<DateTime<Utc>, DecodeError> {
-    DateTime::parse_from_rfc3339(value)
+    let invalid = |reason: String| DecodeError::InvalidTime {
+        value: quoted(value),
+        reason,
+    };
+    let time = DateTime::parse_from_rfc3339(value)
         .map(|time| time.with_timezone(&Utc))
-        .map_err(|error| DecodeError::InvalidTime {
-            value: quoted(value),
-            reason: error.to_string(),
-        })
+        .map_err(|error| invalid(error.to_string()))?;
+    check_writable_time(&time).map_err(|reason| invalid(reason.to_owned()))?;
+    Ok(time)
+}
+
+/// Refuses a time that [`encode_binary`] could not write back in a form [`decode`] reads.
+///
+/// RFC 3339 has four-digit years, and a time is written in UTC: `9999-12-31T23:30:00-01:00`
+/// parses, but in UTC it is in the year 10000, which chrono writes as `+10000-…` and no
+/// RFC 3339 parser reads. The `kafka_record` fuzz target checks this round trip.
+fn check_writable_time(time: &DateTime<Utc>) -> Result<(), &'static str> {
+    if (0..=9999).contains(&time.year()) {
+        Ok(())
+    } else {
+        Err("in UTC it falls outside the years 0000 to 9999 that RFC 3339 can write")
+    }
 }
 
 /// The header text of a context attribute. Times are written in UTC with a `Z`, and with
@@ -831,6 +873,57 @@ mod tests {
         let message = decode_error(&headers, None).to_string();
 
         assert!(message.len() < 200, "{} bytes", message.len());
+    }
+
+    #[test]
+    fn a_time_whose_utc_year_has_five_digits_is_refused_rather_than_written_unreadably() {
+        // Parses as RFC 3339, but in UTC it is 10000-01-01T00:29:59Z.
+        let headers = binary_headers_with(text_header("ce_time", "9999-12-31T23:59:59-00:30"));
+
+        let error = decode_error(&headers, None);
+
+        assert!(
+            matches!(&error, DecodeError::InvalidTime { reason, .. } if reason.contains("0000 to 9999")),
+            "{error:?}"
+        );
+        // The year 0 east of Greenwich is the year -1 in UTC.
+        let headers = binary_headers_with(text_header("ce_time", "0000-01-01T00:00:00+01:00"));
+        assert!(matches!(
+            decode_error(&headers, None),
+            DecodeError::InvalidTime { .. }
+        ));
+    }
+
+    #[test]
+    fn a_structured_event_of_a_year_that_cannot_be_written_back_is_refused() {
+        let headers = [text_header("content-type", "application/cloudevents+json")];
+        let body = json!({"specversion": "1.0", "id": ID, "source": "s", "type": "t",
+                          "time": "9999-12-31T23:59:59-01:00"});
+
+        let error = decode_error(&headers, Some(body.to_string().as_bytes()));
+
+        assert!(matches!(error, DecodeError::InvalidTime { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_structured_event_whose_content_type_binary_mode_cannot_carry_is_refused() {
+        let headers = [text_header("content-type", "application/cloudevents+json")];
+        for content_type in [
+            "",
+            " ",
+            "application/cloudevents+json",
+            "Application/CloudEvents-Batch+JSON",
+        ] {
+            let body = json!({"specversion": "1.0", "id": ID, "source": "s", "type": "t",
+                              "datacontenttype": content_type, "data": "x"});
+
+            let error = decode_error(&headers, Some(body.to_string().as_bytes()));
+
+            assert!(
+                matches!(error, DecodeError::InvalidStructuredEvent(_)),
+                "{content_type:?}: {error:?}"
+            );
+        }
     }
 
     /// A tiny deterministic generator (xorshift64*), so a failing case can be replayed from

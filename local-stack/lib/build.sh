@@ -30,6 +30,38 @@ ensure_cfn_lint() {
     fi
 }
 
+# The offline validator of the Knative manifests (deploy/validate) runs in a venv of its own,
+# with pinned packages; once installed it needs no network. python3-venv provides the venv.
+K8S_VALIDATE_VENV="$STACK_HOME/venv-k8s"
+K8S_VALIDATE_PACKAGES=("jsonschema==4.26.0" "PyYAML==6.0.4" "kubernetes-validate==1.37.0")
+
+# Whether the venv imports what the validator needs, at the pinned versions. Importing, not
+# only listing the installed packages, catches a venv whose files were partly removed.
+k8s_validate_ready() {
+    [[ -x $K8S_VALIDATE_VENV/bin/python ]] || return 1
+    "$K8S_VALIDATE_VENV/bin/python" - "${K8S_VALIDATE_PACKAGES[@]}" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+import jsonschema, kubernetes_validate, referencing, yaml
+for pin in sys.argv[1:]:
+    name, wanted = pin.split("==")
+    if version(name) != wanted:
+        sys.exit(1)
+PY
+}
+
+ensure_k8s_validate() {
+    k8s_validate_ready && return 0
+    say "Installing the manifest validator's packages into $K8S_VALIDATE_VENV"
+    rm -rf "$K8S_VALIDATE_VENV"
+    python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1 ||
+        { ensure_packages python3-venv && python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1; } ||
+        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Creating the venv $K8S_VALIDATE_VENV failed."; }
+    "$K8S_VALIDATE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${K8S_VALIDATE_PACKAGES[@]}" \
+        >>"$LOG_DIR/pip-k8s-validate.log" 2>&1 && k8s_validate_ready ||
+        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Installing the validator's packages failed; the full log is $LOG_DIR/pip-k8s-validate.log."; }
+}
+
 # moto in server mode is the AWS-compatible endpoint the identity key-loading tests read
 # Secrets Manager and SSM from (docs/adr/0012); each test starts its own on a free port.
 MOTO_VERSION=5.2.5

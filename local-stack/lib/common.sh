@@ -90,7 +90,7 @@ start_detached() {
 stop_server() {
     local name=$1 grace=${2:-30} pid deadline
     if ! pid=$(stack_pid "$name"); then
-        rm -f "$PID_DIR/$name.pid"
+        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
         ok "$name: not running"
         return 0
     fi
@@ -101,7 +101,7 @@ stop_server() {
         warn "$name (pid $pid) ignored SIGTERM for ${grace}s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$PID_DIR/$name.pid"
+    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
     ok "$name: stopped (pid $pid)"
 }
 
@@ -217,6 +217,8 @@ write_env_file() {
         done
         echo "CDC_DATABASE_URL=mysql://cdc:$STACK_CONTEXT_PASSWORD@127.0.0.1:$MARIADB_PORT"
         echo "KAFKA_PORT=$KAFKA_PORT"
+        # Not needed to reach the stack, but to restart Kafka where it was (chaos sources this).
+        echo "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
         echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
         echo "REDIS_PORT=$REDIS_PORT"
         echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
@@ -224,5 +226,6 @@ write_env_file() {
         echo "GATEWAY_PORT=${GATEWAY_PORT:-8080}"
         echo "DISPATCHER_PORT=${DISPATCHER_PORT:-9464}"
         echo "RELAY_PORT=${RELAY_PORT:-9465}"
+        echo "SCHEDULER_PORT=${SCHEDULER_PORT:-$((${DISPATCHER_PORT:-9464} + 2))}"
     } >"$file"
 }

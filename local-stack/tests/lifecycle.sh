@@ -2,8 +2,10 @@
 # Checks what the README promises about the local stack's scripts, on a stack of its own
 # (its own STACK_HOME and ports) so the main stack keeps running undisturbed:
 # a failed step can be retried, `up` twice is harmless, a server killed with SIGKILL comes
-# back with its data, `down` stops exactly what was started, and a bad environment gets a
-# message that says what to do.
+# back with its data, a process that is not ready makes `up` and `status` fail naming it (a
+# function that cannot reach its database; a relay stopped by a transaction it cannot pass,
+# which the operator's republish gets going again), `down` stops exactly what was started,
+# and a bad environment gets a message that says what to do.
 set -uo pipefail
 
 STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +44,14 @@ pid_of() { cat "$STACK_HOME/run/$1.pid" 2>/dev/null; }
 admin_sql() {
     mariadb --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" -ustack_admin -p"${STACK_ADMIN_PASSWORD:-local-admin}" -N -B -e "$1"
 }
+# The relay's health answer (its body), or nothing when it does not answer.
+relay_health() {
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "GET /healthz HTTP/1.0\r\nConnection: close\r\n\r\n" >&3; cat <&3' _ "$RELAY_PORT" 2>/dev/null |
+        tail -n 1
+}
+# The platform's binaries, as `up` built them.
+PLATFORM_BIN="$STACK_DIR/../target/${STACK_PROFILE:-debug}"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 kafka_tool() { local libs=("$STACK_HOME"/kafka/libs-*); "$JAVA" -cp "${libs[0]}/*" "$@"; }
 
@@ -127,7 +137,77 @@ else
     fail "up explains a JAVA_HOME without Java" "$WORK/out.log"
 fi
 
-# 8. down stops exactly the processes up started, and the ports are free again.
+# 8. A function that cannot reach its database is not ready: `up` waits for it, then fails
+#    naming it, with the last lines of its log, and `status` fails too; once the database
+#    lets it in again, both pass. (Provisioning resets passwords and grants on every `up`,
+#    but not a locked account.)
+# `status` asks every function's /readyz first, so the other catalog functions hold a pooled
+# connection, which a locked account keeps; only the restarted get-product needs a new one.
+run "$STACK_DIR/status"
+function_pid=$(pid_of get-product)
+admin_sql "ALTER USER 'catalog'@'%' ACCOUNT LOCK" >"$WORK/out.log" 2>&1
+kill -TERM "$function_pid"
+while alive "$function_pid"; do sleep 0.1; done
+if STACK_START_TIMEOUT=15 run "$STACK_DIR/up"; then
+    fail "up fails while a function is not ready" "$WORK/out.log"
+elif grep -q "get-product did not become ready within 15s" "$WORK/out.log" && grep -q "database" "$WORK/out.log" &&
+    grep -q -- "----- last lines of .*get-product.log" "$WORK/out.log" &&
+    ! run "$STACK_DIR/status" && grep -q "get-product: running (pid [0-9]*) but not ready" "$WORK/out.log"; then
+    pass "up and status fail naming a function that cannot reach its database, with its log"
+else
+    fail "up and status fail naming a function that is not ready" "$WORK/out.log"
+fi
+admin_sql "ALTER USER 'catalog'@'%' ACCOUNT UNLOCK" >"$WORK/out.log" 2>&1
+if run "$STACK_DIR/up" && run "$STACK_DIR/status"; then
+    pass "up and status pass again once the function reaches its database"
+else
+    fail "up and status pass again once the function reaches its database" "$WORK/out.log"
+fi
+
+# 9. A relay stopped by a transaction it cannot pass (a statement-logged insert into an outbox)
+#    is loud: `status` fails naming it and the table, `up` fails instead of calling a restarted
+#    relay running, and the operator's `outbox-relay republish` gets it going again.
+poison_id=$(cat /proc/sys/kernel/random/uuid)
+admin_sql "SET SESSION binlog_format = 'STATEMENT';
+           INSERT INTO ordering.outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at)
+           VALUES ('$poison_id', 'order', 'lifecycle-order', 'commerce.test.lifecycle-probe.v1', '{}',
+                   'commerce.ordering.order', 'lifecycle-check', UTC_TIMESTAMP(6));" >"$WORK/out.log" 2>&1
+deadline=$((SECONDS + 60))
+until [[ $(relay_health) == *'"state":"failed"'* ]] || ((SECONDS >= deadline)); do sleep 0.2; done
+health=$(relay_health)
+if [[ $health == *'"state":"failed"'* && $health == *'ordering.outbox'* ]] && ! run "$STACK_DIR/status" &&
+    grep -q "outbox-relay: running (pid [0-9]*) but FAILED" "$WORK/out.log" && grep -q "ordering.outbox" "$WORK/out.log"; then
+    pass "a relay stopped by a statement-logged insert says why on /healthz, and status fails naming it"
+else
+    echo "relay /healthz: $health" >>"$WORK/out.log"
+    fail "a stopped relay is named by status, with the table" "$WORK/out.log"
+fi
+
+# The crash-loop case: a relay restarted in front of the same transaction is not "running".
+relay_pid=$(pid_of outbox-relay)
+kill -TERM "$relay_pid"
+while alive "$relay_pid"; do sleep 0.1; done
+if run "$STACK_DIR/up"; then
+    fail "up fails while the relay cannot pass a transaction" "$WORK/out.log"
+elif grep -q "outbox-relay is up but FAILED" "$WORK/out.log" && grep -q "ordering.outbox" "$WORK/out.log" &&
+    grep -q -- "----- last lines of" "$WORK/out.log" && ! grep -q "outbox-relay: running" "$WORK/out.log"; then
+    pass "up fails with the relay's last error and log when a restarted relay stops on the same transaction"
+else
+    fail "up fails loudly when the restarted relay stops on the same transaction" "$WORK/out.log"
+fi
+
+gtid=$(relay_health | grep -oE '"transaction":"[0-9]+-[0-9]+-[0-9]+"' | head -1 | cut -d'"' -f4)
+if (set -a && source "$STACK_HOME/stack.env" && set +a &&
+    "$PLATFORM_BIN/outbox-relay" republish --gtid "$gtid" --reason "lifecycle check: a hand-run insert") >"$WORK/out.log" 2>&1 &&
+    run "$STACK_DIR/up" && run "$STACK_DIR/status" &&
+    [[ $(admin_sql "SELECT COUNT(*) FROM ordering.outbox WHERE id = '$poison_id'") == 0 ]] &&
+    [[ $(admin_sql "SELECT CONCAT(action, ' ', gtid) FROM relay.relay_intervention ORDER BY id DESC LIMIT 1") == "republish $gtid" ]]; then
+    pass "outbox-relay republish publishes the transaction's row, records it, and up and status pass again"
+else
+    fail "outbox-relay republish gets the relay going again (transaction ${gtid:-unknown})" "$WORK/out.log"
+fi
+
+# 10. down stops exactly the processes up started, and the ports are free again.
 pids="$(pid_of mariadb) $(pid_of kafka) $(pid_of redis) $(pid_of local-gateway) $(pid_of trigger-dispatcher)"
 run "$STACK_DIR/down"
 still_running=""
@@ -142,7 +222,7 @@ else
     fail "down stops every server (still running:${still_running:- none}; ports open:${ports_open:- none})" "$WORK/out.log"
 fi
 
-# 9. The data outlives down and up.
+# 11. The data outlives down and up.
 if run "$STACK_DIR/up" && [[ $(admin_sql "SELECT id FROM lifecycle.marker" 2>&1) == 42 ]]; then
     pass "data survives down and up"
 else

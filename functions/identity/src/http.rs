@@ -4,6 +4,10 @@
 //! Request bodies have every field optional so that a missing field is reported with the
 //! others as a field error (`400 VALIDATION_FAILED`), not as an opaque parse failure. Nothing
 //! is written before a body has passed validation.
+//!
+//! Answers that ask the client to come back later carry `Retry-After`: `429 RATE_LIMITED`
+//! when a limit was reached (ADR 0013), `503 SERVICE_BUSY` when too many passwords are being
+//! hashed at once (ADR 0014).
 
 use std::sync::Arc;
 
@@ -17,8 +21,10 @@ use security::{AccessClaims, AccessTokenVerifier, Jwks, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 
+use crate::client::{ClientAddress, TrustedProxies};
 use crate::domain::{DisplayName, Email, Invalid, Password};
-use crate::rate_limit::LoginLimiter;
+use crate::hashing::{self, PasswordHashing};
+use crate::rate_limit::{AttemptLimiter, LoginGuard};
 use crate::sessions::{Issuing, SessionTokens};
 use crate::store::{self, Profile};
 use crate::use_cases::{
@@ -40,11 +46,23 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 // ---------------------------------------------------------------------------------------
 // Routers, one per function
 
+/// What the register function needs.
+#[derive(Debug, Clone)]
+pub struct RegisterState {
+    pub pool: MySqlPool,
+    pub hashing: PasswordHashing,
+    /// Registrations per address.
+    pub limiter: AttemptLimiter,
+    pub trusted: TrustedProxies,
+}
+
 /// `POST /auth/register` (function `register-user`).
-pub fn register_user_routes(pool: MySqlPool) -> Router {
+pub fn register_user_routes(state: RegisterState) -> Router {
+    let trusted = state.trusted;
     Router::new()
         .route(REGISTER_PATH, post(register_user))
-        .with_state(pool)
+        .with_state(Arc::new(state))
+        .layer(Extension(trusted))
 }
 
 /// What the login function needs.
@@ -52,14 +70,18 @@ pub fn register_user_routes(pool: MySqlPool) -> Router {
 pub struct LoginState {
     pub pool: MySqlPool,
     pub issuing: Issuing,
-    pub limiter: LoginLimiter,
+    pub guard: LoginGuard,
+    pub hashing: PasswordHashing,
+    pub trusted: TrustedProxies,
 }
 
 /// `POST /auth/login` (function `login`).
 pub fn login_routes(state: LoginState) -> Router {
+    let trusted = state.trusted;
     Router::new()
         .route(LOGIN_PATH, post(login))
         .with_state(Arc::new(state))
+        .layer(Extension(trusted))
 }
 
 /// What the refresh function needs.
@@ -100,11 +122,20 @@ pub fn update_my_profile_routes(pool: MySqlPool, verifier: Arc<AccessTokenVerifi
         .layer(Extension(verifier))
 }
 
+/// What the change-password function needs.
+#[derive(Debug, Clone)]
+pub struct ChangePasswordState {
+    pub pool: MySqlPool,
+    pub hashing: PasswordHashing,
+    /// Wrong current passwords per session.
+    pub limiter: AttemptLimiter,
+}
+
 /// `PUT /users/me/password` (function `change-password`).
-pub fn change_password_routes(pool: MySqlPool, verifier: Arc<AccessTokenVerifier>) -> Router {
+pub fn change_password_routes(state: ChangePasswordState, verifier: Arc<AccessTokenVerifier>) -> Router {
     Router::new()
         .route(MY_PASSWORD_PATH, put(change_password))
-        .with_state(pool)
+        .with_state(Arc::new(state))
         .layer(Extension(verifier))
 }
 
@@ -115,23 +146,60 @@ pub fn jwks_routes(jwks: Jwks) -> Router {
         .with_state(Arc::new(jwks))
 }
 
+/// What all identity functions need together, for [`all_routes`].
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub pool: MySqlPool,
+    pub issuing: Issuing,
+    pub hashing: PasswordHashing,
+    pub trusted: TrustedProxies,
+    pub login_guard: LoginGuard,
+    pub registrations: AttemptLimiter,
+    pub password_changes: AttemptLimiter,
+}
+
 /// Every identity route in one router: for in-process tests and the benchmark. Deployed,
 /// each function serves only its own.
-pub fn all_routes(login: LoginState, verifier: Arc<AccessTokenVerifier>) -> Router {
-    let pool = login.pool.clone();
-    let refresh = RefreshState {
+pub fn all_routes(identity: Identity, verifier: Arc<AccessTokenVerifier>) -> Router {
+    let Identity {
+        pool,
+        issuing,
+        hashing,
+        trusted,
+        login_guard,
+        registrations,
+        password_changes,
+    } = identity;
+    let jwks = issuing.issuer.jwks();
+    register_user_routes(RegisterState {
         pool: pool.clone(),
-        issuing: login.issuing.clone(),
-    };
-    let jwks = login.issuing.issuer.jwks();
-    register_user_routes(pool.clone())
-        .merge(login_routes(login))
-        .merge(refresh_token_routes(refresh))
-        .merge(logout_routes(pool.clone(), Arc::clone(&verifier)))
-        .merge(get_my_profile_routes(pool.clone(), Arc::clone(&verifier)))
-        .merge(update_my_profile_routes(pool.clone(), Arc::clone(&verifier)))
-        .merge(change_password_routes(pool, verifier))
-        .merge(jwks_routes(jwks))
+        hashing: hashing.clone(),
+        limiter: registrations,
+        trusted,
+    })
+    .merge(login_routes(LoginState {
+        pool: pool.clone(),
+        issuing: issuing.clone(),
+        guard: login_guard,
+        hashing: hashing.clone(),
+        trusted,
+    }))
+    .merge(refresh_token_routes(RefreshState {
+        pool: pool.clone(),
+        issuing,
+    }))
+    .merge(logout_routes(pool.clone(), Arc::clone(&verifier)))
+    .merge(get_my_profile_routes(pool.clone(), Arc::clone(&verifier)))
+    .merge(update_my_profile_routes(pool.clone(), Arc::clone(&verifier)))
+    .merge(change_password_routes(
+        ChangePasswordState {
+            pool,
+            hashing,
+            limiter: password_changes,
+        },
+        verifier,
+    ))
+    .merge(jwks_routes(jwks))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -183,7 +251,7 @@ pub struct RegisterRequest {
 }
 
 impl RegisterRequest {
-    fn validate(self) -> Result<RegisterUser, ApiError> {
+    fn validate(self, client: ClientAddress) -> Result<RegisterUser, ApiError> {
         let mut fields = Fields::default();
         let email = fields
             .required("email", self.email.as_deref())
@@ -200,6 +268,7 @@ impl RegisterRequest {
                 email,
                 password,
                 display_name,
+                client,
             }),
             _ => Err(ApiError::validation(Vec::new())),
         }
@@ -272,11 +341,12 @@ pub struct Done {
 // Handlers: extract → convert → call → map
 
 async fn register_user(
-    State(pool): State<MySqlPool>,
+    State(state): State<Arc<RegisterState>>,
+    client: ClientAddress,
     Json(body): Json<RegisterRequest>,
-) -> Result<Envelope<RegisteredUserView>, ApiError> {
-    let command = body.validate()?;
-    let user = use_cases::register(&pool, command).await?;
+) -> Result<Envelope<RegisteredUserView>, Refusal> {
+    let command = body.validate(client)?;
+    let user = use_cases::register(&state.pool, &state.hashing, &state.limiter, command).await?;
     Ok(created(RegisteredUserView {
         id: user.user_id.to_string(),
         email: user.email,
@@ -286,43 +356,27 @@ async fn register_user(
 
 async fn login(
     State(state): State<Arc<LoginState>>,
+    address: ClientAddress,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let mut fields = Fields::default();
     let email = fields.required("email", body.email.as_deref()).map(str::to_owned);
     let password = fields
         .required("password", body.password.as_deref())
         .map(Password::candidate);
-    if let Err(error) = fields.into_result() {
-        return error.into_response();
-    }
+    fields.into_result()?;
     let (Some(email), Some(password)) = (email, password) else {
-        return ApiError::validation(Vec::new()).into_response();
+        return Err(ApiError::validation(Vec::new()).into());
     };
     let command = LogIn {
         email,
         password,
-        client: client_info(&headers),
+        client: client_info(address, &headers),
     };
-    match use_cases::log_in(&state.pool, &state.issuing, &state.limiter, command).await {
-        Ok(tokens) => no_store(ok(tokens)),
-        Err(LoginError::RateLimited { retry_after_seconds }) => (
-            [(header::RETRY_AFTER, retry_after_seconds.to_string())],
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                "Too many login attempts. Retry later.",
-            ),
-        )
-            .into_response(),
-        Err(LoginError::InvalidCredentials) => ApiError::unauthorized(
-            "INVALID_CREDENTIALS",
-            "The e-mail address or the password is wrong.",
-        )
-        .into_response(),
-        Err(LoginError::Unexpected(error)) => ApiError::internal(&error).into_response(),
-    }
+    let tokens =
+        use_cases::log_in(&state.pool, &state.issuing, &state.guard, &state.hashing, command).await?;
+    Ok(no_store(ok(tokens)))
 }
 
 async fn refresh_token(State(state): State<Arc<RefreshState>>, Json(body): Json<RefreshRequest>) -> Response {
@@ -370,10 +424,10 @@ async fn update_my_profile(
 }
 
 async fn change_password(
-    State(pool): State<MySqlPool>,
+    State(state): State<Arc<ChangePasswordState>>,
     claims: AccessClaims,
     Json(body): Json<ChangePasswordRequest>,
-) -> Result<Envelope<Done>, ApiError> {
+) -> Result<Envelope<Done>, Refusal> {
     let mut fields = Fields::default();
     let current = fields
         .required("currentPassword", body.current_password.as_deref())
@@ -383,9 +437,16 @@ async fn change_password(
         .map(str::to_owned);
     fields.into_result()?;
     let (Some(current), Some(new)) = (current, new) else {
-        return Err(ApiError::validation(Vec::new()));
+        return Err(ApiError::validation(Vec::new()).into());
     };
-    use_cases::change_password(&pool, &claims, ChangePassword { current, new }).await?;
+    use_cases::change_password(
+        &state.pool,
+        &state.hashing,
+        &state.limiter,
+        &claims,
+        ChangePassword { current, new },
+    )
+    .await?;
     Ok(ok(Done { done: true }))
 }
 
@@ -410,23 +471,15 @@ fn no_store(envelope: Envelope<SessionTokens>) -> Response {
     response
 }
 
-/// The client's address and user agent. Behind API Gateway (or any proxy) the address is the
-/// last entry of `X-Forwarded-For`, the one the nearest proxy appended; earlier entries come
-/// from the client and may be forged.
-fn client_info(headers: &HeaderMap) -> ClientInfo {
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let ip = text("x-forwarded-for")
-        .and_then(|list| list.rsplit(',').next())
-        .or_else(|| text("x-real-ip"))
-        .map(str::trim)
-        .filter(|ip| !ip.is_empty())
-        .unwrap_or("unknown");
+/// The client's address (decided from the trusted proxies, see [`ClientAddress`]) and user
+/// agent, for the login history.
+fn client_info(address: ClientAddress, headers: &HeaderMap) -> ClientInfo {
     let user_agent = headers
         .get(header::USER_AGENT)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .unwrap_or_default();
     ClientInfo {
-        ip: store::truncate(ip, 45).to_owned(),
+        address,
         user_agent: store::truncate(&user_agent, 512).to_owned(),
     }
 }
@@ -434,17 +487,86 @@ fn client_info(headers: &HeaderMap) -> ClientInfo {
 // ---------------------------------------------------------------------------------------
 // Errors → envelope, the one place for this transport
 
+/// An error answer in the envelope, with `Retry-After` when waiting helps.
+#[derive(Debug)]
+pub struct Refusal {
+    error: ApiError,
+    retry_after_seconds: Option<u64>,
+}
+
+impl Refusal {
+    /// `429 RATE_LIMITED`: a limit was reached; it lifts after `retry_after_seconds`.
+    fn rate_limited(message: &'static str, retry_after_seconds: u64) -> Self {
+        Self {
+            error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message),
+            retry_after_seconds: Some(retry_after_seconds),
+        }
+    }
+
+    /// `503 SERVICE_BUSY`: too many passwords are being hashed; nothing was done.
+    fn busy() -> Self {
+        Self {
+            error: ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_BUSY",
+                "Too many requests are being handled; nothing was done. Send the same request again shortly.",
+            ),
+            retry_after_seconds: Some(hashing::RETRY_AFTER_SECONDS),
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            retry_after_seconds: None,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self.retry_after_seconds {
+            Some(seconds) => ([(header::RETRY_AFTER, seconds.to_string())], self.error).into_response(),
+            None => self.error.into_response(),
+        }
+    }
+}
+
 fn session_revoked() -> ApiError {
     ApiError::unauthorized("SESSION_REVOKED", "This session has ended. Log in again.")
 }
 
-impl From<RegisterError> for ApiError {
+impl From<RegisterError> for Refusal {
     fn from(error: RegisterError) -> Self {
         match error {
             RegisterError::EmailTaken => {
-                ApiError::conflict("EMAIL_TAKEN", "An account with this e-mail address exists.")
+                ApiError::conflict("EMAIL_TAKEN", "An account with this e-mail address exists.").into()
             }
-            RegisterError::Unexpected(error) => ApiError::internal(&error),
+            RegisterError::RateLimited { retry_after_seconds } => Refusal::rate_limited(
+                "Too many registrations from this address. Retry later.",
+                retry_after_seconds,
+            ),
+            RegisterError::Busy => Refusal::busy(),
+            RegisterError::Unexpected(error) => ApiError::internal(&error).into(),
+        }
+    }
+}
+
+impl From<LoginError> for Refusal {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::RateLimited { retry_after_seconds } => {
+                Refusal::rate_limited("Too many login attempts. Retry later.", retry_after_seconds)
+            }
+            LoginError::InvalidCredentials => ApiError::unauthorized(
+                "INVALID_CREDENTIALS",
+                "The e-mail address or the password is wrong.",
+            )
+            .into(),
+            LoginError::Busy => Refusal::busy(),
+            LoginError::Unexpected(error) => ApiError::internal(&error).into(),
         }
     }
 }
@@ -458,6 +580,10 @@ impl From<RefreshError> for ApiError {
             RefreshError::Expired => ApiError::unauthorized(
                 "REFRESH_TOKEN_EXPIRED",
                 "The refresh token has expired. Log in again.",
+            ),
+            RefreshError::SessionExpired => ApiError::unauthorized(
+                "SESSION_EXPIRED",
+                "This session has reached its maximum lifetime. Log in again.",
             ),
             RefreshError::SessionRevoked => session_revoked(),
             RefreshError::Reused => ApiError::unauthorized(
@@ -488,20 +614,25 @@ impl From<ProfileError> for ApiError {
     }
 }
 
-impl From<ChangePasswordError> for ApiError {
+impl From<ChangePasswordError> for Refusal {
     fn from(error: ChangePasswordError) -> Self {
         match error {
-            ChangePasswordError::SessionRevoked => session_revoked(),
-            ChangePasswordError::WrongCurrentPassword => {
-                ApiError::validation(Vec::new()).with_field("currentPassword", "is wrong")
-            }
-            ChangePasswordError::WeakNewPassword(Invalid(reason)) => {
-                ApiError::validation(Vec::new()).with_field("newPassword", reason)
-            }
+            ChangePasswordError::SessionRevoked => session_revoked().into(),
+            ChangePasswordError::WrongCurrentPassword => ApiError::validation(Vec::new())
+                .with_field("currentPassword", "is wrong")
+                .into(),
+            ChangePasswordError::RateLimited { retry_after_seconds } => Refusal::rate_limited(
+                "Too many wrong current passwords in this session. Retry later.",
+                retry_after_seconds,
+            ),
+            ChangePasswordError::WeakNewPassword(Invalid(reason)) => ApiError::validation(Vec::new())
+                .with_field("newPassword", reason)
+                .into(),
             ChangePasswordError::NotFound => {
-                ApiError::not_found("USER_NOT_FOUND", "The account no longer exists.")
+                ApiError::not_found("USER_NOT_FOUND", "The account no longer exists.").into()
             }
-            ChangePasswordError::Unexpected(error) => ApiError::internal(&error),
+            ChangePasswordError::Busy => Refusal::busy(),
+            ChangePasswordError::Unexpected(error) => ApiError::internal(&error).into(),
         }
     }
 }

@@ -2,11 +2,17 @@
 //!
 //! - [`domain`]: the values parsed at the edge — [`domain::Email`] (normalised),
 //!   [`domain::Password`] (the policy, NFC) and [`domain::DisplayName`].
-//! - [`use_cases`]: register, log in, refresh (rotation with reuse detection), log out,
-//!   profile, change password, grant admin; one error enum each.
+//! - [`use_cases`]: register, log in, refresh (rotation with reuse detection, an absolute
+//!   session lifetime), log out, profile, change password, grant admin; one error enum each.
+//! - [`limits`]: the abuse limits as rules without I/O — which attempt may go on given what
+//!   the counters read (ADR 0013).
+//! - [`hashing`]: argon2id on a fixed number of threads behind a bounded queue, so a burst of
+//!   logins waits or is told to come back instead of taking 19 MiB per request (ADR 0014).
+//! - [`client`]: the client's address, from the proxies the function trusts (ADR 0023).
 //! - [`store`]: the MariaDB adapter of the `identity` schema.
-//! - [`sessions`]: opaque refresh tokens (stored as SHA-256) and the tokens a session hands out.
-//! - [`rate_limit`]: login attempts per account and per address, counted in Redis.
+//! - [`rate_limit`]: the limits' counters in Redis, under HMAC-named keys.
+//! - [`sessions`]: opaque refresh tokens (stored as SHA-256), lifetimes, and the tokens a
+//!   session hands out.
 //! - [`http`]: one router per function, request validation with field errors, and the
 //!   mapping of every error to the envelope.
 //! - [`settings`]: configuration from the environment.
@@ -15,8 +21,11 @@
 //! under `src/bin/` wires one router; `identity-admin` holds the operator commands (key files,
 //! rotation, the admin bootstrap). Its benchmark, `identity-bench`, is in the `benches` crate.
 
+pub mod client;
 pub mod domain;
+pub mod hashing;
 pub mod http;
+pub mod limits;
 pub mod rate_limit;
 pub mod sessions;
 pub mod settings;

@@ -208,6 +208,8 @@ pub async fn insert_refresh_token(
 pub struct StoredRefreshToken {
     pub session_id: Uuid,
     pub user_id: Uuid,
+    /// When the session's login happened.
+    pub session_started_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub session_revoked: bool,
@@ -220,7 +222,7 @@ pub async fn lock_refresh_token(
     token_hash: &[u8; 32],
 ) -> Result<Option<StoredRefreshToken>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT t.session_id, s.user_id, t.expires_at, t.used_at, s.revoked_at
+        "SELECT t.session_id, s.user_id, s.created_at, t.expires_at, t.used_at, s.revoked_at
          FROM refresh_token t JOIN user_session s ON s.id = t.session_id
          WHERE t.token_hash = ? FOR UPDATE",
     )
@@ -232,6 +234,7 @@ pub async fn lock_refresh_token(
         Ok(StoredRefreshToken {
             session_id: parse_uuid(row.try_get("session_id")?)?,
             user_id: parse_uuid(row.try_get("user_id")?)?,
+            session_started_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             session_revoked: revoked_at.is_some(),

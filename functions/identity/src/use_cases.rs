@@ -2,35 +2,21 @@
 //! each with its own error enum named after the rules it can break.
 
 use chrono::Utc;
-use security::{AccessClaims, Role, password};
+use security::{AccessClaims, Role};
 use sqlx::MySqlPool;
 use store::outbox::{self, EventContext, Origin};
 use uuid::Uuid;
 
+use crate::client::ClientAddress;
 use crate::domain::{DisplayName, Email, Password};
-use crate::rate_limit::{LoginLimiter, Verdict};
-use crate::sessions::{Issuing, RefreshToken, SessionTokens, hash_refresh_token};
+use crate::hashing::{HashingError, PasswordHashing};
+use crate::limits::Verdict;
+use crate::rate_limit::{AttemptLimiter, LoginGuard, LoginOutcome};
+use crate::sessions::{Issuing, RefreshToken, SessionTokens, hash_refresh_token, seconds_until};
 use crate::store::{self as db, LoginAttempt, NewUser};
 
 /// The function that registers users, the `source` of `user.registered`.
 const REGISTER_USER: &str = "register-user";
-
-/// Runs an argon2id computation on a blocking thread: it takes tens of milliseconds of CPU,
-/// which must not stall the async workers serving other requests.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| anyhow::anyhow!("the password hashing task failed: {error}"))
-}
-
-async fn hash_password(password: &Password) -> anyhow::Result<String> {
-    let password = password.expose().to_owned();
-    Ok(blocking(move || password::hash(&password)).await??)
-}
-
-async fn verify_password(password: Password, stored_hash: String) -> anyhow::Result<bool> {
-    Ok(blocking(move || password::verify(password.expose(), &stored_hash)).await??)
-}
 
 // ---------------------------------------------------------------------------------------
 // Register
@@ -40,6 +26,8 @@ pub struct RegisterUser {
     pub email: Email,
     pub password: Password,
     pub display_name: DisplayName,
+    /// Who asks, for the limit on registrations per address.
+    pub client: ClientAddress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,15 +41,52 @@ pub struct RegisteredUser {
 pub enum RegisterError {
     #[error("an account with this e-mail address exists")]
     EmailTaken,
+    /// Too many registrations from this address: mass sign-ups, or e-mail addresses tried one
+    /// after the other to learn which have accounts.
+    #[error("too many registrations from this address; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("too many passwords are being hashed; nothing was written")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<HashingError> for RegisterError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy(_) => Self::Busy,
+            HashingError::Failed(error) => Self::Unexpected(error),
+        }
+    }
+}
+
 /// Creates the account with the customer role and records `user.registered` in the outbox,
-/// in one transaction.
+/// in one transaction. Registrations are limited per address; every one that got an answer
+/// (created or already taken) counts.
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn register(pool: &MySqlPool, command: RegisterUser) -> Result<RegisteredUser, RegisterError> {
-    let password_hash = hash_password(&command.password).await?;
+pub async fn register(
+    pool: &MySqlPool,
+    hashing: &PasswordHashing,
+    limiter: &AttemptLimiter,
+    command: RegisterUser,
+) -> Result<RegisteredUser, RegisterError> {
+    let (verdict, ticket) = limiter.admit(&command.client.limit_subject()).await;
+    if let Verdict::Limited { retry_after_seconds } = verdict {
+        tracing::warn!(client = %command.client.for_history(), "Registration rate limited");
+        return Err(RegisterError::RateLimited { retry_after_seconds });
+    }
+    let registered = create_account(pool, hashing, command).await;
+    let answered = matches!(registered, Ok(_) | Err(RegisterError::EmailTaken));
+    limiter.settle(ticket, answered).await;
+    registered
+}
+
+async fn create_account(
+    pool: &MySqlPool,
+    hashing: &PasswordHashing,
+    command: RegisterUser,
+) -> Result<RegisteredUser, RegisterError> {
+    let password_hash = hashing.hash(&command.password).await?;
     let user_id = Uuid::now_v7();
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
     let now = Utc::now();
@@ -103,10 +128,10 @@ pub async fn register(pool: &MySqlPool, command: RegisterUser) -> Result<Registe
 // ---------------------------------------------------------------------------------------
 // Log in
 
-/// Where a login attempt came from, for the history and the per-address limit.
+/// Where a login attempt came from, for the history and the limits per address.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
-    pub ip: String,
+    pub address: ClientAddress,
     pub user_agent: String,
 }
 
@@ -126,67 +151,99 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("too many login attempts; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
+    #[error("too many passwords are being checked; this one was not")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<HashingError> for LoginError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy(_) => Self::Busy,
+            HashingError::Failed(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+/// What the password check found.
+enum Judgement {
+    UnknownAccount,
+    WrongPassword { user_id: Uuid },
+    Correct(db::Credentials),
+}
+
+impl Judgement {
+    fn outcome(judged: &Result<Self, LoginError>) -> LoginOutcome {
+        match judged {
+            Ok(Self::Correct(_)) => LoginOutcome::Succeeded,
+            Ok(Self::WrongPassword { .. }) => LoginOutcome::WrongPassword,
+            Ok(Self::UnknownAccount) => LoginOutcome::UnknownAccount,
+            Err(_) => LoginOutcome::NotJudged,
+        }
+    }
+}
+
 /// Checks the credentials and opens a session: a new refresh-token family and a first access
-/// token. Every attempt, refused or not, is written to the login history.
+/// token. Every attempt that was judged or limited is written to the login history (one
+/// refused because the service was busy was neither, and costs no write).
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn log_in(
     pool: &MySqlPool,
     issuing: &Issuing,
-    limiter: &LoginLimiter,
+    guard: &LoginGuard,
+    hashing: &PasswordHashing,
     command: LogIn,
 ) -> Result<SessionTokens, LoginError> {
     let now = Utc::now();
-    let email = Email::parse(&command.email).map(|email| email.as_str().to_owned());
-    let history_email = email.clone().unwrap_or_else(|_| command.email.trim().to_owned());
+    let email = Email::parse(&command.email).ok();
+    let history_email = email.as_ref().map_or_else(
+        || command.email.trim().to_owned(),
+        |email| email.as_str().to_owned(),
+    );
+    let ip = command.client.address.for_history();
     let mut attempt = LoginAttempt {
         user_id: None,
         email: &history_email,
-        ip: &command.client.ip,
+        ip: &ip,
         user_agent: &command.client.user_agent,
         failure_reason: None,
         at: now,
     };
 
-    if let Verdict::Limited { retry_after_seconds } =
-        limiter.attempt(&history_email, &command.client.ip).await
-    {
+    let (verdict, ticket) = guard
+        .admit(&history_email.to_lowercase(), &command.client.address)
+        .await;
+    if let Verdict::Limited { retry_after_seconds } = verdict {
         attempt.failure_reason = Some("rate-limited");
         record(pool, &attempt).await?;
-        tracing::warn!(ip = %command.client.ip, "Login attempt rate limited");
+        tracing::warn!(%ip, "Login attempt rate limited");
         return Err(LoginError::RateLimited { retry_after_seconds });
     }
+    let judged = judge(pool, hashing, email.as_ref(), command.password).await;
+    guard.settle(ticket, Judgement::outcome(&judged)).await;
 
-    let credentials = match &email {
-        Ok(email) => db::credentials_by_email(pool, email)
-            .await
-            .map_err(anyhow::Error::from)?,
-        Err(_) => None,
-    };
-    let Some(credentials) = credentials else {
-        let password = command.password;
-        blocking(move || password::verify_against_decoy(password.expose())).await?;
-        attempt.failure_reason = Some("unknown-account");
-        record(pool, &attempt).await?;
-        return Err(LoginError::InvalidCredentials);
+    let credentials = match judged? {
+        Judgement::Correct(credentials) => credentials,
+        Judgement::WrongPassword { user_id } => {
+            tracing::Span::current().record("user_id", tracing::field::display(user_id));
+            attempt.user_id = Some(user_id);
+            attempt.failure_reason = Some("wrong-password");
+            record(pool, &attempt).await?;
+            return Err(LoginError::InvalidCredentials);
+        }
+        Judgement::UnknownAccount => {
+            attempt.failure_reason = Some("unknown-account");
+            record(pool, &attempt).await?;
+            return Err(LoginError::InvalidCredentials);
+        }
     };
     tracing::Span::current().record("user_id", tracing::field::display(credentials.user_id));
     attempt.user_id = Some(credentials.user_id);
 
-    let matches = verify_password(command.password, credentials.password_hash.clone()).await?;
-    if !matches {
-        attempt.failure_reason = Some("wrong-password");
-        record(pool, &attempt).await?;
-        return Err(LoginError::InvalidCredentials);
-    }
-
     let session_id = Uuid::now_v7();
     let refresh = RefreshToken::generate();
-    let refresh_expires_at =
-        now + chrono::Duration::from_std(issuing.refresh_ttl).map_err(anyhow::Error::from)?;
+    let refresh_expires_at = issuing.refresh_expiry(now, now);
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
     db::insert_session(&mut transaction, session_id, credentials.user_id, now)
         .await
@@ -218,8 +275,38 @@ pub async fn log_in(
         token_type: "Bearer",
         expires_in: access.expires_in,
         refresh_token: refresh.token,
-        refresh_expires_in: issuing.refresh_ttl.as_secs(),
+        refresh_expires_in: seconds_until(now, refresh_expires_at),
     })
+}
+
+/// Checks the password of the account with `email`, or against a decoy when there is none
+/// (or the address is unreadable), so both take the same time.
+async fn judge(
+    pool: &MySqlPool,
+    hashing: &PasswordHashing,
+    email: Option<&Email>,
+    password: Password,
+) -> Result<Judgement, LoginError> {
+    let credentials = match email {
+        Some(email) => db::credentials_by_email(pool, email.as_str())
+            .await
+            .map_err(anyhow::Error::from)?,
+        None => None,
+    };
+    let Some(credentials) = credentials else {
+        hashing.verify_against_decoy(password).await?;
+        return Ok(Judgement::UnknownAccount);
+    };
+    if hashing
+        .verify(password, credentials.password_hash.clone())
+        .await?
+    {
+        Ok(Judgement::Correct(credentials))
+    } else {
+        Ok(Judgement::WrongPassword {
+            user_id: credentials.user_id,
+        })
+    }
 }
 
 async fn record(pool: &MySqlPool, attempt: &LoginAttempt<'_>) -> anyhow::Result<()> {
@@ -237,6 +324,10 @@ pub enum RefreshError {
     UnknownToken,
     #[error("the refresh token has expired")]
     Expired,
+    /// The session reached its absolute lifetime: however often it was refreshed, its user
+    /// logs in again.
+    #[error("the session has reached its maximum lifetime")]
+    SessionExpired,
     #[error("the session was ended")]
     SessionRevoked,
     /// A rotated-out token was presented again: someone holds a copy. The whole family is
@@ -259,13 +350,20 @@ pub enum RefreshDecision {
 }
 
 /// The rotation rules, in order: a revoked session stays revoked (whatever the token); a
-/// spent token is reuse, even when expired, because it proves a copy exists; an expired
-/// token is refused; anything else rotates.
-pub fn decide_refresh(stored: &db::StoredRefreshToken, now: chrono::DateTime<Utc>) -> RefreshDecision {
+/// spent token is reuse, even when expired, because it proves a copy exists; a session past
+/// its absolute end (`session_end`) is over; an expired token is refused; anything else
+/// rotates.
+pub fn decide_refresh(
+    stored: &db::StoredRefreshToken,
+    session_end: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> RefreshDecision {
     if stored.session_revoked {
         RefreshDecision::Refuse(RefreshError::SessionRevoked)
     } else if stored.used_at.is_some() {
         RefreshDecision::RevokeFamily
+    } else if session_end <= now {
+        RefreshDecision::Refuse(RefreshError::SessionExpired)
     } else if stored.expires_at <= now {
         RefreshDecision::Refuse(RefreshError::Expired)
     } else {
@@ -293,7 +391,7 @@ pub async fn refresh(
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(stored.user_id));
     span.record("session_id", tracing::field::display(stored.session_id));
-    match decide_refresh(&stored, now) {
+    match decide_refresh(&stored, issuing.session_end(stored.session_started_at), now) {
         RefreshDecision::Rotate => {}
         RefreshDecision::RevokeFamily => {
             db::revoke_session(
@@ -313,8 +411,7 @@ pub async fn refresh(
     }
 
     let next = RefreshToken::generate();
-    let next_expires_at =
-        now + chrono::Duration::from_std(issuing.refresh_ttl).map_err(anyhow::Error::from)?;
+    let next_expires_at = issuing.refresh_expiry(now, stored.session_started_at);
     db::mark_refresh_token_used(&mut transaction, &presented_hash, now)
         .await
         .map_err(anyhow::Error::from)?;
@@ -344,7 +441,7 @@ pub async fn refresh(
         token_type: "Bearer",
         expires_in: access.expires_in,
         refresh_token: next.token,
-        refresh_expires_in: issuing.refresh_ttl.as_secs(),
+        refresh_expires_in: seconds_until(now, next_expires_at),
     })
 }
 
@@ -454,19 +551,39 @@ pub enum ChangePasswordError {
     SessionRevoked,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    /// Too many wrong current passwords in this session: someone holding a stolen access
+    /// token is guessing the password.
+    #[error("too many wrong current passwords; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("the new password breaks the policy: {0}")]
     WeakNewPassword(crate::domain::Invalid),
     #[error("the account no longer exists")]
     NotFound,
+    #[error("too many passwords are being checked; nothing was changed")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<HashingError> for ChangePasswordError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy(_) => Self::Busy,
+            HashingError::Failed(error) => Self::Unexpected(error),
+        }
+    }
+}
+
 /// Replaces the password after checking the current one, and ends every other session of
 /// the user (a stolen refresh token stops working); the calling session goes on.
+///
+/// Wrong current passwords are limited per session: a stolen access token gets a handful of
+/// guesses, not argon2 speed, and the owner's other sessions are not held back by it.
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn change_password(
     pool: &MySqlPool,
+    hashing: &PasswordHashing,
+    limiter: &AttemptLimiter,
     claims: &AccessClaims,
     command: ChangePassword,
 ) -> Result<(), ChangePasswordError> {
@@ -476,6 +593,7 @@ pub async fn change_password(
             SessionError::Revoked => ChangePasswordError::SessionRevoked,
             SessionError::Unexpected(error) => ChangePasswordError::Unexpected(error),
         })?;
+    let session_id = claims.sid.ok_or(ChangePasswordError::SessionRevoked)?;
     let profile = db::profile(pool, claims.sub)
         .await
         .map_err(anyhow::Error::from)?
@@ -487,11 +605,19 @@ pub async fn change_password(
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(ChangePasswordError::NotFound)?;
-    let matches = verify_password(command.current, stored_hash).await?;
-    if !matches {
+
+    let (verdict, ticket) = limiter.admit(&session_id.to_string()).await;
+    if let Verdict::Limited { retry_after_seconds } = verdict {
+        tracing::warn!(%session_id, "Password change rate limited");
+        return Err(ChangePasswordError::RateLimited { retry_after_seconds });
+    }
+    let checked = hashing.verify(command.current, stored_hash).await;
+    limiter.settle(ticket, matches!(checked, Ok(false))).await;
+    if !checked? {
         return Err(ChangePasswordError::WrongCurrentPassword);
     }
-    let new_hash = hash_password(&new_password).await?;
+
+    let new_hash = hashing.hash(&new_password).await?;
     let now = Utc::now();
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
     db::update_password_hash(&mut transaction, claims.sub, &new_hash, now)
@@ -541,6 +667,7 @@ mod tests {
         db::StoredRefreshToken {
             session_id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
+            session_started_at: now - Duration::days(1),
             expires_at: if expired {
                 now - Duration::seconds(1)
             } else {
@@ -551,10 +678,15 @@ mod tests {
         }
     }
 
+    /// A session that ends in a month.
+    fn far() -> chrono::DateTime<Utc> {
+        Utc::now() + Duration::days(30)
+    }
+
     #[test]
     fn a_fresh_token_of_a_live_session_rotates() {
         assert!(matches!(
-            decide_refresh(&token(false, false, false), Utc::now()),
+            decide_refresh(&token(false, false, false), far(), Utc::now()),
             RefreshDecision::Rotate
         ));
     }
@@ -563,7 +695,7 @@ mod tests {
     fn a_spent_token_revokes_the_family_even_when_it_has_expired() {
         for expired in [false, true] {
             assert!(matches!(
-                decide_refresh(&token(true, expired, false), Utc::now()),
+                decide_refresh(&token(true, expired, false), far(), Utc::now()),
                 RefreshDecision::RevokeFamily
             ));
         }
@@ -572,7 +704,7 @@ mod tests {
     #[test]
     fn an_expired_unspent_token_is_refused_without_revoking_anything() {
         assert!(matches!(
-            decide_refresh(&token(false, true, false), Utc::now()),
+            decide_refresh(&token(false, true, false), far(), Utc::now()),
             RefreshDecision::Refuse(RefreshError::Expired)
         ));
     }
@@ -581,9 +713,40 @@ mod tests {
     fn any_token_of_a_revoked_session_is_refused_as_revoked() {
         for used in [false, true] {
             assert!(matches!(
-                decide_refresh(&token(used, false, true), Utc::now()),
+                decide_refresh(&token(used, false, true), far(), Utc::now()),
                 RefreshDecision::Refuse(RefreshError::SessionRevoked)
             ));
         }
+    }
+
+    #[test]
+    fn a_live_token_of_a_session_past_its_absolute_end_is_refused_as_expired_session() {
+        let ended = Utc::now() - Duration::seconds(1);
+        assert!(matches!(
+            decide_refresh(&token(false, false, false), ended, Utc::now()),
+            RefreshDecision::Refuse(RefreshError::SessionExpired)
+        ));
+    }
+
+    #[test]
+    fn refresh_tokens_never_outlive_their_session() {
+        let issuing = Issuing {
+            issuer: std::sync::Arc::new(security::TokenIssuer::new(
+                security::SigningKeys::generate("k"),
+                "iss",
+                "aud",
+                std::time::Duration::from_secs(300),
+            )),
+            refresh_ttl: std::time::Duration::from_secs(14 * 24 * 3600),
+            session_lifetime: std::time::Duration::from_secs(30 * 24 * 3600),
+        };
+        let started = Utc::now();
+        let early = started + Duration::days(1);
+        assert_eq!(issuing.refresh_expiry(early, started), early + Duration::days(14));
+        let late = started + Duration::days(25);
+        assert_eq!(
+            issuing.refresh_expiry(late, started),
+            started + Duration::days(30)
+        );
     }
 }

@@ -3,9 +3,12 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
+use identity::limits::Limit;
 use security::Role;
-use support::{PASSWORD, TestApp, unique_email};
+use support::{PASSWORD, Settings, TestApp, unique_email};
 
 #[tokio::test]
 async fn login_hands_out_a_short_lived_access_token_and_a_refresh_token_and_records_the_attempt() {
@@ -133,10 +136,12 @@ async fn logout_revokes_the_refresh_family_and_the_sessions_access_tokens() {
 }
 
 #[tokio::test]
-async fn too_many_attempts_on_one_account_get_429_with_retry_after() {
-    let app = TestApp::spawn_with_account_limit(3).await;
+async fn too_many_failed_attempts_on_one_account_from_one_address_get_429_with_retry_after() {
+    let mut settings = Settings::default();
+    settings.login.per_account_and_address = Limit::new(3, Duration::from_secs(60));
+    let app = TestApp::spawn_with(settings).await;
     let (email, _) = app.logged_in_user().await;
-    for _ in 0..2 {
+    for _ in 0..3 {
         assert_eq!(
             app.login(&email, "wrong password guess").await.code(),
             "INVALID_CREDENTIALS"

@@ -7,15 +7,24 @@
 //! except hop-by-hop headers, and the function's answer comes back as it is. Unknown routes
 //! get the platform's 404 envelope; a function that is down gets `502 FUNCTION_UNAVAILABLE`.
 //!
+//! Like API Gateway and every ingress, it appends the address of whoever connected to it to
+//! `X-Forwarded-For`. Functions that need the client's address (login's limits) read the
+//! entry their trusted proxies appended, so what a client writes in the header itself is
+//! never taken for its address (docs/adr/0023). The gateway learns the peer's address from
+//! `ConnectInfo<SocketAddr>`, which the server must provide
+//! (`into_make_service_with_connect_info`, as the `local-gateway` binary does); without it
+//! every client is forwarded as `unknown`, never as what it claims.
+//!
 //! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
@@ -107,6 +116,10 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return ApiError::new(
@@ -126,10 +139,11 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
         format!("{}{path_and_query}", upstream.base_url),
     );
     for (name, value) in &parts.headers {
-        if !is_hop_by_hop(name) {
+        if !is_hop_by_hop(name) && name != X_FORWARDED_FOR {
             outgoing = outgoing.header(name, value);
         }
     }
+    outgoing = outgoing.header(X_FORWARDED_FOR, forwarded_for(&parts.headers, peer));
     match outgoing.body(body).send().await {
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
@@ -157,4 +171,71 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str())
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The `X-Forwarded-For` to send on: the entries the request came with, in order, and then
+/// the address of the peer that connected to the gateway — the only entry the gateway vouches
+/// for. Without a known peer it appends `unknown`, so the last entry is never the client's
+/// own claim.
+pub fn forwarded_for(headers: &HeaderMap, peer: Option<IpAddr>) -> HeaderValue {
+    static PEER_UNKNOWN: Once = Once::new();
+    let peer = match peer {
+        Some(ip) => ip.to_string(),
+        None => {
+            PEER_UNKNOWN.call_once(|| {
+                tracing::error!(
+                    "The gateway is not told its clients' addresses (serve it with connect info); \
+                     forwarding every client as unknown"
+                );
+            });
+            "unknown".to_owned()
+        }
+    };
+    let mut list: Vec<u8> = Vec::new();
+    for line in headers.get_all(X_FORWARDED_FOR) {
+        if !line.as_bytes().iter().all(u8::is_ascii_whitespace) {
+            list.extend_from_slice(line.as_bytes());
+            list.extend_from_slice(b", ");
+        }
+    }
+    list.extend_from_slice(peer.as_bytes());
+    HeaderValue::from_bytes(&list)
+        .unwrap_or_else(|_| HeaderValue::from_str(&peer).unwrap_or(HeaderValue::from_static("unknown")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_forwarded_for(lines: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(X_FORWARDED_FOR, HeaderValue::from_static(line));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_peer_is_appended_after_whatever_the_client_sent() {
+        let peer = Some("192.0.2.44".parse().expect("ip"));
+        assert_eq!(forwarded_for(&HeaderMap::new(), peer), "192.0.2.44");
+        assert_eq!(
+            forwarded_for(&with_forwarded_for(&["6.6.6.6"]), peer),
+            "6.6.6.6, 192.0.2.44"
+        );
+        assert_eq!(
+            forwarded_for(&with_forwarded_for(&["6.6.6.6, 7.7.7.7", "8.8.8.8"]), peer),
+            "6.6.6.6, 7.7.7.7, 8.8.8.8, 192.0.2.44"
+        );
+    }
+
+    #[test]
+    fn without_a_known_peer_the_last_entry_is_unknown_not_the_clients_claim() {
+        assert_eq!(
+            forwarded_for(&with_forwarded_for(&["6.6.6.6"]), None),
+            "6.6.6.6, unknown"
+        );
+    }
 }

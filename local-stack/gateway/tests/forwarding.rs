@@ -76,3 +76,66 @@ async fn an_undeclared_route_gets_the_404_envelope_and_a_dead_function_a_502() {
     .expect("json");
     assert_eq!(body["error"]["code"], "FUNCTION_UNAVAILABLE");
 }
+
+/// What the function behind the gateway was told about its client.
+async fn spawn_echo_of_forwarded_for() -> String {
+    let app = Router::new().route(
+        "/auth/login",
+        post(|headers: axum::http::HeaderMap| async move {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|value| value.to_str().unwrap_or("<opaque>").to_owned())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn the_gateway_appends_the_connecting_peer_after_any_forwarded_for_the_client_sent() {
+    let targets = vec![gateway::Target {
+        method: "POST".to_owned(),
+        path: "/auth/login".to_owned(),
+        function: "login".to_owned(),
+        base_url: spawn_echo_of_forwarded_for().await,
+    }];
+    let router = runtime::http::HttpFunction::new(gateway::router(&targets).expect("routes")).into_router();
+    // Served as the local stack serves it, with each connection's peer address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gateway_address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+
+    let client = reqwest::Client::new();
+    let told = |spoofed: Option<&'static str>| {
+        let mut request = client.post(format!("http://{gateway_address}/auth/login"));
+        if let Some(spoofed) = spoofed {
+            request = request.header("x-forwarded-for", spoofed);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .expect("the gateway answers")
+                .text()
+                .await
+                .expect("a body")
+        }
+    };
+    assert_eq!(told(None).await, "127.0.0.1");
+    assert_eq!(
+        told(Some("203.0.113.66")).await,
+        "203.0.113.66, 127.0.0.1",
+        "one header line, the peer last"
+    );
+}

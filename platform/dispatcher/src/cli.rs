@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::backoff::RetryPolicy;
 use crate::consumer::ConsumerConfig;
 use crate::dispatcher::DispatcherConfig;
+use crate::membership::{self, InstanceName};
 use crate::pipeline::DeliveryConfig;
 use crate::replay::{ReplayRequest, StartFrom};
 use crate::subscription::Subscription;
@@ -55,7 +56,34 @@ pub struct DispatcherArgs {
     /// Timeout of one HTTP request, in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// The name this dispatcher goes by in its consumer groups (static membership), so that
+    /// after a restart it gets its partitions back at once. It must stay the same across
+    /// restarts and differ between dispatchers that share groups (a StatefulSet pod's name
+    /// fits). Default: `<host>-<metrics port>`, which only one process of a host can have.
+    #[arg(
+        long,
+        env = "DISPATCHER_INSTANCE_ID",
+        value_parser = InstanceName::parse,
+        conflicts_with = "dynamic_membership"
+    )]
+    pub instance_id: Option<InstanceName>,
+    /// Join the groups anonymously instead: a restarted dispatcher then waits until the
+    /// broker gives up on its previous self (the session timeout).
+    #[arg(long)]
+    pub dynamic_membership: bool,
+    /// How long the broker waits for a dispatcher it hears nothing from before it hands the
+    /// dispatcher's partitions to others, in seconds. Default: 300 for a static member, 45
+    /// (librdkafka's default) for a dynamic one. A static member's restart does not wait for
+    /// it, and a long session keeps a broker outage from ending the session: a static member
+    /// whose session ended rejoins and is fenced out by its own new membership.
+    #[arg(long)]
+    pub session_timeout_secs: Option<u64>,
 }
+
+/// The session of a static member: longer than a broker restart takes, even on a busy machine.
+const STATIC_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The session of a dynamic member: librdkafka's default.
+const DYNAMIC_SESSION_TIMEOUT: Duration = Duration::from_secs(45);
 
 impl DispatcherArgs {
     /// The template's subscriptions (when `--template` is given), then the `--subscribe` ones.
@@ -89,7 +117,33 @@ impl DispatcherArgs {
                 },
                 request_timeout: Duration::from_secs(self.request_timeout_secs),
             },
-            consumer: ConsumerConfig::default(),
+            consumer: ConsumerConfig {
+                instance: self.instance(),
+                session_timeout: self.session_timeout(),
+                ..ConsumerConfig::default()
+            },
+        }
+    }
+
+    /// The session timeout given, or the default for the membership.
+    fn session_timeout(&self) -> Duration {
+        match (self.session_timeout_secs, self.instance()) {
+            (Some(secs), _) => Duration::from_secs(secs),
+            (None, Some(_)) => STATIC_SESSION_TIMEOUT,
+            (None, None) => DYNAMIC_SESSION_TIMEOUT,
+        }
+    }
+
+    /// The name given, or one made of the host and the metrics port. A metrics port of 0 is
+    /// chosen afresh at every start, so without a given name the membership is dynamic.
+    fn instance(&self) -> Option<InstanceName> {
+        if self.dynamic_membership {
+            return None;
+        }
+        match (&self.instance_id, self.metrics_port) {
+            (Some(given), _) => Some(given.clone()),
+            (None, 0) => None,
+            (None, port) => Some(InstanceName::on_host(&membership::host_name(), port)),
         }
     }
 }
@@ -249,6 +303,80 @@ mod tests {
             projection.group_id,
             "local.project-catalog-product.commerce.catalog.product"
         );
+    }
+
+    fn membership_of(extra: &[&str]) -> Option<InstanceName> {
+        let mut arguments = vec![
+            "trigger-dispatcher",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--subscribe",
+            "f=t=http://127.0.0.1:1/",
+        ];
+        arguments.extend_from_slice(extra);
+        DispatcherArgs::try_parse_from(arguments)
+            .expect("valid arguments")
+            .config()
+            .consumer
+            .instance
+    }
+
+    #[test]
+    fn by_default_a_dispatcher_is_a_static_member_named_after_its_host_and_metrics_port() {
+        let instance = membership_of(&["--metrics-port", "9474"]).expect("static membership");
+        assert_eq!(instance, InstanceName::on_host(&membership::host_name(), 9474));
+    }
+
+    #[test]
+    fn a_given_instance_name_wins_and_dynamic_membership_can_be_chosen() {
+        assert_eq!(
+            membership_of(&["--instance-id", "dispatcher-0"]),
+            Some(InstanceName::parse("dispatcher-0").expect("legal"))
+        );
+        assert_eq!(membership_of(&["--dynamic-membership"]), None);
+        // Port 0 is a different port at every start, so it cannot name a member.
+        assert_eq!(membership_of(&["--metrics-port", "0"]), None);
+    }
+
+    fn session_of(extra: &[&str]) -> Duration {
+        let mut arguments = vec![
+            "trigger-dispatcher",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--subscribe",
+            "f=t=http://127.0.0.1:1/",
+        ];
+        arguments.extend_from_slice(extra);
+        DispatcherArgs::try_parse_from(arguments)
+            .expect("valid arguments")
+            .config()
+            .consumer
+            .session_timeout
+    }
+
+    #[test]
+    fn a_static_member_outlasts_a_broker_restart_and_a_dynamic_one_keeps_the_usual_session() {
+        assert_eq!(session_of(&["--metrics-port", "9474"]), STATIC_SESSION_TIMEOUT);
+        assert_eq!(session_of(&["--dynamic-membership"]), DYNAMIC_SESSION_TIMEOUT);
+        assert_eq!(
+            session_of(&["--dynamic-membership", "--session-timeout-secs", "20"]),
+            Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn an_instance_name_kafka_would_refuse_is_refused_when_parsing() {
+        let error = DispatcherArgs::try_parse_from([
+            "trigger-dispatcher",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--subscribe",
+            "f=t=http://127.0.0.1:1/",
+            "--instance-id",
+            "two words",
+        ])
+        .expect_err("an illegal name");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

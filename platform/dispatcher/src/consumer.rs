@@ -19,6 +19,11 @@
 //! finishes its in-flight record and drops the rest (their offsets were not stored, so the
 //! next owner delivers them again). If a partition comes back, its new worker first waits for
 //! the old one, so two deliveries of one partition never overlap.
+//!
+//! Membership: with an [`InstanceName`] the consumer joins its group as a static member, so a
+//! restarted dispatcher gets its partitions back at once (see [`crate::membership`]). A
+//! static member that another process fenced out (same instance id) cannot consume any more;
+//! that ends the subscription with an error that says so, rather than a warning per poll.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +38,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::delivery::stopped;
+use crate::membership::InstanceName;
 use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
@@ -52,6 +58,14 @@ pub struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     /// How often the lag gauges are refreshed.
     pub lag_interval: Duration,
+    /// The name this dispatcher joins its groups under (static membership), or `None` to join
+    /// anonymously. A dispatcher restarted under the same name resumes at once; an anonymous
+    /// one waits until the broker gives up on its previous member (`session_timeout`).
+    pub instance: Option<InstanceName>,
+    /// How long the broker waits for a member it hears nothing from before it hands that
+    /// member's partitions to others. With static membership this no longer delays a restart;
+    /// it only bounds how long the partitions of a dispatcher that never comes back wait.
+    pub session_timeout: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -61,6 +75,9 @@ impl Default for ConsumerConfig {
             fetch_bytes_per_partition: 64 * 1024,
             auto_commit_interval: Duration::from_secs(1),
             lag_interval: Duration::from_secs(10),
+            instance: None,
+            // librdkafka's default, stated so that it is visible where it matters.
+            session_timeout: Duration::from_secs(45),
         }
     }
 }
@@ -156,7 +173,8 @@ pub(crate) async fn run(
         topic: subscription.topic.clone(),
         live_workers: Mutex::new(HashMap::new()),
     };
-    let consumer: Consumer_ = ClientConfig::new()
+    let mut settings = ClientConfig::new();
+    settings
         .set("bootstrap.servers", &bootstrap_servers)
         .set("group.id", &subscription.group_id)
         .set("client.id", format!("dispatcher.{}", subscription.function))
@@ -172,9 +190,27 @@ pub(crate) async fn run(
             "max.partition.fetch.bytes",
             config.fetch_bytes_per_partition.to_string(),
         )
-        .create_with_context(context)?;
+        .set(
+            "session.timeout.ms",
+            config.session_timeout.as_millis().to_string(),
+        );
+    let instance_id = match &config.instance {
+        Some(instance) => Some(instance.group_instance_id(&subscription)?),
+        None => None,
+    };
+    if let Some(instance_id) = &instance_id {
+        settings.set("group.instance.id", instance_id);
+    }
+    let consumer: Consumer_ = settings.create_with_context(context)?;
     consumer.subscribe(&[&subscription.topic])?;
-    tracing::info!(function = %subscription.function, topic = %subscription.topic, group = %subscription.group_id, target = %subscription.target, "Subscribed.");
+    tracing::info!(
+        function = %subscription.function,
+        topic = %subscription.topic,
+        group = %subscription.group_id,
+        instance = instance_id.as_deref().unwrap_or("(dynamic)"),
+        target = %subscription.target,
+        "Subscribed."
+    );
 
     let shared = Arc::new(Shared {
         subscription,
@@ -207,7 +243,13 @@ pub(crate) async fn run(
                         break Err(error);
                     }
                 }
-                Err(error) => tracing::warn!(function = %shared.subscription.function, topic = %shared.subscription.topic, %error, "Consuming failed; librdkafka retries."),
+                Err(error) => {
+                    // A fatal error (this member was fenced out) leaves the consumer unusable.
+                    if let Some(fatal) = fatal_error(&shared, instance_id.as_deref()) {
+                        break Err(fatal);
+                    }
+                    tracing::warn!(function = %shared.subscription.function, topic = %shared.subscription.topic, %error, "Consuming failed; librdkafka retries.");
+                }
             },
         }
     };
@@ -222,6 +264,32 @@ pub(crate) async fn run(
     }
     close(shared).await;
     result
+}
+
+/// The consumer's fatal error, if it has one, as the error the subscription ends with.
+fn fatal_error(shared: &Shared, instance_id: Option<&str>) -> Option<anyhow::Error> {
+    let (code, reason) = shared.consumer.client().fatal_error()?;
+    let subscription = &shared.subscription;
+    let error = if matches!(
+        code,
+        RDKafkaErrorCode::FencedInstanceId | RDKafkaErrorCode::Fenced
+    ) {
+        anyhow::anyhow!(
+            "{} on {} was fenced out of group {}: another dispatcher joined it under the same instance id {}. \
+             Give every dispatcher of a group its own --instance-id ({reason})",
+            subscription.function,
+            subscription.topic,
+            subscription.group_id,
+            instance_id.unwrap_or("(none)"),
+        )
+    } else {
+        anyhow::anyhow!(
+            "The consumer of {} on {} failed for good: {reason}",
+            subscription.function,
+            subscription.topic
+        )
+    };
+    Some(error)
 }
 
 /// Hands `record` to its partition's worker, starting one if needed.

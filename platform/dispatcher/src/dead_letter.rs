@@ -205,6 +205,9 @@ pub async fn ensure_dead_letter_topics(
     Ok(())
 }
 
+/// How long the start-up waits for a broker that does not answer metadata requests yet.
+const BROKER_START_GRACE: Duration = Duration::from_secs(60);
+
 /// The partition count and replication factor of an existing topic.
 async fn describe_topic(bootstrap_servers: &str, topic: &str) -> anyhow::Result<(i32, i32)> {
     let client: BaseConsumer = ClientConfig::new()
@@ -213,7 +216,19 @@ async fn describe_topic(bootstrap_servers: &str, topic: &str) -> anyhow::Result<
     let topic = topic.to_owned();
     // Metadata requests block; keep them off the async workers.
     tokio::task::spawn_blocking(move || {
-        let metadata = client.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+        // A broker that has just started accepts connections a moment before it answers
+        // metadata requests: a dispatcher started with it waits rather than exits.
+        let deadline = std::time::Instant::now() + BROKER_START_GRACE;
+        let metadata = loop {
+            match client.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
+                Ok(metadata) => break metadata,
+                Err(error) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(%topic, %error, "Reading the topic's metadata failed; trying again.");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let described = metadata
             .topics()
             .iter()

@@ -10,6 +10,8 @@
 //!   (dead-letter topics) and graceful shutdown.
 //! - [`consumer`]: the group consumer, one worker per assigned partition (order), offset
 //!   storage after the outcome (safety), rebalances, lag.
+//! - [`membership`]: the name a dispatcher goes by in its groups (static membership), so a
+//!   restarted dispatcher gets its partitions back at once.
 //! - [`record`]: the owned copy of a Kafka record that everything else passes around.
 //! - [`pipeline`]: one record to its outcome: decode (`events::kafka`), deliver, or dead-letter.
 //! - [`delivery`]: the HTTP POST, KafkaSource's status classification, the retry loop.
@@ -29,6 +31,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod delivery;
 pub mod dispatcher;
+pub mod membership;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
@@ -39,5 +42,6 @@ pub mod subscription;
 pub use backoff::RetryPolicy;
 pub use consumer::ConsumerConfig;
 pub use dispatcher::{Dispatcher, DispatcherConfig};
+pub use membership::InstanceName;
 pub use pipeline::DeliveryConfig;
 pub use subscription::{Subscription, SubscriptionError};

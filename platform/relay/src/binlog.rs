@@ -115,10 +115,16 @@ impl OutboxTables {
         table == OUTBOX_TABLE && self.schemas.contains(schema)
     }
 
-    /// Whether a statement could change an outbox table: it names a table `outbox` and
-    /// either runs in a context schema or names one. Deliberately broad — a false alarm stops
-    /// the relay for an operator to look; a miss loses events.
+    /// Whether a statement could change an outbox table: see [`OutboxTables::touched_outbox`].
     pub fn statement_touches_outbox(&self, default_schema: &str, query: &str) -> bool {
+        self.touched_outbox(default_schema, query).is_some()
+    }
+
+    /// Which outbox a statement could change, if any: it names a table `outbox` and either
+    /// runs in a context schema or names one, or it drops a context schema. Deliberately
+    /// broad — a false alarm stops the relay for an operator to look; a miss loses events.
+    /// The answer names the table as precisely as the text allows, for the operator.
+    pub fn touched_outbox(&self, default_schema: &str, query: &str) -> Option<TouchedOutbox> {
         let words = identifier_words(query);
         // Privileges change who may write, never what a row or the table looks like
         // (provisioning grants the relay DELETE on every outbox on each `up`).
@@ -126,24 +132,99 @@ impl OutboxTables {
             .first()
             .is_some_and(|word| matches!(word.as_str(), "grant" | "revoke"))
         {
-            return false;
+            return None;
         }
-        let names_schema = |schema: &str| words.iter().any(|word| word == schema);
-        let drops_a_context_schema = words.windows(3).any(|window| {
-            window[0] == "drop"
-                && matches!(window[1].as_str(), "database" | "schema")
-                && self.schemas.contains(&window[2])
-                || window[0] == "drop"
-                    && matches!(window[1].as_str(), "database" | "schema")
-                    && window[2] == "if"
-                    && words.iter().any(|word| self.schemas.contains(word))
+        if let Some(schema) = self.dropped_context_schema(&words) {
+            return Some(TouchedOutbox::Schema { schema });
+        }
+        if !words.iter().any(|word| word == OUTBOX_TABLE) {
+            return None;
+        }
+        // `schema.outbox`, also as the start of a column reference `schema.outbox.id`.
+        let qualified = qualified_names(query).into_iter().find_map(|name| {
+            let mut parts = name.split('.');
+            let (schema, table) = (parts.next()?, parts.next()?);
+            (table == OUTBOX_TABLE && self.schemas.contains(schema)).then(|| schema.to_owned())
         });
-        let names_outbox = words.iter().any(|word| word == OUTBOX_TABLE);
-        drops_a_context_schema
-            || names_outbox
-                && (self.schemas.contains(default_schema)
-                    || self.schemas.iter().any(|schema| names_schema(schema)))
+        if let Some(schema) = qualified {
+            return Some(TouchedOutbox::Table { schema });
+        }
+        if self.schemas.contains(default_schema) {
+            return Some(TouchedOutbox::Table {
+                schema: default_schema.to_owned(),
+            });
+        }
+        let named_schema = words.iter().find(|word| self.schemas.contains(word.as_str()))?;
+        Some(TouchedOutbox::Unclear {
+            named_schema: named_schema.clone(),
+        })
     }
+
+    /// The context schema a `DROP DATABASE|SCHEMA [IF EXISTS] name` removes.
+    fn dropped_context_schema(&self, words: &[String]) -> Option<String> {
+        words.windows(2).enumerate().find_map(|(index, pair)| {
+            if pair[0] != "drop" || !matches!(pair[1].as_str(), "database" | "schema") {
+                return None;
+            }
+            let rest = &words[index + 2..];
+            let name = match rest {
+                [if_word, exists, name, ..] if if_word == "if" && exists == "exists" => name,
+                [name, ..] => name,
+                [] => return None,
+            };
+            self.schemas.contains(name).then(|| name.clone())
+        })
+    }
+}
+
+/// What a statement that touches an outbox changes, as precisely as its text tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TouchedOutbox {
+    /// `<schema>.outbox`, named with its schema or run in that schema.
+    Table { schema: String },
+    /// A context schema dropped whole.
+    Schema { schema: String },
+    /// The statement names a table `outbox` and a context schema, but not together.
+    Unclear { named_schema: String },
+}
+
+impl std::fmt::Display for TouchedOutbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Table { schema } => write!(formatter, "{schema}.{OUTBOX_TABLE}"),
+            Self::Schema { schema } => write!(formatter, "the whole {schema} schema"),
+            Self::Unclear { named_schema } => write!(
+                formatter,
+                "a table {OUTBOX_TABLE} (the statement also names schema {named_schema})"
+            ),
+        }
+    }
+}
+
+/// The dotted names of a statement (`schema.table`), lowercase, without backticks, with the
+/// spaces SQL allows around the dot removed; comments and literals left out.
+fn qualified_names(query: &str) -> Vec<String> {
+    let text = without_comments_and_literals(query).replace('`', "");
+    let mut joined = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '.' {
+            while joined.ends_with(char::is_whitespace) {
+                joined.pop();
+            }
+            joined.push('.');
+            while chars.peek().is_some_and(|next| next.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            joined.push(c);
+        }
+    }
+    joined
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '.'))
+        .filter(|name| name.contains('.'))
+        .map(str::to_ascii_lowercase)
+        .collect()
 }
 
 /// The lowercase identifier-like words of a statement, backticks removed. Comments and
@@ -266,8 +347,24 @@ pub async fn open(settings: &StreamSettings, position: &GtidPosition) -> Result<
     Ok(conn.get_binlog_stream(request).await?)
 }
 
-/// Decodes one event. `stream` provides the table maps seen so far.
-pub fn decode(event: &Event, stream: &BinlogStream, tables: &OutboxTables) -> Result<Decoded, RelayError> {
+/// Where the decoder finds the table map a rows event refers to: the live stream keeps the
+/// maps it has seen; the fuzz targets keep their own (fuzz/harness).
+pub trait TableMaps {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>>;
+}
+
+impl TableMaps for BinlogStream {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
+        self.get_tme(table_id)
+    }
+}
+
+/// Decodes one event. `table_maps` provides the table maps seen so far.
+pub fn decode(
+    event: &Event,
+    table_maps: &impl TableMaps,
+    tables: &OutboxTables,
+) -> Result<Decoded, RelayError> {
     let header = event.header();
     let event_type = header.event_type_raw();
     let log_pos = header.log_pos();
@@ -308,12 +405,12 @@ pub fn decode(event: &Event, stream: &BinlogStream, tables: &OutboxTables) -> Re
         code::XID => decoded(StreamEvent::Xid),
         code::XA_PREPARE => decoded(StreamEvent::XaPrepare),
         code::HEARTBEAT => decoded(StreamEvent::Heartbeat),
-        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(outbox_inserts(event, stream, tables).map_err(
-            |error| match error {
+        code::WRITE_ROWS_V1 | code::WRITE_ROWS_V2 => decoded(
+            outbox_inserts(event, table_maps, tables).map_err(|error| match error {
                 DecodeRowsError::Relay(error) => error,
                 DecodeRowsError::Io(reason) => undecodable(reason),
-            },
-        )?),
+            })?,
+        ),
         code::UPDATE_ROWS_V1 | code::DELETE_ROWS_V1 | code::UPDATE_ROWS_V2 | code::DELETE_ROWS_V2 => {
             decoded(StreamEvent::Nothing)
         }
@@ -340,7 +437,7 @@ enum DecodeRowsError {
 
 fn outbox_inserts(
     event: &Event,
-    stream: &BinlogStream,
+    table_maps: &impl TableMaps,
     tables: &OutboxTables,
 ) -> Result<StreamEvent, DecodeRowsError> {
     let io = |error: std::io::Error| DecodeRowsError::Io(error.to_string());
@@ -350,7 +447,7 @@ fn outbox_inserts(
         return Err(DecodeRowsError::Io("not a rows event".to_owned()));
     };
     let table_id = rows_event.table_id();
-    let Some(table_map): Option<&TableMapEvent<'static>> = stream.get_tme(table_id) else {
+    let Some(table_map) = table_maps.table_map(table_id) else {
         return Err(DecodeRowsError::Io(format!(
             "no table map for table id {table_id}"
         )));
@@ -477,6 +574,45 @@ mod tests {
         let migration = "-- The inventory context's transactional outbox.\n# inventory outbox\n\
                          /* ordering.outbox too */ CREATE TABLE outbox (id INT COMMENT 'payment outbox')";
         assert!(!tables.statement_touches_outbox("inventory_test_5e2f", migration));
+    }
+
+    #[test]
+    fn the_touched_outbox_is_named_with_its_schema() {
+        let tables = contexts();
+        let named = |default: &str, query: &str| {
+            tables
+                .touched_outbox(default, query)
+                .map(|touched| touched.to_string())
+        };
+        assert_eq!(
+            named("", "INSERT INTO ordering.outbox (id) VALUES ('x')").as_deref(),
+            Some("ordering.outbox")
+        );
+        assert_eq!(
+            named("", "insert into `payment` . `outbox` values (1)").as_deref(),
+            Some("payment.outbox")
+        );
+        assert_eq!(
+            named("inventory", "ALTER TABLE outbox FORCE").as_deref(),
+            Some("inventory.outbox")
+        );
+        assert_eq!(
+            named("", "DROP DATABASE IF EXISTS catalog").as_deref(),
+            Some("the whole catalog schema")
+        );
+        assert_eq!(
+            named(
+                "scratch",
+                "INSERT INTO outbox SELECT * FROM ordering.product_price"
+            )
+            .as_deref(),
+            Some("a table outbox (the statement also names schema ordering)")
+        );
+        assert_eq!(
+            named("", "DELETE FROM x USING inventory.outbox.id").as_deref(),
+            Some("inventory.outbox")
+        );
+        assert_eq!(named("", "INSERT INTO ordering.product_price VALUES (1)"), None);
     }
 
     #[test]

@@ -12,11 +12,18 @@ pub enum RelayError {
     #[error("the server settings do not allow binlog CDC: {0}; fix them (see docs/adr/0003) and start again")]
     WrongServerSettings(String),
     #[error(
-        "{kind} on an outbox table at binlog position {log_pos} (transaction {gtid:?}, schema {schema:?}): {query}; \
-         the relay sees only row events, so these rows would be lost"
+        "{kind} on {table} in transaction {} at binlog position {log_pos} ({}): {query}; \
+         the relay reads only row events, so it cannot tell what this changed. {} (README, \
+         Troubleshooting)",
+        transaction_label(.gtid),
+        default_schema_label(.schema),
+        operator_step(.kind)
     )]
     StatementOnOutbox {
         kind: &'static str,
+        /// What the statement changes: `ordering.outbox`, or a dropped schema.
+        table: String,
+        /// The statement's default schema (`USE`), often empty.
         schema: String,
         query: String,
         gtid: Option<Gtid>,
@@ -50,7 +57,10 @@ pub enum RelayError {
         column: &'static str,
         reason: String,
     },
-    #[error("the XA transaction {gtid:?} writes outbox rows; XA is not supported for outbox writers")]
+    #[error(
+        "the XA transaction {} writes outbox rows; XA is not supported for outbox writers",
+        transaction_label(.gtid)
+    )]
     XaTransaction { gtid: Option<Gtid> },
     #[error("outbox rows at binlog position {log_pos} arrived outside a transaction")]
     RowsOutsideTransaction { log_pos: u32 },
@@ -74,6 +84,31 @@ pub enum RelayError {
     LockLost(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// A transaction for messages: its GTID, or a word when the stream had not named one yet.
+fn transaction_label(gtid: &Option<Gtid>) -> String {
+    gtid.map_or_else(|| "(unknown)".to_owned(), |gtid| gtid.to_string())
+}
+
+/// What an operator does about a statement on an outbox (docs/adr/0026).
+fn operator_step(kind: &str) -> &'static str {
+    match kind {
+        "DDL" => "Review it, then move past it with `outbox-relay skip`",
+        "statement-logged DML" => {
+            "If it inserted rows, publish them in its place with `outbox-relay republish`; \
+             otherwise review it and move past it with `outbox-relay skip`"
+        }
+        _ => "Review it, then move past it with `outbox-relay skip` or `outbox-relay republish`",
+    }
+}
+
+fn default_schema_label(schema: &str) -> String {
+    if schema.is_empty() {
+        "no default schema".to_owned()
+    } else {
+        format!("default schema {schema}")
+    }
 }
 
 /// Server error codes after which reconnecting can help: the server is shutting down or
@@ -106,11 +141,77 @@ impl RelayError {
             _ => false,
         }
     }
+
+    /// A short, stable name of the broken rule, for metrics and the health answer.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::WrongServerSettings(_) => "wrong-server-settings",
+            Self::StatementOnOutbox { .. } => "statement-on-outbox",
+            Self::CompressedEvent { .. } => "compressed-event",
+            Self::UnknownEvent { .. } => "unknown-event",
+            Self::BadChecksum { .. } => "bad-checksum",
+            Self::UndecodableEvent { .. } => "undecodable-event",
+            Self::MissingColumn { .. } => "missing-column",
+            Self::InvalidColumn { .. } => "invalid-column",
+            Self::XaTransaction { .. } => "xa-transaction",
+            Self::RowsOutsideTransaction { .. } => "rows-outside-transaction",
+            Self::StreamSilent(_) => "stream-silent",
+            Self::StreamEnded => "stream-ended",
+            Self::Binlog(_) => "binlog",
+            Self::PositionStore(_) => "position-store",
+            Self::Delivery { .. } => "delivery",
+            Self::Connect(_) => "connect",
+            Self::LockLost(_) => "lock-lost",
+            Self::Unexpected(_) => "unexpected",
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_on_an_outbox_names_the_table_and_the_transaction() {
+        let error = RelayError::StatementOnOutbox {
+            kind: "statement-logged DML",
+            table: "ordering.outbox".to_owned(),
+            schema: String::new(),
+            query: "INSERT INTO ordering.outbox (id) VALUES ('x')".to_owned(),
+            gtid: Some(Gtid {
+                domain: 0,
+                server: 1,
+                sequence: 42,
+            }),
+            log_pos: 1_234,
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "statement-logged DML on ordering.outbox in transaction 0-1-42 at binlog position 1234 \
+                 (no default schema): INSERT INTO ordering.outbox"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("publish them in its place with `outbox-relay republish`"),
+            "{message}"
+        );
+        let ddl = RelayError::StatementOnOutbox {
+            kind: "DDL",
+            table: "ordering.outbox".to_owned(),
+            schema: "ordering".to_owned(),
+            query: "ALTER TABLE outbox ADD COLUMN note TEXT".to_owned(),
+            gtid: None,
+            log_pos: 1_234,
+        }
+        .to_string();
+        assert!(ddl.contains("(default schema ordering)"), "{ddl}");
+        assert!(
+            ddl.contains("move past it with `outbox-relay skip` (README"),
+            "{ddl}"
+        );
+    }
 
     #[test]
     fn lost_connections_are_retried_and_broken_rules_are_not() {
@@ -128,6 +229,7 @@ mod tests {
         assert!(
             !RelayError::StatementOnOutbox {
                 kind: "DDL",
+                table: "ordering.outbox".to_owned(),
                 schema: "ordering".to_owned(),
                 query: "ALTER TABLE outbox".to_owned(),
                 gtid: None,

@@ -85,6 +85,22 @@ impl GtidPosition {
     pub fn iter(&self) -> impl Iterator<Item = Gtid> + '_ {
         self.by_domain.values().copied()
     }
+
+    /// Whether this position is at or past `other` in every domain `other` names: a reader
+    /// standing here has read everything up to `other`. Sequence numbers grow within a
+    /// domain (the relay streams in strict mode), so the server ids need not match.
+    pub fn covers(&self, other: &GtidPosition) -> bool {
+        other.iter().all(|wanted| {
+            self.get(wanted.domain)
+                .is_some_and(|reached| reached.sequence >= wanted.sequence)
+        })
+    }
+
+    /// Whether the transaction `gtid` is at or before this position.
+    pub fn includes(&self, gtid: Gtid) -> bool {
+        self.get(gtid.domain)
+            .is_some_and(|reached| reached.sequence >= gtid.sequence)
+    }
 }
 
 impl fmt::Display for GtidPosition {
@@ -119,6 +135,20 @@ mod tests {
             sequence: 22,
         });
         assert_eq!(position.to_string(), "0-3-22,1-2-7");
+    }
+
+    #[test]
+    fn a_position_covers_another_when_it_is_as_far_in_each_of_its_domains() {
+        let reached = GtidPosition::parse("0-1-21,1-2-7").expect("valid");
+        assert!(reached.covers(&GtidPosition::parse("0-1-21").expect("valid")));
+        assert!(reached.covers(&GtidPosition::parse("0-3-20,1-2-7").expect("valid")));
+        assert!(reached.covers(&GtidPosition::default()));
+        assert!(!reached.covers(&GtidPosition::parse("0-1-22").expect("valid")));
+        assert!(!reached.covers(&GtidPosition::parse("2-1-1").expect("valid")));
+        let gtid = |text: &str| text.parse::<Gtid>().expect("valid");
+        assert!(reached.includes(gtid("1-2-7")));
+        assert!(!reached.includes(gtid("1-2-8")));
+        assert!(!reached.includes(gtid("5-1-1")));
     }
 
     #[test]

@@ -17,14 +17,20 @@
 //! - [`status`]: [`RelayStatus`], what the relay is doing, for `/healthz` and the metrics.
 //! - [`lock`]: one active relay per database and name; a second one waits.
 //! - [`supervisor`]: starts the relay again from its stored position, with backoff, when a
-//!   connection to MariaDB or Kafka is lost; stops for good on anything else.
-//! - [`server`]: `/metrics` and `/healthz`.
+//!   connection to MariaDB or Kafka is lost; on anything else it keeps the process up in the
+//!   `failed` state and waits for an operator (docs/adr/0025).
+//! - [`server`]: `/metrics`, `/healthz` and `/readyz`.
+//! - [`intervention`]: the operator's `skip` and `republish`, which move a stopped relay past
+//!   a transaction it cannot pass, with an audit row (docs/adr/0026).
+//! - [`cli`]: the `outbox-relay` command line.
 //! - [`gtid`]: MariaDB GTIDs and positions.
 
 pub mod binlog;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gtid;
+pub mod intervention;
 pub mod lifecycle;
 pub mod lock;
 pub mod outbox;

@@ -35,6 +35,10 @@ impl Relay {
     /// [`Relay::start`], reporting into `status` from the first step, so a relay that waits
     /// for the lock of an active one says so on `/healthz`.
     pub async fn start_reporting(config: RelayConfig, status: Arc<RelayStatus>) -> Result<Self, RelayError> {
+        status.update(|status| {
+            status.caught_up = false;
+            status.failed_transaction = None;
+        });
         status.set_state(RelayState::Starting);
         let lock = RelayLock::acquire(&config.position_store_url, &config.name, || {
             status.set_state(RelayState::WaitingForLock);
@@ -68,19 +72,28 @@ impl Relay {
             heartbeat: config.heartbeat,
         };
         let stream = binlog::open(&settings, &position).await?;
+        // Read after the stream is open, so it includes everything the stream will return
+        // first; the relay is ready once it delivered up to here (`/readyz`).
+        let start_target = binlog::current_position(&config.cdc_url).await?;
         let publisher = Publisher::new(&config.kafka_bootstrap_servers, config.linger)?;
 
         status.update(|status| {
             status.read_position = position.to_string();
             status.delivered_position = position.to_string();
             status.stored_position = position.to_string();
+            status.start_target = start_target.to_string();
             status.events_in_flight = 0;
         });
         status.set_state(RelayState::Relaying);
+        status.set_caught_up(position.covers(&start_target));
         let pipeline = Pipeline {
             config,
             lock,
-            source: BinlogSource { stream, position },
+            source: BinlogSource {
+                stream,
+                position,
+                start_target,
+            },
             publisher,
             store,
             status: Arc::clone(&status),

@@ -68,6 +68,26 @@ impl RelayLock {
         }
     }
 
+    /// Takes the lock unless another process holds it for longer than `wait`; `None` then.
+    /// An operator's command takes it so that no relay with that name runs meanwhile.
+    pub async fn try_acquire(
+        url: &str,
+        relay_name: &str,
+        wait: Duration,
+    ) -> Result<Option<Self>, RelayError> {
+        let name = lock_name(relay_name);
+        let mut connection = MySqlConnection::connect(url).await.map_err(|error| {
+            RelayError::Connect(format!("cannot connect to take the relay lock: {error}"))
+        })?;
+        let granted: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(&name)
+            .bind(wait.as_secs_f64())
+            .fetch_one(&mut connection)
+            .await
+            .map_err(RelayError::PositionStore)?;
+        Ok((granted == Some(1)).then_some(Self { connection, name }))
+    }
+
     /// Completes when the lock can no longer be shown to be held: the connection failed or
     /// the lock was released behind the relay's back.
     pub async fn lost(mut self) -> RelayError {

@@ -4,7 +4,7 @@
 //! never by position: a column added in the middle of the table would otherwise shift every
 //! value after it into the wrong field.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use events::kafka::{CAUSATION_ID, CORRELATION_ID, PARTITION_KEY, TRACEPARENT, TRACESTATE};
 use mysql_async::Value;
@@ -38,23 +38,93 @@ pub struct OutboxRow {
 
 impl OutboxRow {
     /// Reads the after image of an inserted row. `table` is `schema.outbox`, for messages.
+    ///
+    /// The columns that become the CloudEvent's id, type, source and subject (and the record's
+    /// key) must not be empty: consumers refuse such an event, so publishing it would only
+    /// move the problem to every consumer's dead letters. The relay stops on the row instead.
     pub fn from_binlog_row(schema: &str, table: &str, row: &BinlogRow) -> Result<Self, RelayError> {
         let columns = Columns { table, row };
         Ok(Self {
             schema: schema.to_owned(),
-            id: columns.text("id")?,
+            id: columns.non_empty_text("id")?,
             aggregate_type: columns.text("aggregatetype")?,
-            aggregate_id: columns.text("aggregateid")?,
-            event_type: columns.text("type")?,
+            aggregate_id: columns.non_empty_text("aggregateid")?,
+            event_type: columns.non_empty_text("type")?,
             payload: columns.bytes("payload")?,
-            topic: columns.text("topic")?,
-            source: columns.text("source")?,
+            topic: columns.non_empty_text("topic")?,
+            source: columns.non_empty_text("source")?,
             traceparent: columns.optional_text("traceparent")?,
             tracestate: columns.optional_text("tracestate")?,
             correlation_id: columns.optional_text("correlationid")?,
             causation_id: columns.optional_text("causationid")?,
             occurred_at: columns.timestamp("occurred_at")?,
         })
+    }
+
+    /// Reads the rows of `<schema>.outbox` with the given ids from the table itself, in no
+    /// particular order; ids that are not there are left out. For rows the binlog carries
+    /// only as a statement (an operator's `republish`, docs/adr/0026). `schema` must be a
+    /// plain identifier (a configured context schema).
+    pub async fn read_from_table(
+        pool: &sqlx::MySqlPool,
+        schema: &str,
+        ids: &[String],
+    ) -> Result<Vec<Self>, RelayError> {
+        type TableRow = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let table = format!("{schema}.outbox");
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let statement = format!(
+                "SELECT id, aggregatetype, aggregateid, `type`, payload, topic, source, traceparent,
+                        tracestate, correlationid, causationid,
+                        DATE_FORMAT(occurred_at, '%Y-%m-%d %H:%i:%s.%f')
+                 FROM `{schema}`.outbox WHERE id IN ({placeholders})"
+            );
+            let mut query = sqlx::query_as::<_, TableRow>(sqlx::AssertSqlSafe(statement));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            let found = query.fetch_all(pool).await.map_err(RelayError::PositionStore)?;
+            for row in found {
+                let occurred_at = NaiveDateTime::parse_from_str(&row.11, "%Y-%m-%d %H:%M:%S%.f")
+                    .map_err(|error| RelayError::InvalidColumn {
+                        table: table.clone(),
+                        column: "occurred_at",
+                        reason: error.to_string(),
+                    })?
+                    .and_utc();
+                rows.push(Self {
+                    schema: schema.to_owned(),
+                    id: row.0,
+                    aggregate_type: row.1,
+                    aggregate_id: row.2,
+                    event_type: row.3,
+                    payload: row.4.into_bytes(),
+                    topic: row.5,
+                    source: row.6,
+                    traceparent: row.7,
+                    tracestate: row.8,
+                    correlation_id: row.9,
+                    causation_id: row.10,
+                    occurred_at,
+                });
+            }
+        }
+        Ok(rows)
     }
 
     /// The CloudEvent of this row, following the platform's conventions (`events::envelope`):
@@ -154,17 +224,28 @@ impl Columns<'_> {
             .ok_or_else(|| self.invalid(column, "NULL in a NOT NULL column".to_owned()))
     }
 
-    /// A `DATETIME(6)` in UTC, which the binlog carries as its calendar fields.
+    fn non_empty_text(&self, column: &'static str) -> Result<String, RelayError> {
+        let text = self.text(column)?;
+        if text.is_empty() {
+            return Err(self.invalid(column, "empty, but it names the event".to_owned()));
+        }
+        Ok(text)
+    }
+
+    /// A `DATETIME(6)` in UTC, which the binlog carries as its calendar fields. The year must
+    /// have four digits, as in every `DATETIME` MariaDB writes and every RFC 3339 time: the
+    /// binlog's packing has room for later years, and such a year would make an event no
+    /// consumer can read (the `binlog_stream` fuzz target checks for that).
     fn timestamp(&self, column: &'static str) -> Result<DateTime<Utc>, RelayError> {
         match self.value(column)? {
-            &Value::Date(year, month, day, hour, minute, second, micros) => {
-                NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day))
-                    .and_then(|date| {
-                        date.and_hms_micro_opt(u32::from(hour), u32::from(minute), u32::from(second), micros)
-                    })
-                    .map(|time| time.and_utc())
-                    .ok_or_else(|| self.invalid(column, "not a valid calendar time".to_owned()))
-            }
+            &Value::Date(year, month, day, hour, minute, second, micros) => Some(year)
+                .filter(|year| *year <= 9999)
+                .and_then(|year| NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day)))
+                .and_then(|date| {
+                    date.and_hms_micro_opt(u32::from(hour), u32::from(minute), u32::from(second), micros)
+                })
+                .map(|time| time.and_utc())
+                .ok_or_else(|| self.invalid(column, "not a valid calendar time".to_owned())),
             other => Err(self.invalid(column, format!("expected DATETIME, found {other:?}"))),
         }
     }
@@ -174,6 +255,93 @@ impl Columns<'_> {
 mod tests {
     use super::*;
     use cloudevents::AttributesReader;
+    use mysql_async::Column;
+    use mysql_async::consts::ColumnType;
+    use std::sync::Arc;
+
+    /// The after image of an outbox insert, every column named as with FULL row metadata.
+    fn binlog_row(replace: (&str, Value)) -> BinlogRow {
+        let text = |text: &str| Value::Bytes(text.as_bytes().to_vec());
+        let values: Vec<(&str, Value)> = [
+            ("id", text("0190f1e2-0000-7000-8000-000000000001")),
+            ("aggregatetype", text("order")),
+            ("aggregateid", text("order-1")),
+            ("type", text("commerce.order.placed.v1")),
+            ("payload", text("{}")),
+            ("topic", text("commerce.ordering.order")),
+            ("source", text("commerce/ordering/place-order")),
+            ("traceparent", Value::NULL),
+            ("tracestate", Value::NULL),
+            ("correlationid", Value::NULL),
+            ("causationid", Value::NULL),
+            ("occurred_at", Value::Date(2025, 1, 31, 12, 34, 56, 0)),
+        ]
+        .into_iter()
+        .map(|(name, value)| {
+            if name == replace.0 {
+                (name, replace.1.clone())
+            } else {
+                (name, value)
+            }
+        })
+        .collect();
+        let columns: Arc<[Column]> = values
+            .iter()
+            .map(|(name, _)| Column::new(ColumnType::MYSQL_TYPE_VARCHAR).with_name(name.as_bytes()))
+            .collect();
+        BinlogRow::new(
+            values
+                .into_iter()
+                .map(|(_, value)| Some(BinlogValue::Value(value)))
+                .collect(),
+            columns,
+        )
+    }
+
+    fn read(row: &BinlogRow) -> Result<OutboxRow, RelayError> {
+        OutboxRow::from_binlog_row("ordering", "ordering.outbox", row)
+    }
+
+    #[test]
+    fn an_outbox_insert_is_read_by_column_name() {
+        let row = read(&binlog_row(("tracestate", Value::Bytes(b"vendor=1".to_vec())))).expect("a valid row");
+
+        assert_eq!(row.aggregate_id, "order-1");
+        assert_eq!(row.tracestate.as_deref(), Some("vendor=1"));
+        assert_eq!(row.traceparent, None);
+    }
+
+    #[test]
+    fn a_row_whose_event_would_have_an_empty_id_type_source_or_subject_stops_the_relay() {
+        for column in ["id", "aggregateid", "type", "source", "topic"] {
+            let error = read(&binlog_row((column, Value::Bytes(Vec::new())))).expect_err("refused");
+
+            assert!(
+                matches!(&error, RelayError::InvalidColumn { column: named, .. } if *named == column),
+                "{column}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_occurred_at_beyond_the_year_9999_stops_the_relay() {
+        let error = read(&binlog_row((
+            "occurred_at",
+            Value::Date(10_000, 1, 1, 0, 0, 0, 0),
+        )))
+        .expect_err("refused");
+
+        assert!(
+            matches!(
+                &error,
+                RelayError::InvalidColumn {
+                    column: "occurred_at",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
 
     fn row() -> OutboxRow {
         OutboxRow {

@@ -52,10 +52,12 @@ pub(crate) struct Pipeline {
     pub status: Arc<RelayStatus>,
 }
 
-/// Where the reader reads: the open binlog stream and the position it was opened at.
+/// Where the reader reads: the open binlog stream, the position it was opened at, and the
+/// server's position just after it was opened (delivering up to there makes the relay ready).
 pub(crate) struct BinlogSource {
     pub stream: mysql_async::BinlogStream,
     pub position: GtidPosition,
+    pub start_target: GtidPosition,
 }
 
 /// What ends the reader from outside the stream: a requested shutdown (a clean stop), or the
@@ -80,7 +82,7 @@ impl Pipeline {
         let committer = tokio::spawn(commit_loop(
             pending_receiver,
             store.clone(),
-            source.position.clone(),
+            (source.position.clone(), source.start_target.clone()),
             config.clone(),
             Arc::clone(&status),
         ));
@@ -115,6 +117,7 @@ async fn read_loop(
     let BinlogSource {
         mut stream,
         mut position,
+        ..
     } = source;
     let tables = OutboxTables::new(config.schemas.iter().cloned());
     let mut assembler = Assembler::new(tables.clone());
@@ -136,9 +139,16 @@ async fn read_loop(
             Ok(None) => return Err(RelayError::StreamEnded),
             Ok(Some(event)) => event?,
         };
-        let decoded = binlog::decode(&event, &stream, &tables)?;
-        let Some(committed) = assembler.push(decoded)? else {
-            continue;
+        let pushed = binlog::decode(&event, &stream, &tables).and_then(|decoded| assembler.push(decoded));
+        let committed = match pushed {
+            Ok(Some(committed)) => committed,
+            Ok(None) => continue,
+            Err(error) => {
+                // Named on `/healthz`: the GTID an operator's `skip` or `republish` needs.
+                let transaction = assembler.open_gtid().map(|gtid| gtid.to_string());
+                status.update(|status| status.failed_transaction = transaction);
+                return Err(error);
+            }
         };
         position.advance(committed.gtid);
         // Waits while too many events wait for their reports (Kafka slow or down): reading
@@ -198,10 +208,11 @@ async fn publish(
 async fn commit_loop(
     mut pending: mpsc::Receiver<Pending>,
     store: PositionStore,
-    start: GtidPosition,
+    (start, start_target): (GtidPosition, GtidPosition),
     config: RelayConfig,
     status: Arc<RelayStatus>,
 ) -> Result<(), RelayError> {
+    let mut caught_up = start.covers(&start_target);
     let mut delivered = Delivered {
         position: start.clone(),
         file: String::new(),
@@ -261,6 +272,11 @@ async fn commit_loop(
                 for gtid in delivered.position.iter() {
                     metrics::gauge!("outbox_relay_delivered_sequence", "domain" => gtid.domain.to_string())
                         .set(gtid.sequence as f64);
+                }
+                if !caught_up && delivered.position.covers(&start_target) {
+                    caught_up = true;
+                    status.set_caught_up(true);
+                    tracing::info!(position = %delivered.position, "Caught up with the binlog as it was at the start.");
                 }
                 status.update(|status| {
                     status.delivered_position = delivered.position.to_string();

@@ -59,6 +59,11 @@ impl Assembler {
         &self.file
     }
 
+    /// The transaction being read, if one is open: where the relay stands when it fails.
+    pub fn open_gtid(&self) -> Option<Gtid> {
+        self.open.as_ref().map(|open| open.gtid)
+    }
+
     /// Feeds one event; returns the group it completed, if any.
     pub fn push(&mut self, decoded: Decoded) -> Result<Option<Committed>, RelayError> {
         let Decoded {
@@ -151,21 +156,25 @@ impl Assembler {
         }
         if first_word == "ROLLBACK" && self.open.as_ref().is_some_and(|open| !open.rows.is_empty()) {
             // ROLLBACK TO SAVEPOINT in the binlog: whether it undid outbox rows cannot be told.
+            let table = self
+                .open
+                .as_ref()
+                .and_then(|open| open.rows.first())
+                .map(|row| format!("{}.{}", row.schema, crate::binlog::OUTBOX_TABLE))
+                .unwrap_or_default();
             return Err(RelayError::StatementOnOutbox {
                 kind: "ROLLBACK TO SAVEPOINT in a transaction",
+                table,
                 schema: schema.to_owned(),
                 query: statement.to_owned(),
                 gtid: self.open.as_ref().map(|open| open.gtid),
                 log_pos,
             });
         }
-        if self.tables.statement_touches_outbox(schema, statement) {
-            let dml = matches!(
-                first_word.as_str(),
-                "INSERT" | "REPLACE" | "UPDATE" | "DELETE" | "LOAD"
-            );
+        if let Some(touched) = self.tables.touched_outbox(schema, statement) {
             return Err(RelayError::StatementOnOutbox {
-                kind: if dml { "statement-logged DML" } else { "DDL" },
+                kind: statement_kind(&first_word),
+                table: touched.to_string(),
                 schema: schema.to_owned(),
                 query: statement.chars().take(200).collect(),
                 gtid: self.open.as_ref().map(|open| open.gtid),
@@ -196,6 +205,15 @@ impl Assembler {
             log_pos,
             timestamp,
         })
+    }
+}
+
+/// How a statement that touches an outbox is described, by its first word (uppercase).
+pub fn statement_kind(first_word: &str) -> &'static str {
+    if matches!(first_word, "INSERT" | "REPLACE" | "UPDATE" | "DELETE" | "LOAD") {
+        "statement-logged DML"
+    } else {
+        "DDL"
     }
 }
 
@@ -296,7 +314,12 @@ mod tests {
         let error = assembler
             .push(query("ALTER TABLE outbox DROP COLUMN topic"))
             .expect_err("refused");
-        assert!(error.to_string().starts_with("DDL on an outbox table"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("DDL on ordering.outbox in transaction 0-1-7"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -307,7 +330,13 @@ mod tests {
         let error = assembler
             .push(query("INSERT INTO outbox (id) VALUES ('x')"))
             .expect_err("refused");
-        assert!(error.to_string().starts_with("statement-logged DML"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("statement-logged DML on ordering.outbox in transaction 0-1-8"),
+            "{error}"
+        );
+        assert_eq!(assembler.open_gtid().map(|gtid| gtid.sequence), Some(8));
     }
 
     #[test]

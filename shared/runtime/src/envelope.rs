@@ -7,7 +7,7 @@
 //! clients may branch on; `message` is for humans and may change. The cause of a 5xx is logged
 //! once, inside the request's span, and never sent to the client.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -226,14 +226,23 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
                 error.body_text()
             ),
         ),
-        JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                "The body is larger than this endpoint accepts.",
-            )
-        }
+        JsonRejection::BytesRejection(error) => body_rejection(error),
         other => ApiError::bad_request("UNREADABLE_BODY", other.body_text()),
+    }
+}
+
+/// The answer, in the envelope, to a request whose body could not be read: `413
+/// BODY_TOO_LARGE` past the function's body limit, `400 UNREADABLE_BODY` otherwise. For
+/// handlers that take the raw body (`Bytes`) rather than [`Json`].
+pub fn body_rejection(rejection: &BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            "The body is larger than this endpoint accepts.",
+        )
+    } else {
+        ApiError::bad_request("UNREADABLE_BODY", rejection.body_text())
     }
 }
 

@@ -95,17 +95,13 @@ impl HttpFunction {
                     })
                 }),
             )
-            .route("/readyz", get(move || readyz(Arc::clone(&checks))));
+            .route("/readyz", get(move || readyz(Arc::clone(&checks))))
+            // The fallback applies to the routes registered before it, so each router needs it.
+            .method_not_allowed_fallback(method_not_allowed);
         let routes = self
             .routes
             .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such route.") })
-            .method_not_allowed_fallback(|| async {
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "METHOD_NOT_ALLOWED",
-                    "This route does not accept that method.",
-                )
-            })
+            .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit));
         // Scrapes of /metrics are left out of the HTTP metrics they report on.
         let router = probes.merge(routes).layer(middleware::from_fn(request_scope));
@@ -139,6 +135,14 @@ impl HttpFunction {
             }
         }
     }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "This route does not accept that method.",
+    )
 }
 
 #[derive(Serialize)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -53,8 +54,14 @@ struct Handled {
 async fn receive<H: EventHandler>(
     State(shared): State<Arc<Shared<H>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A body past the limit is answered in the envelope like every other refusal, so the
+    // sender's dead letter says why; axum's own answer is plain text.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return envelope::body_rejection(&rejection).into_response(),
+    };
     let event = match cloudevents::binding::http::to_event(&headers, body.to_vec()) {
         Ok(event) => event,
         Err(error) => {

@@ -287,6 +287,47 @@ async fn a_post_that_is_not_a_cloud_event_is_refused_without_reaching_the_handle
     assert!(handler.seen.lock().expect("lock").is_empty());
 }
 
+#[tokio::test]
+async fn a_cloud_event_larger_than_the_body_limit_is_refused_in_the_envelope() {
+    let handler = Arc::new(Recorder::default());
+    let router = HttpFunction::new(runtime::knative::router(
+        Arc::clone(&handler),
+        "test-function".to_owned(),
+    ))
+    .body_limit(1024)
+    .into_router();
+    let request = Request::post("/")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "e-5")
+        .header("ce-source", "commerce/test")
+        .header("ce-type", "test.ok.v1")
+        .body(Body::from("x".repeat(2048)))
+        .expect("request");
+
+    let (status, body) = call(router, request).await;
+
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["code"], "BODY_TOO_LARGE");
+    assert!(handler.seen.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn the_probes_called_with_another_method_answer_in_the_envelope() {
+    for path in ["/healthz", "/readyz"] {
+        let (status, body) = call(
+            HttpFunction::new(things()).into_router(),
+            Request::post(path).body(Body::empty()).expect("request"),
+        )
+        .await;
+
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("METHOD_NOT_ALLOWED")),
+            "{path}"
+        );
+    }
+}
+
 fn fixture(name: &str) -> aws_lambda_events::event::kafka::KafkaEvent {
     let path = format!(
         "{}/../../events/fixtures/lambda/{name}",

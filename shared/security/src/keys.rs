@@ -253,6 +253,23 @@ impl Jwks {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The public keys from the environment: inline in `JWT_JWKS`, or in the file named by
+    /// `JWT_JWKS_FILE`. Verifiers read them so, and so does the function that publishes them:
+    /// neither needs a private key.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let json = match runtime::config::required("JWT_JWKS") {
+            Ok(json) => json,
+            Err(_) => {
+                let path = runtime::config::required("JWT_JWKS_FILE").map_err(|_| {
+                    anyhow::anyhow!("set JWT_JWKS (the JWKS JSON) or JWT_JWKS_FILE (its path)")
+                })?;
+                std::fs::read_to_string(Path::new(&path))
+                    .map_err(|error| anyhow::anyhow!("cannot read the JWKS {path}: {error}"))?
+            }
+        };
+        Ok(Self::from_json(&json)?)
+    }
+
     /// The decoding key of each usable key by id. Keys of other types or curves are refused
     /// rather than skipped, so a misconfigured set fails at start-up.
     pub(crate) fn decoding_keys(&self) -> Result<Vec<(String, DecodingKey)>, KeyError> {

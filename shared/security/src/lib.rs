@@ -6,7 +6,8 @@
 //!   from AWS Secrets Manager or SSM Parameter Store ([`aws`]).
 //! - [`token`]: short-lived access tokens. [`TokenIssuer`] signs them (only the identity
 //!   context does); [`AccessTokenVerifier`] checks them locally in every function against the
-//!   JWKS, with the algorithm pinned and `exp`, `iss`, `aud` and `sub` required.
+//!   JWKS, with the algorithm pinned, the type `at+jwt` and `exp`, `iss`, `aud` and `sub`
+//!   required.
 //! - [`extract`]: axum extractors, so a handler's signature shows who may call it:
 //!   [`AuthenticatedUser`] (any valid bearer token), [`Admin`] (the admin role), and
 //!   [`AccessClaims`] itself when a handler needs the session id.
@@ -25,4 +26,4 @@ pub mod token;
 pub use extract::{Admin, AuthenticatedUser};
 pub use keys::{Jwks, PublicJwk, SigningKeys};
 pub use role::Role;
-pub use token::{AccessClaims, AccessTokenVerifier, IssuedToken, TokenError, TokenIssuer};
+pub use token::{AccessClaims, AccessTokenVerifier, IssuedToken, KeyIdPreview, TokenError, TokenIssuer};

@@ -1,8 +1,11 @@
 //! Access tokens: short-lived EdDSA JWTs, issued by the identity context and verified locally
 //! by every function against the published JWKS.
+//!
+//! Their header says what they are: `typ` is `at+jwt`, the JWT access-token type of RFC 9068.
+//! A verifier refuses any other type, so no other JWT ever signed with the same keys (an ID
+//! token, a link in an e-mail) can be presented as an access token.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -18,6 +21,9 @@ pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The `typ` header of an access token (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,10 +52,12 @@ pub enum TokenError {
     Malformed,
     #[error("the token's algorithm is not EdDSA")]
     WrongAlgorithm,
+    #[error("the token's type is not at+jwt")]
+    WrongType,
     #[error("the token names no key id")]
     MissingKeyId,
-    #[error("the token's key id {0:?} is not in the JWKS")]
-    UnknownKeyId(String),
+    #[error("the token's key id {0} is not in the JWKS")]
+    UnknownKeyId(KeyIdPreview),
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token has expired")]
@@ -81,6 +89,61 @@ impl From<jsonwebtoken::errors::Error> for TokenError {
             _ => Self::Malformed,
         }
     }
+}
+
+/// The start of a key id that no key has, for the logs.
+///
+/// The key id of a refused token was chosen by whoever sent it: it can be kilobytes long or
+/// hold line breaks meant to forge log lines. Only its first characters are kept, escaped,
+/// with its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIdPreview {
+    /// The first characters, escaped.
+    shown: String,
+    /// The whole key id's length in bytes.
+    length: usize,
+    truncated: bool,
+}
+
+impl KeyIdPreview {
+    /// How many characters of the key id are kept.
+    pub const SHOWN_CHARACTERS: usize = 24;
+
+    pub fn of(kid: &str) -> Self {
+        Self {
+            shown: kid
+                .chars()
+                .take(Self::SHOWN_CHARACTERS)
+                .flat_map(char::escape_debug)
+                .collect(),
+            length: kid.len(),
+            truncated: kid.chars().nth(Self::SHOWN_CHARACTERS).is_some(),
+        }
+    }
+}
+
+impl std::fmt::Display for KeyIdPreview {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.truncated {
+            write!(formatter, "\"{}…\" ({} bytes)", self.shown, self.length)
+        } else {
+            write!(formatter, "\"{}\"", self.shown)
+        }
+    }
+}
+
+/// Whether a `typ` header names an access token: `at+jwt`, or its media type
+/// `application/at+jwt` (RFC 9068 §2.1, compared without case as media types are).
+fn is_access_token_type(typ: Option<&str>) -> bool {
+    let Some(typ) = typ else {
+        return false;
+    };
+    let typ = typ.trim();
+    let subtype = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    subtype.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
 }
 
 /// A signed access token and when it expires.
@@ -191,6 +254,7 @@ impl TokenIssuer {
     pub fn sign(&self, claims: AccessClaims) -> Result<IssuedToken, TokenError> {
         let key = self.keys.newest();
         let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(key.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|error| TokenError::Signing(error.to_string()))?;
@@ -203,8 +267,8 @@ impl TokenIssuer {
     }
 }
 
-/// Verifies access tokens locally against a JWKS: EdDSA only, a known `kid`, a good signature,
-/// and `exp`, `nbf`, `iss`, `aud` and `sub` as expected.
+/// Verifies access tokens locally against a JWKS: EdDSA only, type `at+jwt`, a known `kid`, a
+/// good signature, and `exp`, `nbf`, `iss`, `aud` and `sub` as expected.
 #[derive(Clone)]
 pub struct AccessTokenVerifier {
     keys: HashMap<String, DecodingKey>,
@@ -254,22 +318,11 @@ impl AccessTokenVerifier {
     }
 
     /// Configuration from the environment: `JWT_ISSUER`, `JWT_AUDIENCE`, and the JWKS either
-    /// inline in `JWT_JWKS` or in the file named by `JWT_JWKS_FILE`.
+    /// inline in `JWT_JWKS` or in the file named by `JWT_JWKS_FILE` (see [`Jwks::from_env`]).
     pub fn from_env() -> anyhow::Result<Self> {
         let issuer = runtime::config::required("JWT_ISSUER")?;
         let audience = runtime::config::required("JWT_AUDIENCE")?;
-        let json = match runtime::config::required("JWT_JWKS") {
-            Ok(json) => json,
-            Err(_) => {
-                let path = runtime::config::required("JWT_JWKS_FILE").map_err(|_| {
-                    anyhow::anyhow!("set JWT_JWKS (the JWKS JSON) or JWT_JWKS_FILE (its path)")
-                })?;
-                std::fs::read_to_string(Path::new(&path))
-                    .map_err(|error| anyhow::anyhow!("cannot read the JWKS {path}: {error}"))?
-            }
-        };
-        let jwks = Jwks::from_json(&json)?;
-        Ok(Self::try_new(jwks, issuer, audience)?)
+        Ok(Self::try_new(Jwks::from_env()?, issuer, audience)?)
     }
 
     /// The key ids this verifier accepts.
@@ -286,11 +339,14 @@ impl AccessTokenVerifier {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::WrongAlgorithm);
         }
+        if !is_access_token_type(header.typ.as_deref()) {
+            return Err(TokenError::WrongType);
+        }
         let kid = header.kid.ok_or(TokenError::MissingKeyId)?;
         let key = self
             .keys
             .get(&kid)
-            .ok_or_else(|| TokenError::UnknownKeyId(kid.clone()))?;
+            .ok_or_else(|| TokenError::UnknownKeyId(KeyIdPreview::of(&kid)))?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)?;
         Ok(data.claims)
     }
@@ -402,7 +458,7 @@ mod tests {
             .token;
         assert_eq!(
             verifier_of(&trusted).verify(&token),
-            Err(TokenError::UnknownKeyId("key-9".to_owned()))
+            Err(TokenError::UnknownKeyId(KeyIdPreview::of("key-9")))
         );
     }
 
@@ -425,16 +481,86 @@ mod tests {
         );
     }
 
+    /// The header the issuer writes, without the key id.
+    fn access_token_header() -> Header {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header
+    }
+
     #[test]
     fn a_token_without_a_kid_is_refused() {
         let issuer = issuer();
         let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::EdDSA),
+            &access_token_header(),
             &claims(&issuer),
             &issuer.keys.newest().encoding,
         )
         .expect("sign");
         assert_eq!(verifier_of(&issuer).verify(&token), Err(TokenError::MissingKeyId));
+    }
+
+    #[test]
+    fn issued_tokens_say_they_are_access_tokens() {
+        let issuer = issuer();
+        let token = issuer
+            .issue(Uuid::now_v7(), &[Role::Customer])
+            .expect("issue")
+            .token;
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    }
+
+    #[test]
+    fn a_jwt_of_another_type_signed_with_a_trusted_key_is_refused() {
+        let issuer = issuer();
+        for typ in [Some("JWT"), Some("id+jwt"), Some("at+jwt+x"), None] {
+            let mut header = access_token_header();
+            header.typ = typ.map(str::to_owned);
+            header.kid = Some("key-1".to_owned());
+            let token = jsonwebtoken::encode(&header, &claims(&issuer), &issuer.keys.newest().encoding)
+                .expect("sign");
+            assert_eq!(
+                verifier_of(&issuer).verify(&token),
+                Err(TokenError::WrongType),
+                "{typ:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_media_type_form_of_the_access_token_type_is_accepted() {
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+            assert!(is_access_token_type(Some(typ)), "{typ}");
+        }
+        for typ in ["", "jwt", "application/jwt", "text/at+jwt", "application/"] {
+            assert!(!is_access_token_type(Some(typ)), "{typ}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_kid_is_reported_shortened_and_escaped() {
+        let issuer = issuer();
+        let forged_kid = format!("line one\nINFO forged log line {}", "x".repeat(10_000));
+        let mut header = access_token_header();
+        header.kid = Some(forged_kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &claims(&issuer), &issuer.keys.newest().encoding).expect("sign");
+        let error = verifier_of(&issuer).verify(&token).expect_err("unknown kid");
+        let logged = error.to_string();
+        assert!(matches!(error, TokenError::UnknownKeyId(_)), "{error:?}");
+        assert!(logged.len() < 120, "{logged}");
+        assert!(!logged.contains('\n'), "{logged}");
+        assert!(logged.contains(r"line one\nINFO"), "{logged}");
+        assert!(
+            logged.contains(&format!("({} bytes)", forged_kid.len())),
+            "{logged}"
+        );
+        assert_eq!(
+            KeyIdPreview::of("key-9").to_string(),
+            "\"key-9\"",
+            "a short key id is shown whole"
+        );
     }
 
     #[test]
@@ -509,7 +635,7 @@ mod tests {
     #[test]
     fn a_token_missing_a_required_claim_is_refused() {
         let issuer = issuer();
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = access_token_header();
         header.kid = Some("key-1".to_owned());
         let mut payload = serde_json::to_value(claims(&issuer)).expect("claims");
         if let Some(object) = payload.as_object_mut() {

@@ -1,13 +1,15 @@
 //! `template.yaml` as the registry of the platform's functions.
 //!
-//! The SAM template is what AWS deploys, so it is also what the local stack starts: every
-//! `AWS::Serverless::Function` becomes a [`FunctionSpec`] with its binary, its context, its
-//! HTTP routes (`HttpApi` events), its Kafka subscriptions (`SelfManagedKafka` / `MSK`
-//! events), its schedules and its literal environment. CloudFormation intrinsics (`!Ref`,
-//! `!Sub`, …) only make sense in AWS; values built with them are left out, and the local stack
-//! supplies its own (database URLs, bootstrap servers).
+//! The SAM template is what AWS deploys, so it is also what the local stack starts and what
+//! the Knative manifests are generated from: every `AWS::Serverless::Function` becomes a
+//! [`FunctionSpec`] with its binary, its context, its HTTP routes (`HttpApi` events), its
+//! Kafka subscriptions (`SelfManagedKafka` / `MSK` events), its schedules, its literal
+//! environment, and its timeout and memory (the function's own or the template's `Globals`).
+//! CloudFormation intrinsics (`!Ref`, `!Sub`, …) only make sense in AWS: values built with them
+//! are left out and only their variables' names are kept ([`FunctionSpec::intrinsic_environment`]),
+//! so every other platform can supply its own (database URLs, token settings).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_yaml::Value;
@@ -17,7 +19,23 @@ use serde_yaml::Value;
 pub struct Registry {
     /// Sorted by function name, so ports and logs are assigned in a stable order.
     pub functions: Vec<FunctionSpec>,
+    /// The HTTP API's CORS settings (`CorsConfiguration` of the `AWS::Serverless::HttpApi`).
+    pub cors: Option<Cors>,
 }
+
+/// Which browser origins may call the HTTP API, with which methods and headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+}
+
+/// What SAM uses when neither the function nor `Globals` sets a timeout: 3 seconds.
+pub const SAM_DEFAULT_TIMEOUT_SECONDS: u32 = 3;
+
+/// What SAM uses when neither the function nor `Globals` sets the memory: 128 MB.
+pub const SAM_DEFAULT_MEMORY_MB: u32 = 128;
 
 /// One deployable function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +49,21 @@ pub struct FunctionSpec {
     pub routes: Vec<Route>,
     pub subscriptions: Vec<Subscription>,
     pub schedules: Vec<String>,
-    /// Literal environment variables (intrinsics left out).
+    /// Literal environment variables, `Globals` first and the function's own over them
+    /// (intrinsics left out).
     pub environment: BTreeMap<String, String>,
+    /// Variables whose value is an intrinsic (a parameter, a secret resolved at deploy time):
+    /// only AWS can fill them in, so only their names are kept, sorted.
+    pub intrinsic_environment: Vec<String>,
+    /// How long one invocation may run (`Timeout`).
+    pub timeout_seconds: u32,
+    /// The memory of one instance (`MemorySize`).
+    pub memory_mb: u32,
+    /// How many requests one instance may serve at a time where an instance serves several
+    /// (Knative's `containerConcurrency`): `Metadata.Knative.ContainerConcurrency`. Lambda
+    /// always serves one, so the setting is for the other platforms only; unset, they choose
+    /// by the kind of function.
+    pub container_concurrency: Option<u32>,
 }
 
 /// An HTTP route of the public API: `POST /orders`.
@@ -70,14 +101,24 @@ impl Registry {
 
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let document: Value = serde_yaml::from_str(text)?;
+        let globals = Globals::read(&document);
         let mut functions = Vec::new();
+        let mut cors = None;
         if let Some(resources) = document.get("Resources").and_then(Value::as_mapping) {
             for (logical_id, resource) in resources {
-                if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
-                    continue;
+                match resource.get("Type").and_then(Value::as_str) {
+                    Some("AWS::Serverless::Function") => {
+                        let logical_id = logical_id.as_str().unwrap_or_default().to_owned();
+                        functions.push(function_spec(logical_id, resource, &globals)?);
+                    }
+                    Some("AWS::Serverless::HttpApi") => {
+                        cors = resource
+                            .get("Properties")
+                            .and_then(|properties| properties.get("CorsConfiguration"))
+                            .map(cors_settings);
+                    }
+                    _ => {}
                 }
-                let logical_id = logical_id.as_str().unwrap_or_default().to_owned();
-                functions.push(function_spec(logical_id, resource)?);
             }
         }
         functions.sort_by(|left, right| left.name.cmp(&right.name));
@@ -87,7 +128,7 @@ impl Registry {
                 problem: format!("binary {} is declared twice", pair[1].name),
             });
         }
-        Ok(Self { functions })
+        Ok(Self { functions, cors })
     }
 
     pub fn function(&self, name: &str) -> Option<&FunctionSpec> {
@@ -102,7 +143,83 @@ impl Registry {
     }
 }
 
-fn function_spec(logical_id: String, resource: &Value) -> Result<FunctionSpec, TemplateError> {
+/// What `Globals.Function` gives every function unless the function says otherwise.
+#[derive(Debug, Default)]
+struct Globals {
+    environment: Environment,
+    timeout_seconds: Option<u32>,
+    memory_mb: Option<u32>,
+}
+
+impl Globals {
+    fn read(document: &Value) -> Self {
+        let Some(function) = document
+            .get("Globals")
+            .and_then(|globals| globals.get("Function"))
+        else {
+            return Self::default();
+        };
+        Self {
+            environment: Environment::read(function),
+            timeout_seconds: number(function.get("Timeout")),
+            memory_mb: number(function.get("MemorySize")),
+        }
+    }
+}
+
+/// The `Environment.Variables` of a function or of `Globals`, split into literal values and
+/// the names of variables set with intrinsics.
+#[derive(Debug, Default, Clone)]
+struct Environment {
+    literal: BTreeMap<String, String>,
+    intrinsic: BTreeSet<String>,
+}
+
+impl Environment {
+    fn read(properties: &Value) -> Self {
+        let mut environment = Self::default();
+        let variables = properties
+            .get("Environment")
+            .and_then(|environment| environment.get("Variables"))
+            .and_then(Value::as_mapping);
+        for (key, value) in variables.into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            environment.set(key.to_owned(), literal(value));
+        }
+        environment
+    }
+
+    /// A later setting of a variable replaces an earlier one, whichever kind either is.
+    fn set(&mut self, name: String, value: Option<String>) {
+        match value {
+            Some(value) => {
+                self.intrinsic.remove(&name);
+                self.literal.insert(name, value);
+            }
+            None => {
+                self.literal.remove(&name);
+                self.intrinsic.insert(name);
+            }
+        }
+    }
+
+    /// `self` with `over`'s variables replacing its own.
+    fn overridden_by(mut self, over: Self) -> Self {
+        for (name, value) in over.literal {
+            self.set(name, Some(value));
+        }
+        for name in over.intrinsic {
+            self.set(name, None);
+        }
+        self
+    }
+}
+
+fn function_spec(
+    logical_id: String,
+    resource: &Value,
+    globals: &Globals,
+) -> Result<FunctionSpec, TemplateError> {
     let invalid = |problem: &str| TemplateError::Invalid {
         logical_id: logical_id.clone(),
         problem: problem.to_owned(),
@@ -120,17 +237,23 @@ fn function_spec(logical_id: String, resource: &Value) -> Result<FunctionSpec, T
         .and_then(|tags| tags.get("context"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let environment = properties
-        .and_then(|properties| properties.get("Environment"))
-        .and_then(|environment| environment.get("Variables"))
-        .and_then(Value::as_mapping)
-        .map(|variables| {
-            variables
-                .iter()
-                .filter_map(|(key, value)| Some((key.as_str()?.to_owned(), literal(value)?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let environment = globals
+        .environment
+        .clone()
+        .overridden_by(properties.map(Environment::read).unwrap_or_default());
+    let setting = |key: &str| properties.and_then(|properties| properties.get(key));
+    let container_concurrency = resource
+        .get("Metadata")
+        .and_then(|metadata| metadata.get("Knative"))
+        .and_then(|knative| knative.get("ContainerConcurrency"));
+    let container_concurrency = match container_concurrency {
+        None => None,
+        Some(value) => Some(
+            number(Some(value))
+                .filter(|concurrency| *concurrency > 0)
+                .ok_or_else(|| invalid("Metadata.Knative.ContainerConcurrency must be a positive number"))?,
+        ),
+    };
 
     let mut spec = FunctionSpec {
         logical_id: logical_id.clone(),
@@ -139,7 +262,15 @@ fn function_spec(logical_id: String, resource: &Value) -> Result<FunctionSpec, T
         routes: Vec::new(),
         subscriptions: Vec::new(),
         schedules: Vec::new(),
-        environment,
+        environment: environment.literal,
+        intrinsic_environment: environment.intrinsic.into_iter().collect(),
+        timeout_seconds: number(setting("Timeout"))
+            .or(globals.timeout_seconds)
+            .unwrap_or(SAM_DEFAULT_TIMEOUT_SECONDS),
+        memory_mb: number(setting("MemorySize"))
+            .or(globals.memory_mb)
+            .unwrap_or(SAM_DEFAULT_MEMORY_MB),
+        container_concurrency,
     };
     let events = properties
         .and_then(|properties| properties.get("Events"))
@@ -188,6 +319,27 @@ fn function_spec(logical_id: String, resource: &Value) -> Result<FunctionSpec, T
     Ok(spec)
 }
 
+/// A literal whole number; `None` for anything else (an intrinsic, text, a fraction).
+fn number(value: Option<&Value>) -> Option<u32> {
+    value?.as_u64().and_then(|number| u32::try_from(number).ok())
+}
+
+/// `CorsConfiguration` with literal lists; an intrinsic list reads as empty.
+fn cors_settings(configuration: &Value) -> Cors {
+    let list = |key: &str| -> Vec<String> {
+        configuration
+            .get(key)
+            .and_then(Value::as_sequence)
+            .map(|items| items.iter().filter_map(literal).collect())
+            .unwrap_or_default()
+    };
+    Cors {
+        allow_origins: list("AllowOrigins"),
+        allow_methods: list("AllowMethods"),
+        allow_headers: list("AllowHeaders"),
+    }
+}
+
 /// A plain scalar, as text; `None` for intrinsics (`!Ref`, `!Sub`, …) and structures.
 fn literal(value: &Value) -> Option<String> {
     match value {
@@ -204,15 +356,30 @@ mod tests {
 
     const SAMPLE: &str = r#"
 Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 10
+    MemorySize: 256
+    Environment:
+      Variables:
+        RUST_LOG: info
+        STAGE: !Ref Stage
 Resources:
   HttpApi:
     Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: ["*"]
+        AllowHeaders: [authorization]
+        AllowMethods: [GET, POST]
   PlaceOrderFunction:
     Type: AWS::Serverless::Function
     Metadata:
       BuildMethod: rust-cargolambda
       BuildProperties: {Binary: place-order}
+      Knative: {ContainerConcurrency: 8}
     Properties:
+      Timeout: 60
       Tags: {context: ordering}
       Environment:
         Variables:
@@ -265,8 +432,34 @@ Resources:
             !place_order.environment.contains_key("DATABASE_URL"),
             "intrinsics are AWS-only"
         );
+        assert_eq!(
+            place_order.intrinsic_environment,
+            ["DATABASE_URL", "STAGE"],
+            "the names of variables set with intrinsics are kept, from Globals too"
+        );
+        assert_eq!(place_order.timeout_seconds, 60, "the function's own timeout wins");
+        assert_eq!(
+            place_order.memory_mb, 256,
+            "Globals fill in what the function leaves out"
+        );
+        assert_eq!(place_order.container_concurrency, Some(8));
 
         let reserve_stock = registry.function("reserve-stock").expect("declared");
+        assert_eq!(reserve_stock.timeout_seconds, 10);
+        assert_eq!(reserve_stock.container_concurrency, None);
+        assert_eq!(
+            reserve_stock.environment.get("RUST_LOG").map(String::as_str),
+            Some("info"),
+            "a global literal reaches every function"
+        );
+        assert_eq!(
+            registry.cors,
+            Some(Cors {
+                allow_origins: vec!["*".to_owned()],
+                allow_methods: vec!["GET".to_owned(), "POST".to_owned()],
+                allow_headers: vec!["authorization".to_owned()],
+            })
+        );
         assert_eq!(
             reserve_stock.subscriptions,
             [Subscription {
@@ -274,6 +467,45 @@ Resources:
                 consumer_group: Some("reserve-stock".to_owned())
             }]
         );
+    }
+
+    #[test]
+    fn a_function_variable_replaces_a_global_one_of_either_kind() {
+        let registry = Registry::parse(
+            r#"
+Globals:
+  Function:
+    Environment: {Variables: {RUST_LOG: info, REGION: !Ref AWS::Region}}
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: f}}
+    Properties:
+      Environment: {Variables: {RUST_LOG: !Ref LogLevel, REGION: eu-central-1}}
+"#,
+        )
+        .expect("valid");
+        let function = registry.function("f").expect("declared");
+        assert_eq!(function.intrinsic_environment, ["RUST_LOG"]);
+        assert_eq!(
+            function.environment.get("REGION").map(String::as_str),
+            Some("eu-central-1")
+        );
+        assert!(!function.environment.contains_key("RUST_LOG"));
+        assert_eq!(function.timeout_seconds, SAM_DEFAULT_TIMEOUT_SECONDS);
+        assert_eq!(function.memory_mb, SAM_DEFAULT_MEMORY_MB);
+    }
+
+    #[test]
+    fn a_container_concurrency_that_is_not_a_positive_number_is_refused() {
+        for hint in ["0", "many", "-2"] {
+            let text = format!(
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
+                 BuildProperties: {{Binary: f}}\n      Knative: {{ContainerConcurrency: {hint}}}\n"
+            );
+            let error = Registry::parse(&text).expect_err(hint);
+            assert!(error.to_string().contains("ContainerConcurrency"), "{error}");
+        }
     }
 
     #[test]

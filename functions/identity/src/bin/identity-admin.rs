@@ -1,8 +1,9 @@
 //! `identity-admin`: the identity context's operator commands.
 //!
 //! - `init-keys --dir DIR`: creates `DIR/signing-keys.json` (a private Ed25519 JWK set,
-//!   mode 0600) unless it exists, and writes its public half to `DIR/jwks.json`. The local
-//!   stack runs it on every start; the first run generates the keys.
+//!   mode 0600) unless it exists, and writes its public half to `DIR/jwks.json`; creates
+//!   `DIR/rate-limit-key` (the secret that names the rate limits' Redis keys, mode 0600)
+//!   unless it exists. The local stack runs it on every start; the first run generates both.
 //! - `rotate-keys --dir DIR --kid KID`: adds a new key that signs from now on; the JWKS keeps
 //!   the old ones (drop them with `--keep` once their tokens have expired).
 //! - `grant-admin EMAIL`: gives the account the admin role. This is the only way to become an
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use identity::domain::Email;
+use identity::rate_limit::CounterKeys;
 use identity::use_cases::{self, GrantAdminError};
 use security::SigningKeys;
 
@@ -25,7 +27,8 @@ struct Arguments {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Generates the signing keys unless they exist, and writes the public JWKS next to them.
+    /// Generates the signing keys and the rate-limit key unless they exist, and writes the
+    /// public JWKS next to them.
     InitKeys {
         #[arg(long)]
         dir: PathBuf,
@@ -53,6 +56,7 @@ enum Command {
 
 const SIGNING_KEYS_FILE: &str = "signing-keys.json";
 const JWKS_FILE: &str = "jwks.json";
+const RATE_LIMIT_KEY_FILE: &str = "rate-limit-key";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -64,11 +68,16 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 let kid = kid.unwrap_or_else(|| format!("key-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")));
                 let keys = SigningKeys::generate(&kid);
-                write_private(&path, &keys)?;
+                write_private(&path, keys.to_private_json().as_bytes())?;
                 println!("generated signing key {kid} in {}", path.display());
                 keys
             };
             write_jwks(&dir, &keys)?;
+            let rate_limit_key = dir.join(RATE_LIMIT_KEY_FILE);
+            if !rate_limit_key.exists() {
+                write_private(&rate_limit_key, CounterKeys::generate_secret().as_bytes())?;
+                println!("generated the rate-limit key in {}", rate_limit_key.display());
+            }
         }
         Command::RotateKeys { dir, kid, keep } => {
             let path = dir.join(SIGNING_KEYS_FILE);
@@ -76,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(keep) = keep {
                 keys = keys.retain_newest(keep);
             }
-            write_private(&path, &keys)?;
+            write_private(&path, keys.to_private_json().as_bytes())?;
             write_jwks(&dir, &keys)?;
             println!("signing keys now {:?}; {kid} signs", keys.kids());
         }
@@ -99,20 +108,22 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the private key set readable by its owner only, replacing the file atomically.
-fn write_private(path: &Path, keys: &SigningKeys) -> anyhow::Result<()> {
+/// Writes a secret readable by its owner only, replacing the file atomically.
+fn write_private(path: &Path, secret: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let temporary = path.with_extension("json.tmp");
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&temporary)?;
-    file.write_all(keys.to_private_json().as_bytes())?;
+    file.write_all(secret)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)?;
     Ok(())

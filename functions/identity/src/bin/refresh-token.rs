@@ -10,8 +10,10 @@ async fn main() -> anyhow::Result<()> {
         pool: store::mariadb::pool_from_env()?,
         issuing: identity::settings::issuing().await?,
     };
+    let ready = store::mariadb::readiness(state.pool.clone());
     HttpFunction::new(identity::http::refresh_token_routes(state))
         .body_limit(identity::http::BODY_LIMIT)
+        .readiness_check("database", ready)
         .run()
         .await
 }

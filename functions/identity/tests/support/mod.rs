@@ -9,8 +9,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use identity::http::{self, LoginState};
-use identity::rate_limit::{Limit, LoginLimiter};
+use identity::client::TrustedProxies;
+use identity::hashing::PasswordHashing;
+use identity::http::{self, Identity};
+use identity::limits::{Limit, LoginLimits};
+use identity::rate_limit::{AttemptLimiter, CounterKeys, Counters, LoginGuard};
 use identity::sessions::Issuing;
 use runtime::http::HttpFunction;
 use security::{SigningKeys, TokenIssuer};
@@ -18,10 +21,44 @@ use store::testing::TestDatabase;
 
 pub const PASSWORD: &str = "a long enough passphrase";
 
+/// The secret naming the test counters' keys.
+pub const COUNTER_SECRET: [u8; 32] = [7; 32];
+
+/// What a test app is configured with; the defaults are the production limits, with room for
+/// a few concurrent password hashes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub login: LoginLimits,
+    pub registrations: Limit,
+    pub password_changes: Limit,
+    pub hashing_workers: usize,
+    pub hashing_queue: usize,
+    pub refresh_ttl: Duration,
+    pub session_lifetime: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            login: LoginLimits::default(),
+            registrations: Limit::new(20, Duration::from_secs(3600)),
+            password_changes: Limit::new(5, Duration::from_secs(900)),
+            hashing_workers: 2,
+            hashing_queue: 64,
+            refresh_ttl: Duration::from_secs(3600),
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
 pub struct TestApp {
     pub database: TestDatabase,
     pub router: Router,
     pub issuer: Arc<TokenIssuer>,
+    /// The password hashing of this app, to occupy it in tests of a full queue.
+    pub hashing: PasswordHashing,
+    /// The Redis key prefix of this app's counters (one per test database).
+    pub counter_prefix: String,
     /// A per-test address, so per-address limits of parallel tests never meet.
     pub ip: String,
 }
@@ -60,44 +97,61 @@ pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
 }
 
+/// The Redis of the local stack.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6380".to_owned())
+}
+
+/// Everything the identity routes need, on `database`, with counters under `counter_prefix`.
+pub fn wiring(
+    database: &TestDatabase,
+    counter_prefix: &str,
+    settings: &Settings,
+) -> (Identity, Arc<TokenIssuer>) {
+    let issuer = Arc::new(TokenIssuer::new(
+        SigningKeys::generate("test-key"),
+        "https://identity.test",
+        "commerce",
+        Duration::from_secs(300),
+    ));
+    let counters = Counters::new(
+        &redis_url(),
+        counter_prefix,
+        CounterKeys::new(&COUNTER_SECRET).expect("a long enough secret"),
+    )
+    .expect("a Redis URL");
+    let identity = Identity {
+        pool: database.pool.clone(),
+        issuing: Issuing {
+            issuer: Arc::clone(&issuer),
+            refresh_ttl: settings.refresh_ttl,
+            session_lifetime: settings.session_lifetime,
+        },
+        hashing: PasswordHashing::new(settings.hashing_workers, settings.hashing_queue),
+        trusted: TrustedProxies::hops(1),
+        login_guard: LoginGuard::new(counters.clone(), settings.login),
+        registrations: AttemptLimiter::new(counters.clone(), "registrations-address", settings.registrations),
+        password_changes: AttemptLimiter::new(
+            counters,
+            "password-change-failures-session",
+            settings.password_changes,
+        ),
+    };
+    (identity, issuer)
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with_account_limit(10).await
+        Self::spawn_with(Settings::default()).await
     }
 
-    pub async fn spawn_with_account_limit(per_account: u32) -> Self {
+    pub async fn spawn_with(settings: Settings) -> Self {
         let database = TestDatabase::with_migrations_of("identity").await;
-        let issuer = Arc::new(TokenIssuer::new(
-            SigningKeys::generate("test-key"),
-            "https://identity.test",
-            "commerce",
-            Duration::from_secs(300),
-        ));
+        let counter_prefix = format!("identity-test:{}", database.name);
+        let (wired, issuer) = wiring(&database, &counter_prefix, &settings);
         let verifier = Arc::new(issuer.verifier().expect("a verifier of the test keys"));
-        let window = Duration::from_secs(60);
-        let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6380".to_owned());
-        let limiter = LoginLimiter::new(
-            &redis_url,
-            &format!("identity-test:{}", database.name),
-            Limit {
-                max_attempts: per_account,
-                window,
-            },
-            Limit {
-                max_attempts: 1_000,
-                window,
-            },
-        )
-        .expect("a Redis URL");
-        let state = LoginState {
-            pool: database.pool.clone(),
-            issuing: Issuing {
-                issuer: Arc::clone(&issuer),
-                refresh_ttl: Duration::from_secs(3600),
-            },
-            limiter,
-        };
-        let router = HttpFunction::new(http::all_routes(state, verifier))
+        let hashing = wired.hashing.clone();
+        let router = HttpFunction::new(http::all_routes(wired, verifier))
             .body_limit(http::BODY_LIMIT)
             .into_router();
         let ip = format!("198.51.100.{}", rand_octet());
@@ -105,6 +159,8 @@ impl TestApp {
             database,
             router,
             issuer,
+            hashing,
+            counter_prefix,
             ip,
         }
     }
@@ -116,10 +172,23 @@ impl TestApp {
         body: Option<Body>,
         bearer: Option<&str>,
     ) -> TestResponse {
+        self.request_from(&self.ip, method, path, body, bearer).await
+    }
+
+    /// A request as the proxy in front of the function forwards it for a client at `ip`: the
+    /// proxy's entry last in `X-Forwarded-For`, after one the client wrote itself.
+    pub async fn request_from(
+        &self,
+        ip: &str,
+        method: Method,
+        path: &str,
+        body: Option<Body>,
+        bearer: Option<&str>,
+    ) -> TestResponse {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header("x-forwarded-for", format!("203.0.113.9, {}", self.ip))
+            .header("x-forwarded-for", format!("203.0.113.9, {ip}"))
             .header("user-agent", "identity-tests/1.0");
         if body.is_some() {
             request = request.header("content-type", "application/json");
@@ -151,10 +220,30 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
-        self.post(
+        self.login_from(&self.ip, email, password).await
+    }
+
+    /// A login by a client at `ip`.
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> TestResponse {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.request_from(
+            ip,
+            Method::POST,
             http::LOGIN_PATH,
-            serde_json::json!({"email": email, "password": password}),
+            Some(Body::from(body.to_string())),
             None,
+        )
+        .await
+    }
+
+    /// A password change in the session of `access_token`.
+    pub async fn change_password(&self, access_token: &str, current: &str, new: &str) -> TestResponse {
+        let body = serde_json::json!({"currentPassword": current, "newPassword": new});
+        self.request(
+            Method::PUT,
+            http::MY_PASSWORD_PATH,
+            Some(Body::from(body.to_string())),
+            Some(access_token),
         )
         .await
     }
@@ -198,4 +287,9 @@ impl TestApp {
 
 fn rand_octet() -> u8 {
     (uuid::Uuid::new_v4().as_bytes()[0] % 250) + 1
+}
+
+/// Another address of the documentation range, different from the app's own.
+pub fn another_address(index: u8) -> String {
+    format!("192.0.2.{index}")
 }

@@ -24,8 +24,24 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(method = %target.method, path = %target.path, function = %target.function, "Route");
     }
     let routes = gateway::router(&targets)?;
-    runtime::http::HttpFunction::new(routes)
+    let router = runtime::http::HttpFunction::new(routes)
         .body_limit(gateway::BODY_LIMIT)
-        .run()
+        .into_router();
+    // Served here rather than by `HttpFunction::run`, because the gateway must know each
+    // connection's peer to append it to `X-Forwarded-For` (docs/adr/0023).
+    let address = runtime::config::bind_address()?;
+    let port: u16 = runtime::config::parsed_or("PORT", 8080)?;
+    let listener = tokio::net::TcpListener::bind((address, port))
         .await
+        .map_err(|error| anyhow::anyhow!("Cannot listen on {address} port {port}: {error}"))?;
+    let port = listener.local_addr().map_or(port, |bound| bound.port());
+    tracing::info!(%address, port, "Serving HTTP");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(runtime::http::shutdown_signal())
+    .await?;
+    tracing::info!("Stopped after draining in-flight requests");
+    Ok(())
 }

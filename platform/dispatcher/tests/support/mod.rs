@@ -362,6 +362,14 @@ impl RunningDispatcher {
         self.task.abort();
         let _ = self.task.await;
     }
+
+    /// How the dispatcher ended by itself (without being asked to stop), within the deadline.
+    pub async fn ended(self) -> anyhow::Result<()> {
+        tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .expect("the dispatcher ended within the deadline")
+            .unwrap()
+    }
 }
 
 /// Polls `check` until it holds or the deadline passes.
