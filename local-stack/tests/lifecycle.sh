@@ -19,6 +19,7 @@ export FUNCTION_BASE_PORT=${LIFECYCLE_FUNCTION_BASE_PORT:-8300}
 export GATEWAY_PORT=${LIFECYCLE_GATEWAY_PORT:-8290}
 export DISPATCHER_PORT=${LIFECYCLE_DISPATCHER_PORT:-9474}
 export RELAY_PORT=${LIFECYCLE_RELAY_PORT:-9475}
+export SCHEDULER_PORT=${LIFECYCLE_SCHEDULER_PORT:-9476}
 # The environment of the main stack must not leak into this one.
 unset STACK_MARIADB_ADMIN_URL KAFKA_BOOTSTRAP_SERVERS REDIS_URL
 
@@ -213,7 +214,7 @@ run "$STACK_DIR/down"
 still_running=""
 for pid in $pids; do if alive "$pid"; then still_running+=" $pid"; fi; done
 ports_open=""
-for port in "$MARIADB_PORT" "$KAFKA_PORT" "$REDIS_PORT" "$GATEWAY_PORT" "$FUNCTION_BASE_PORT" "$DISPATCHER_PORT" "$RELAY_PORT"; do
+for port in "$MARIADB_PORT" "$KAFKA_PORT" "$REDIS_PORT" "$GATEWAY_PORT" "$FUNCTION_BASE_PORT" "$DISPATCHER_PORT" "$RELAY_PORT" "$SCHEDULER_PORT"; do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ports_open+=" $port"
 done
 if [[ -z $still_running && -z $ports_open ]] && ! "$STACK_DIR/status" >/dev/null 2>&1; then
