@@ -112,6 +112,7 @@ start_watch() {
     printf '%s\n' "DATABASE_URL=${!url_variable:?$url_variable is not set}" "REDIS_URL=$REDIS_URL" \
         "JWT_ISSUER=${JWT_ISSUER:-https://identity.commerce.local}" "JWT_AUDIENCE=${JWT_AUDIENCE:-commerce}" \
         "JWT_SIGNING_KEYS_FILE=$STACK_HOME/keys/signing-keys.json" "JWT_JWKS_FILE=$STACK_HOME/keys/jwks.json" \
+        "RATE_LIMIT_HMAC_KEY_FILE=$STACK_HOME/keys/rate-limit-key" "MALLOC_MMAP_THRESHOLD_=131072" \
         "RUST_LOG=info" >"$WORK/$context.env"
     for attempt in 1 2 3; do
         port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
