@@ -305,7 +305,8 @@ mod tests {
         );
     }
 
-    fn membership_of(extra: &[&str]) -> Option<InstanceName> {
+    /// The consumer settings of a dispatcher started with `extra` arguments.
+    fn consumer_of(extra: &[&str]) -> crate::consumer::ConsumerConfig {
         let mut arguments = vec![
             "trigger-dispatcher",
             "--bootstrap-servers",
@@ -318,7 +319,10 @@ mod tests {
             .expect("valid arguments")
             .config()
             .consumer
-            .instance
+    }
+
+    fn membership_of(extra: &[&str]) -> Option<InstanceName> {
+        consumer_of(extra).instance
     }
 
     #[test]
@@ -339,19 +343,7 @@ mod tests {
     }
 
     fn session_of(extra: &[&str]) -> Duration {
-        let mut arguments = vec![
-            "trigger-dispatcher",
-            "--bootstrap-servers",
-            "127.0.0.1:9092",
-            "--subscribe",
-            "f=t=http://127.0.0.1:1/",
-        ];
-        arguments.extend_from_slice(extra);
-        DispatcherArgs::try_parse_from(arguments)
-            .expect("valid arguments")
-            .config()
-            .consumer
-            .session_timeout
+        consumer_of(extra).session_timeout
     }
 
     #[test]
