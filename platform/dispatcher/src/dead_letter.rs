@@ -6,6 +6,7 @@
 //! failed. Producing it is retried until it succeeds: the record's offset is stored only after
 //! that, so a record is never both lost and skipped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -207,44 +208,51 @@ pub async fn ensure_dead_letter_topics(
 
 /// How long the start-up waits for a broker that does not answer metadata requests yet.
 const BROKER_START_GRACE: Duration = Duration::from_secs(60);
+/// How long one metadata request may take. Short, because a request in progress is the
+/// only thing a shutdown during start-up waits for.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The partition count and replication factor of an existing topic.
+///
+/// A broker that has just started accepts connections a moment before it answers metadata
+/// requests: a dispatcher started with it waits (up to [`BROKER_START_GRACE`]) rather than
+/// exits. The wait is async, so dropping the future (a shutdown) ends it between attempts.
 async fn describe_topic(bootstrap_servers: &str, topic: &str) -> anyhow::Result<(i32, i32)> {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .create()?;
-    let topic = topic.to_owned();
-    // Metadata requests block; keep them off the async workers.
-    tokio::task::spawn_blocking(move || {
-        // A broker that has just started accepts connections a moment before it answers
-        // metadata requests: a dispatcher started with it waits rather than exits.
-        let deadline = std::time::Instant::now() + BROKER_START_GRACE;
-        let metadata = loop {
-            match client.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
-                Ok(metadata) => break metadata,
-                Err(error) if std::time::Instant::now() < deadline => {
-                    tracing::warn!(%topic, %error, "Reading the topic's metadata failed; trying again.");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(error) => return Err(error.into()),
+    let client: Arc<BaseConsumer> = Arc::new(
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers)
+            .create()?,
+    );
+    let deadline = tokio::time::Instant::now() + BROKER_START_GRACE;
+    let metadata = loop {
+        let (client, wanted) = (Arc::clone(&client), topic.to_owned());
+        // Metadata requests block; keep them off the async workers.
+        let fetched =
+            tokio::task::spawn_blocking(move || client.fetch_metadata(Some(&wanted), METADATA_TIMEOUT))
+                .await?;
+        match fetched {
+            Ok(metadata) => break metadata,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%topic, %error, "Reading the topic's metadata failed; trying again.");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-        };
-        let described = metadata
-            .topics()
-            .iter()
-            .find(|described| described.name() == topic)
-            .filter(|described| described.error().is_none() && !described.partitions().is_empty())
-            .ok_or_else(|| {
-                anyhow::anyhow!("The topic {topic} does not exist; create it before subscribing to it")
-            })?;
-        let partitions = i32::try_from(described.partitions().len())?;
-        let replication = described
-            .partitions()
-            .first()
-            .map_or(1, |partition| partition.replicas().len().max(1));
-        Ok((partitions, i32::try_from(replication)?))
-    })
-    .await?
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let described = metadata
+        .topics()
+        .iter()
+        .find(|described| described.name() == topic)
+        .filter(|described| described.error().is_none() && !described.partitions().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!("The topic {topic} does not exist; create it before subscribing to it")
+        })?;
+    let partitions = i32::try_from(described.partitions().len())?;
+    let replication = described
+        .partitions()
+        .first()
+        .map_or(1, |partition| partition.replicas().len().max(1));
+    Ok((partitions, i32::try_from(replication)?))
 }
 
 #[cfg(test)]

@@ -68,7 +68,16 @@ impl Dispatcher {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         metrics::describe();
         let bootstrap_servers = self.config.delivery.bootstrap_servers.clone();
-        ensure_dead_letter_topics(&bootstrap_servers, &self.subscriptions).await?;
+        let mut shutdown = std::pin::pin!(shutdown);
+        // The start-up may wait a minute for a broker that is still starting; a SIGTERM in
+        // that minute is an orderly stop, not something to sit out.
+        tokio::select! {
+            () = &mut shutdown => {
+                tracing::info!("Shutting down before delivery began.");
+                return Ok(());
+            }
+            prepared = ensure_dead_letter_topics(&bootstrap_servers, &self.subscriptions) => prepared?,
+        }
         let pipeline = Arc::new(Pipeline::new(&self.config.delivery)?);
         let (stop, stopping) = watch::channel(false);
         let mut runners = JoinSet::new();
