@@ -5,7 +5,9 @@
 //! inbox row) with the outbox event it causes, holding the order's payment row locked while
 //! the gateway is called, so two deliveries for one order never call the gateway side by side.
 //! A transient gateway failure is an error: the caller rolls everything back, counts the
-//! attempt with [`count_gateway_attempt`] in a transaction of its own, and retries.
+//! attempt with [`count_gateway_attempt`] in a transaction of its own, and retries — except
+//! the failure that uses up [`GatewayPolicy::max_attempts`], which declines the payment
+//! (`gateway-unavailable`) on the spot.
 
 use std::time::Duration;
 
@@ -153,6 +155,20 @@ pub async fn record_and_authorize(
             };
             outbox::append(transaction, origin, &authorized).await?;
             Done::Authorized
+        }
+        // The failure that uses up the attempts declines at once, on this delivery: waiting for
+        // one more would make the decision depend on the trigger still having retries left.
+        Err(error)
+            if error.is_transient() && facts.gateway_attempts.saturating_add(1) >= policy.max_attempts =>
+        {
+            tracing::warn!(%error, attempts = policy.max_attempts, "The gateway failed on the last attempt");
+            sqlx::query("UPDATE payment SET gateway_attempts = gateway_attempts + 1 WHERE order_id = ?")
+                .bind(order_id)
+                .execute(&mut *transaction)
+                .await?;
+            let reason = decline_reason::GATEWAY_UNAVAILABLE;
+            decline(transaction, origin, order_id, &payment_id, reason).await?;
+            Done::Declined(reason)
         }
         Err(error) if error.is_transient() => return Err(PaymentError::GatewayUnavailable(error)),
         Err(error) => {

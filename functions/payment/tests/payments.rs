@@ -174,13 +174,26 @@ async fn a_gateway_that_never_answers_is_retried_then_the_payment_is_declined() 
     deliver(&authorize, &placed("e-1", "o-1", tokens::TIMEOUT)).await;
     let stock_reserved = reserved("e-2", "o-1");
 
-    for _ in 0..3 {
+    // Three attempts: the first two failures ask for the event again, the third declines
+    // on the spot instead of waiting for a fourth delivery that may never come.
+    for _ in 0..2 {
         assert!(matches!(
             deliver(&authorize, &stock_reserved).await,
             Outcome::Retry(_)
         ));
         assert!(outbox(&database.pool).await.is_empty());
     }
+    assert_eq!(deliver(&authorize, &stock_reserved).await, Outcome::Ack);
+    let attempts: i32 = sqlx::query_scalar("SELECT gateway_attempts FROM payment WHERE order_id = 'o-1'")
+        .fetch_one(&database.pool)
+        .await
+        .expect("payment row");
+    assert_eq!(
+        attempts, 3,
+        "every failed gateway call is counted, the last one too"
+    );
+    assert_eq!(status(&database.pool, "o-1").await, "DECLINED");
+    // A redelivery after the decline changes nothing.
     assert_eq!(deliver(&authorize, &stock_reserved).await, Outcome::Ack);
 
     let events = outbox(&database.pool).await;

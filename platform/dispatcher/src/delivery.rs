@@ -38,9 +38,10 @@ pub enum Verdict {
     Rejected(String),
     /// A transient failure: try again later.
     Retryable(String),
-    /// The request never reached the function (nothing listens, the connection was refused):
-    /// it is down or restarting, which says nothing about the record. Retried until the
-    /// function is back, without using up the record's attempts.
+    /// The request never reached the function (nothing listens, the connection was refused),
+    /// or it failed while the function said it was not ready: it is down, restarting or
+    /// without its database, which says nothing about the record. Retried until the function
+    /// is back, without using up the record's attempts.
     Unreachable(String),
 }
 
@@ -187,7 +188,13 @@ impl Deliverer {
         match sent {
             Ok(response) => match classify_status(response.status()) {
                 Verdict::Rejected(reason) => Verdict::Rejected(with_body(reason, response).await),
-                Verdict::Retryable(reason) => Verdict::Retryable(with_body(reason, response).await),
+                Verdict::Retryable(reason) => {
+                    let reason = with_body(reason, response).await;
+                    match self.not_ready(target).await {
+                        Some(why) => Verdict::Unreachable(format!("not ready ({why}): {reason}")),
+                        None => Verdict::Retryable(reason),
+                    }
+                }
                 answered => answered,
             },
             // No connection: the request never reached the function.
@@ -203,6 +210,30 @@ impl Deliverer {
         }
     }
 }
+
+impl Deliverer {
+    /// Why the function at `target` says it cannot work now, asked after it failed a record:
+    /// its `/readyz` (beside the target) answers 503 or no longer answers at all. A failure
+    /// while the function is not ready — its database is down, say — tells nothing about the
+    /// record, so it does not use up the record's attempts; an outage longer than the retry
+    /// budget then delays records instead of dead-lettering them (docs/adr/0037).
+    ///
+    /// Any other answer (200, or 404 from a target without a readiness endpoint) counts the
+    /// attempt as usual.
+    async fn not_ready(&self, target: &Url) -> Option<String> {
+        let readyz = target.join("readyz").ok()?;
+        let probe = self.client.get(readyz).timeout(READINESS_TIMEOUT).send().await;
+        match probe {
+            Ok(answer) if answer.status() == StatusCode::SERVICE_UNAVAILABLE => Some("readyz 503".to_owned()),
+            Ok(_) => None,
+            Err(error) if error.is_connect() => Some("it stopped answering".to_owned()),
+            Err(_) => None,
+        }
+    }
+}
+
+/// How long the readiness question after a failed attempt may take.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Waits `wait`, returning false early if shutdown begins.
 pub(crate) async fn sleep_unless_shutdown(wait: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {

@@ -197,6 +197,78 @@ async fn a_function_that_is_down_gets_its_record_once_it_is_back_instead_of_a_de
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_while_a_function_is_not_ready_do_not_use_up_the_records_attempts() {
+    telemetry::init("dispatcher-test", "dispatcher-test");
+    let topic = TestTopic::create(1).await;
+    // A function whose database is down: every record fails with 503 and /readyz says 503.
+    let database_up = Arc::new(AtomicBool::new(false));
+    let handled = Arc::new(AtomicBool::new(false));
+    let (up, done) = (Arc::clone(&database_up), Arc::clone(&handled));
+    let function = FakeFunction::start(move |_, _| {
+        if up.load(Ordering::SeqCst) {
+            done.store(true, Ordering::SeqCst);
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    })
+    .await;
+    function.set_ready(false);
+    let function_name = unique("unready-fn");
+    let config = test_config();
+    let budget = config.delivery.retry.max_attempts as usize;
+    let running = RunningDispatcher::start(
+        config,
+        vec![subscription(
+            &function_name,
+            &topic.name,
+            &function.url,
+            &unique("test.group"),
+        )],
+    );
+    produce_event(&producer(), &topic.name, "during-outage", "k", json!({})).await;
+
+    // A record out of attempts is dead-lettered and never delivered again, so neither of
+    // these could happen to it.
+    eventually(
+        "the record was tried well past its attempts while the function was not ready",
+        || function.received().len() > 3 * budget,
+    )
+    .await;
+    database_up.store(true, Ordering::SeqCst);
+    function.set_ready(true);
+    eventually("the record was handled once the function was ready again", || {
+        handled.load(Ordering::SeqCst)
+    })
+    .await;
+    running.stop().await;
+
+    assert!(
+        function.received().iter().all(|received| received.attempt == 1),
+        "failures while the function was not ready are not counted as attempts"
+    );
+    topic.delete(&[&function_name]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dispatcher_still_waiting_for_its_broker_stops_cleanly_when_asked() {
+    // Nothing listens on port 1: the start-up keeps asking for the topic's metadata (for a
+    // minute, then it fails). A stop in that minute is an orderly one.
+    let config = dispatcher::DispatcherConfig::new("127.0.0.1:1");
+    let running = RunningDispatcher::start(
+        config,
+        vec![subscription(
+            "waiting-fn",
+            "commerce.nowhere",
+            "http://127.0.0.1:1/",
+            "test.group",
+        )],
+    );
+    // Ok, not the "broker unreachable" error a stop that sat out the minute would end with.
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_record_is_dead_lettered_with_why_and_where_and_the_partition_moves_on() {
     let topic = TestTopic::create(1).await;
     let function = FakeFunction::start(|received, _| {

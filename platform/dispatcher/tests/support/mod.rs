@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use cloudevents::{EventBuilder, EventBuilderV10};
 use dispatcher::record::Record;
 use dispatcher::{ConsumerConfig, DeliveryConfig, Dispatcher, DispatcherConfig, RetryPolicy, Subscription};
@@ -197,6 +198,8 @@ type Behaviour = dyn Fn(&Received, &[Received]) -> StatusCode + Send + Sync;
 pub struct FakeFunction {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    /// What its `/readyz` says: 200 while true (as it starts), 503 otherwise.
+    ready: Arc<AtomicBool>,
 }
 
 struct FunctionState {
@@ -236,15 +239,33 @@ impl FakeFunction {
         behaviour: impl Fn(&Received, &[Received]) -> StatusCode + Send + Sync + 'static,
     ) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
+        let ready = Arc::new(AtomicBool::new(true));
+        let readiness = Arc::clone(&ready);
         let state = Arc::new(FunctionState {
             received: Arc::clone(&received),
             behaviour: Box::new(behaviour),
             work,
         });
-        let app = Router::new().route("/", post(receive)).with_state(state);
+        let readyz = get(move || {
+            let ready = readiness.load(Ordering::SeqCst);
+            std::future::ready(if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            })
+        });
+        let app = Router::new()
+            .route("/", post(receive))
+            .with_state(state)
+            .route("/readyz", readyz);
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, received }
+        Self { url, received, ready }
+    }
+
+    /// Makes its `/readyz` answer 200 (true) or 503 (false).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
     }
 
     pub fn acknowledging() -> impl Future<Output = Self> {
