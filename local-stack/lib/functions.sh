@@ -123,13 +123,27 @@ build_platform() {
     ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --exclude loadtests --bins ) || die "Building the platform failed (cargo output above)."
 }
 
+# Whether the named process runs a binary that a build has since replaced: cargo writes a new
+# file, so the running one's executable shows as deleted.
+runs_replaced_binary() {
+    local pid exe
+    pid=$(stack_pid "$1") || return 1
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    [[ $exe == *" (deleted)" ]]
+}
+
 # Starts one platform process unless it already runs, and waits until it is ready (HEALTH_PATH
-# answers 200); one already running must be ready too.
+# answers 200); one already running must be ready too. One running a binary that was rebuilt
+# since it started is stopped and started again, so `up` after a code change serves the change.
 # Usage: start_process NAME PORT PORT_VARIABLE HEALTH_PATH COMMAND...
 start_process() {
     local name=$1 port=$2 variable=$3 health=$4 log_file
     shift 4
     log_file="$FUNCTION_LOG_DIR/$name.log"
+    if runs_replaced_binary "$name"; then
+        ok "$name: its binary was rebuilt; restarting it"
+        stop_server "$name" >/dev/null
+    fi
     if is_running "$name"; then
         echo "$port $health" >"$PID_DIR/$name.health"
         wait_ready "$name" "$log_file" "$STACK_START_TIMEOUT"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks what the README promises about the local stack's scripts, on a stack of its own
 # (its own STACK_HOME and ports) so the main stack keeps running undisturbed:
-# a failed step can be retried, `up` twice is harmless, a server killed with SIGKILL comes
+# a failed step can be retried, `up` twice is harmless, `up` after a rebuild restarts what
+# changed, a server killed with SIGKILL comes
 # back with its data, a process that is not ready makes `up` and `status` fail naming it (a
 # function that cannot reach its database; a relay stopped by a transaction it cannot pass,
 # which the operator's republish gets going again), `down` stops exactly what was started,
@@ -80,6 +81,19 @@ if run "$STACK_DIR/up" && [[ "$(pid_of mariadb) $(pid_of kafka) $(pid_of redis)"
     pass "a second up is harmless: same processes, nothing restarted"
 else
     fail "a second up is harmless" "$WORK/out.log"
+fi
+
+# 3b. After a rebuild, up restarts the processes whose binary changed and only those. A build
+#     replaces the file; copying it over itself the same way stands in for one.
+rebuilt_before=$(pid_of get-product) untouched_before=$(pid_of list-categories)
+cp "$PLATFORM_BIN/get-product" "$PLATFORM_BIN/.get-product.rebuilt" &&
+    mv -f "$PLATFORM_BIN/.get-product.rebuilt" "$PLATFORM_BIN/get-product"
+if run "$STACK_DIR/up" && run "$STACK_DIR/status" && [[ $(pid_of get-product) != "$rebuilt_before" ]] &&
+    [[ $(pid_of list-categories) == "$untouched_before" ]] && ! alive "$rebuilt_before" &&
+    [[ $(readlink "/proc/$(pid_of get-product)/exe") != *"(deleted)" ]]; then
+    pass "up restarts a function whose binary was rebuilt and leaves the others running"
+else
+    fail "up restarts a function whose binary was rebuilt and leaves the others running" "$WORK/out.log"
 fi
 
 # 4. MariaDB killed with SIGKILL comes back with its committed data.
