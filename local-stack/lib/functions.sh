@@ -123,13 +123,16 @@ build_platform() {
     ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --exclude loadtests --bins ) || die "Building the platform failed (cargo output above)."
 }
 
-# Whether the named process runs a binary that a build has since replaced: cargo writes a new
-# file, so the running one's executable shows as deleted.
+# Whether the named process runs a binary that a build has since replaced. A rebuild writes a
+# new file, so the running executable is left without a single link on disk. (Only re-pointing
+# target/PROFILE/NAME does not count: `cargo test` and `cargo build` link different feature
+# sets there, both kept under target/PROFILE/deps, and switching between them changes no code
+# a running process has.)
 runs_replaced_binary() {
-    local pid exe
+    local pid links
     pid=$(stack_pid "$1") || return 1
-    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-    [[ $exe == *" (deleted)" ]]
+    links=$(stat -L -c %h "/proc/$pid/exe" 2>/dev/null) || return 1
+    [[ $links == 0 ]]
 }
 
 # Starts one platform process unless it already runs, and waits until it is ready (HEALTH_PATH

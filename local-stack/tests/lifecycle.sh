@@ -84,13 +84,16 @@ else
 fi
 
 # 3b. After a rebuild, up restarts the processes whose binary changed and only those. A build
-#     replaces the file; copying it over itself the same way stands in for one.
+#     writes new files in place of the old (target/PROFILE/NAME and its twin under deps/);
+#     replacing both with copies of themselves stands in for one.
 rebuilt_before=$(pid_of get-product) untouched_before=$(pid_of list-categories)
-cp "$PLATFORM_BIN/get-product" "$PLATFORM_BIN/.get-product.rebuilt" &&
-    mv -f "$PLATFORM_BIN/.get-product.rebuilt" "$PLATFORM_BIN/get-product"
-if run "$STACK_DIR/up" && run "$STACK_DIR/status" && [[ $(pid_of get-product) != "$rebuilt_before" ]] &&
-    [[ $(pid_of list-categories) == "$untouched_before" ]] && ! alive "$rebuilt_before" &&
-    [[ $(readlink "/proc/$(pid_of get-product)/exe") != *"(deleted)" ]]; then
+for file in $(find "$PLATFORM_BIN/deps" -maxdepth 1 -samefile "$PLATFORM_BIN/get-product") "$PLATFORM_BIN/get-product"; do
+    cp -p "$file" "$file.rebuilt" && mv -f "$file.rebuilt" "$file"
+done
+if run "$STACK_DIR/up" && grep -q "get-product: its binary was rebuilt" "$WORK/out.log" &&
+    ! grep -q "list-categories: its binary was rebuilt" "$WORK/out.log" && run "$STACK_DIR/status" &&
+    [[ $(pid_of get-product) != "$rebuilt_before" ]] && [[ $(pid_of list-categories) == "$untouched_before" ]] &&
+    ! alive "$rebuilt_before"; then
     pass "up restarts a function whose binary was rebuilt and leaves the others running"
 else
     fail "up restarts a function whose binary was rebuilt and leaves the others running" "$WORK/out.log"
