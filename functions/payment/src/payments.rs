@@ -14,7 +14,7 @@ use std::time::Duration;
 use events::payment::{
     PaymentAuthorizedV1, PaymentCapturedV1, PaymentDeclinedV1, PaymentVoidedV1, decline_reason,
 };
-use sqlx::{MySqlConnection, MySqlPool};
+use sqlx::{MySqlConnection, MySqlExecutor};
 use store::outbox::{self, Origin};
 
 use crate::domain::{
@@ -162,10 +162,7 @@ pub async fn record_and_authorize(
             if error.is_transient() && facts.gateway_attempts.saturating_add(1) >= policy.max_attempts =>
         {
             tracing::warn!(%error, attempts = policy.max_attempts, "The gateway failed on the last attempt");
-            sqlx::query("UPDATE payment SET gateway_attempts = gateway_attempts + 1 WHERE order_id = ?")
-                .bind(order_id)
-                .execute(&mut *transaction)
-                .await?;
+            count_gateway_attempt(&mut *transaction, order_id).await?;
             let reason = decline_reason::GATEWAY_UNAVAILABLE;
             decline(transaction, origin, order_id, &payment_id, reason).await?;
             Done::Declined(reason)
@@ -289,13 +286,17 @@ async fn call<T>(
         .unwrap_or(Err(GatewayError::Timeout))
 }
 
-/// Counts a transient gateway failure of `order_id`'s authorization, on a transaction of its
-/// own: the attempt's transaction rolled back, but the failure must still count towards
-/// [`GatewayPolicy::max_attempts`].
-pub async fn count_gateway_attempt(pool: &MySqlPool, order_id: &str) -> Result<(), sqlx::Error> {
+/// Counts a transient gateway failure of `order_id`'s authorization towards
+/// [`GatewayPolicy::max_attempts`]: on the pool after the attempt's transaction rolled back
+/// (the failure must still count), or on the attempt's own transaction when that failure
+/// declines the payment.
+pub async fn count_gateway_attempt<'e>(
+    executor: impl MySqlExecutor<'e>,
+    order_id: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE payment SET gateway_attempts = gateway_attempts + 1 WHERE order_id = ?")
         .bind(order_id)
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(())
 }

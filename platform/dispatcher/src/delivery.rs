@@ -209,9 +209,7 @@ impl Deliverer {
             Err(error) => Verdict::Retryable(format!("request failed: {}", error_chain(&error))),
         }
     }
-}
 
-impl Deliverer {
     /// Why the function at `target` says it cannot work now, asked after it failed a record:
     /// its `/readyz` (beside the target) answers 503 or no longer answers at all. A failure
     /// while the function is not ready — its database is down, say — tells nothing about the
