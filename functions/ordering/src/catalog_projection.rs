@@ -29,6 +29,20 @@ pub enum CatalogChange {
     Reactivated {
         product_id: Sku,
     },
+    /// A SKU of a product with options (or the one SKU of a product without).
+    SkuCreated {
+        product_id: Sku,
+        sku: Sku,
+        name: String,
+        price: Money,
+    },
+    SkuPriceChanged {
+        sku: Sku,
+        price: Money,
+    },
+    SkuDeactivated {
+        sku: Sku,
+    },
 }
 
 /// An event this projection cannot apply: retrying will not help.
@@ -37,14 +51,17 @@ pub enum CatalogChange {
 pub struct InvalidEvent(String);
 
 impl CatalogChange {
-    /// What a catalog event changes. Its ids and currency were checked when it was decoded;
-    /// the projection adds that a price is never negative.
-    pub fn of(event: &ProductEvent) -> Result<Self, InvalidEvent> {
+    /// What a catalog event changes, if anything. Its ids and currency were checked when it
+    /// was decoded; the projection adds that a price is never negative. The base price of a
+    /// product with options prices no SKU (its SKUs' own events do), so it changes nothing.
+    pub fn of(event: &ProductEvent) -> Result<Option<Self>, InvalidEvent> {
         let invalid = |error: events::value::MoneyError| match error {
             events::value::MoneyError::Negative(minor) => InvalidEvent(format!("price {minor} is negative")),
             other => InvalidEvent(format!("price: {other}")),
         };
-        Ok(match event {
+        Ok(Some(match event {
+            ProductEvent::Created(created) if created.has_options => return Ok(None),
+            ProductEvent::PriceChanged(changed) if changed.has_options => return Ok(None),
             ProductEvent::Created(created) => Self::Created {
                 product_id: created.product_id.clone(),
                 name: created.name.clone(),
@@ -60,7 +77,20 @@ impl CatalogChange {
             ProductEvent::Reactivated(reactivated) => Self::Reactivated {
                 product_id: reactivated.product_id.clone(),
             },
-        })
+            ProductEvent::SkuCreated(created) => Self::SkuCreated {
+                product_id: created.product_id.clone(),
+                sku: created.sku.clone(),
+                name: created.name.clone(),
+                price: created.price().map_err(invalid)?,
+            },
+            ProductEvent::SkuPriceChanged(changed) => Self::SkuPriceChanged {
+                sku: changed.sku.clone(),
+                price: changed.price().map_err(invalid)?,
+            },
+            ProductEvent::SkuDeactivated(deactivated) => Self::SkuDeactivated {
+                sku: deactivated.sku.clone(),
+            },
+        }))
     }
 }
 
@@ -80,9 +110,10 @@ impl Consumer for ProjectCatalogProduct {
         transaction: &mut MySqlConnection,
         event: &Received<Self::Event>,
     ) -> Result<(), Self::Error> {
-        let change = CatalogChange::of(&event.data)?;
-        let occurred_at = event.time.unwrap_or_else(Utc::now);
-        write(transaction, &change, occurred_at).await?;
+        if let Some(change) = CatalogChange::of(&event.data)? {
+            let occurred_at = event.time.unwrap_or_else(Utc::now);
+            write(transaction, &change, occurred_at).await?;
+        }
         Ok(())
     }
 }
@@ -150,9 +181,10 @@ async fn write(
         CatalogChange::Discontinued { product_id } => {
             sqlx::query(
                 "UPDATE product_price SET orderable = FALSE, last_event_at = GREATEST(last_event_at, ?)
-                 WHERE product_id = ? AND last_event_at <= ?",
+                 WHERE (product_id = ? OR product_of = ?) AND last_event_at <= ?",
             )
             .bind(occurred_at)
+            .bind(product_id.as_str())
             .bind(product_id.as_str())
             .bind(occurred_at)
             .execute(connection)
@@ -161,11 +193,64 @@ async fn write(
         CatalogChange::Reactivated { product_id } => {
             sqlx::query(
                 "UPDATE product_price SET orderable = TRUE, last_event_at = GREATEST(last_event_at, ?)
-                 WHERE product_id = ? AND last_event_at <= ?",
+                 WHERE (product_id = ? OR product_of = ?) AND last_event_at <= ?",
             )
             .bind(occurred_at)
             .bind(product_id.as_str())
+            .bind(product_id.as_str())
             .bind(occurred_at)
+            .execute(connection)
+            .await?;
+        }
+        CatalogChange::SkuCreated {
+            product_id,
+            sku,
+            name,
+            price,
+        } => {
+            // The one SKU of a product without options is the product itself: product.created
+            // wrote the same row a moment before, and this rewrites it with the same values.
+            let product_of = (product_id != sku).then_some(product_id.as_str());
+            sqlx::query(
+                "INSERT INTO product_price (product_id, product_of, name, price_minor, currency, orderable, last_event_at)
+                 VALUES (?, ?, ?, ?, ?, TRUE, ?)
+                 ON DUPLICATE KEY UPDATE
+                   product_of = VALUES(product_of),
+                   name = IF(VALUES(last_event_at) >= last_event_at, VALUES(name), name),
+                   price_minor = IF(VALUES(last_event_at) >= last_event_at, VALUES(price_minor), price_minor),
+                   currency = IF(VALUES(last_event_at) >= last_event_at, VALUES(currency), currency),
+                   last_event_at = GREATEST(last_event_at, VALUES(last_event_at))",
+            )
+            .bind(sku.as_str())
+            .bind(product_of)
+            .bind(name)
+            .bind(price.minor())
+            .bind(price.currency().as_str())
+            .bind(occurred_at)
+            .execute(connection)
+            .await?;
+        }
+        CatalogChange::SkuPriceChanged { sku, price } => {
+            sqlx::query(
+                "UPDATE product_price SET price_minor = ?, currency = ?, last_event_at = GREATEST(last_event_at, ?)
+                 WHERE product_id = ? AND last_event_at <= ?",
+            )
+            .bind(price.minor())
+            .bind(price.currency().as_str())
+            .bind(occurred_at)
+            .bind(sku.as_str())
+            .bind(occurred_at)
+            .execute(connection)
+            .await?;
+        }
+        CatalogChange::SkuDeactivated { sku } => {
+            // Final whatever its time: no later event reactivates a SKU.
+            sqlx::query(
+                "UPDATE product_price SET sku_active = FALSE, last_event_at = GREATEST(last_event_at, ?)
+                 WHERE product_id = ?",
+            )
+            .bind(occurred_at)
+            .bind(sku.as_str())
             .execute(connection)
             .await?;
         }
@@ -193,9 +278,7 @@ mod tests {
     /// What the projection makes of an event, as the runner and the use case see it.
     fn change_of(event: &Event) -> Result<Option<CatalogChange>, String> {
         match ProductEvent::decode(event).map_err(|error| error.to_string())? {
-            Some(read) => CatalogChange::of(&read)
-                .map(Some)
-                .map_err(|error| error.to_string()),
+            Some(read) => CatalogChange::of(&read).map_err(|error| error.to_string()),
             None => Ok(None),
         }
     }
@@ -233,6 +316,24 @@ mod tests {
                 "{data}"
             );
         }
+    }
+
+    #[test]
+    fn the_base_price_of_a_product_with_options_prices_no_sku_but_its_skus_do() {
+        let created = serde_json::json!({"productId": "tee", "name": "Tee", "priceMinor": 1000,
+                                         "currency": "EUR", "hasOptions": true});
+        assert_eq!(change_of(&event(ProductCreatedV1::NAME, created)), Ok(None));
+        let sku_created = serde_json::json!({"productId": "tee", "sku": "tee-1", "name": "Tee (Red)",
+                                             "priceMinor": 1200, "currency": "EUR", "options": {"Colour": "Red"}});
+        assert_eq!(
+            change_of(&event(events::catalog::SkuCreatedV1::NAME, sku_created)),
+            Ok(Some(CatalogChange::SkuCreated {
+                product_id: sku("tee"),
+                sku: sku("tee-1"),
+                name: "Tee (Red)".to_owned(),
+                price: Money::parse(1200, "EUR").expect("valid")
+            }))
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub async fn catalog_price(
     product_id: &ProductId,
 ) -> Result<Option<CatalogPrice>, anyhow::Error> {
     let row: Option<(Option<String>, i64, String, bool)> = sqlx::query_as(
-        "SELECT name, price_minor, currency, orderable FROM product_price WHERE product_id = ?",
+        "SELECT name, price_minor, currency, orderable AND sku_active FROM product_price WHERE product_id = ?",
     )
     .bind(product_id.as_str())
     .fetch_optional(connection)
