@@ -16,11 +16,39 @@ pub enum InvalidInput {
     Amount,
     #[error("must be an ISO 4217 code such as EUR")]
     Currency,
-    #[error("must be one of price_asc, price_desc, name, newest")]
+    #[error("must be one of relevance, newest, price_asc, price_desc, name")]
     Sort,
     #[error("must be a whole number from {0} to {1}")]
     Range(u32, u32),
+    #[error("must be 1 to 64 lowercase letters, digits or '-'")]
+    BrandId,
+    #[error("at most {max} option groups", max = MAX_OPTION_GROUPS)]
+    TooManyOptionGroups,
+    #[error("1 to {max} options per group", max = MAX_OPTIONS_PER_GROUP)]
+    OptionCount,
+    #[error("names must differ: {0:?} appears twice")]
+    DuplicateName(String),
+    #[error("must be from 0 to {max} minor units", max = Price::MAX_MINOR)]
+    Surcharge,
+    #[error("{0} SKUs; a product has at most {max}", max = MAX_SKUS)]
+    TooManySkus(usize),
+    #[error("at most {0} characters for a product with options (its SKU ids add a suffix)")]
+    ProductIdTooLongForOptions(usize),
+    #[error("a SKU would cost more than {max} minor units", max = Price::MAX_MINOR)]
+    SkuPrice,
+    #[error("must be a whole number of minor units from 0 to {max}", max = Price::MAX_MINOR)]
+    PriceBound,
+    #[error("must be 1 to 100 characters with at least one letter or digit")]
+    Keyword,
 }
+
+/// The original platform's limits on options, which keep a product's SKUs few enough to
+/// show, stock and announce one by one.
+pub const MAX_OPTION_GROUPS: usize = 5;
+pub const MAX_OPTIONS_PER_GROUP: usize = 20;
+pub const MAX_SKUS: usize = 500;
+/// A SKU of a product with options is `<product id>-<n>`; `n` has at most 6 digits.
+pub const MAX_PRODUCT_ID_WITH_OPTIONS: usize = 57;
 
 /// A product's id, which is also its SKU: the contract's rule, shared with inventory and
 /// ordering.
@@ -47,6 +75,22 @@ impl CategoryId {
         } else {
             Err(InvalidInput::CategoryId)
         }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A brand's id: a lowercase slug, like a category's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandId(String);
+
+impl BrandId {
+    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+        CategoryId::parse(value)
+            .map(|slug| Self(slug.0))
+            .map_err(|_| InvalidInput::BrandId)
     }
 
     pub fn as_str(&self) -> &str {
@@ -101,6 +145,149 @@ impl Price {
     }
 }
 
+/// One option of a group as an admin asks for it: its name and what it adds to the price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionSpec {
+    pub name: Text,
+    pub surcharge_minor: i64,
+}
+
+impl OptionSpec {
+    pub fn new(name: &str, surcharge_minor: i64) -> Result<Self, InvalidInput> {
+        if !(0..=Price::MAX_MINOR).contains(&surcharge_minor) {
+            return Err(InvalidInput::Surcharge);
+        }
+        Ok(Self {
+            name: Text::parse(name, 1, 60)?,
+            surcharge_minor,
+        })
+    }
+}
+
+/// An option group as an admin asks for it, e.g. Size with S, M and L.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionGroupSpec {
+    pub name: Text,
+    pub options: Vec<OptionSpec>,
+}
+
+/// Checks a new product's option groups against the limits: at most five groups with
+/// distinct names, one to twenty options of distinct names each, at most 500 SKUs.
+pub fn check_option_groups(groups: &[OptionGroupSpec]) -> Result<(), InvalidInput> {
+    if groups.len() > MAX_OPTION_GROUPS {
+        return Err(InvalidInput::TooManyOptionGroups);
+    }
+    distinct(groups.iter().map(|group| group.name.as_str()))?;
+    for group in groups {
+        check_options_of_group(group.options.len(), group.options.iter().map(|option| option.name.as_str()))?;
+    }
+    let skus = groups
+        .iter()
+        .map(|group| group.options.len())
+        .fold(1_usize, usize::saturating_mul);
+    if !groups.is_empty() && skus > MAX_SKUS {
+        return Err(InvalidInput::TooManySkus(skus));
+    }
+    Ok(())
+}
+
+/// A group's live options: how many (1–20) and their names (distinct).
+pub fn check_options_of_group<'a>(
+    count: usize,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), InvalidInput> {
+    if !(1..=MAX_OPTIONS_PER_GROUP).contains(&count) {
+        return Err(InvalidInput::OptionCount);
+    }
+    distinct(names)
+}
+
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), InvalidInput> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name.to_lowercase()) {
+            return Err(InvalidInput::DuplicateName(name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// A live option of a stored product, as the SKU rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOption {
+    pub option_id: i64,
+    pub group: String,
+    pub name: String,
+    pub surcharge_minor: i64,
+}
+
+/// One SKU's worth of options: one option of every group, in group order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Combination(pub Vec<LiveOption>);
+
+impl Combination {
+    /// The identity of a combination whatever the order its options were listed in: the
+    /// option ids ascending, comma-separated. Empty for the one SKU of a product without
+    /// options.
+    pub fn key(&self) -> String {
+        let mut ids: Vec<i64> = self.0.iter().map(|option| option.option_id).collect();
+        ids.sort_unstable();
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The SKU's price: the base price plus every option's surcharge, within the price limit.
+    pub fn price(&self, base_minor: i64) -> Result<i64, InvalidInput> {
+        let total = self
+            .0
+            .iter()
+            .try_fold(base_minor, |sum, option| sum.checked_add(option.surcharge_minor))
+            .ok_or(InvalidInput::SkuPrice)?;
+        if total > Price::MAX_MINOR {
+            return Err(InvalidInput::SkuPrice);
+        }
+        Ok(total)
+    }
+
+    /// The product's name with the options, e.g. `T-shirt (Red, L)`.
+    pub fn name(&self, product_name: &str) -> String {
+        if self.0.is_empty() {
+            return product_name.to_owned();
+        }
+        let options: Vec<&str> = self.0.iter().map(|option| option.name.as_str()).collect();
+        format!("{product_name} ({})", options.join(", "))
+    }
+
+    /// Group name to option name.
+    pub fn options(&self) -> std::collections::BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|option| (option.group.clone(), option.name.clone()))
+            .collect()
+    }
+}
+
+/// Every combination of one option per group (the groups in order, each group's options in
+/// order): the SKUs a product with these live options sells. No groups, one empty combination.
+pub fn combinations(groups: &[Vec<LiveOption>]) -> Vec<Combination> {
+    groups.iter().fold(vec![Combination(Vec::new())], |partial, group| {
+        partial
+            .iter()
+            .flat_map(|combination| {
+                group.iter().map(move |option| {
+                    let mut next = combination.0.clone();
+                    next.push(option.clone());
+                    Combination(next)
+                })
+            })
+            .collect()
+    })
+}
+
+/// The id of a product's `number`th SKU with options (numbered from 1, never reused).
+pub fn sku_id(product_id: &ProductId, number: u32) -> ProductId {
+    Sku::parse(&format!("{}-{number}", product_id.as_str())).unwrap_or_else(|_| product_id.clone())
+}
+
 /// Whether a product can be ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductStatus {
@@ -133,6 +320,8 @@ pub fn status_change(current: ProductStatus, wanted: ProductStatus) -> Option<Pr
 /// How browse results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
+    /// By keyword relevance; newest first when there are no keywords.
+    Relevance,
     PriceAscending,
     PriceDescending,
     Name,
@@ -147,6 +336,7 @@ impl Sort {
             "price_desc" => Ok(Self::PriceDescending),
             "name" => Ok(Self::Name),
             "newest" => Ok(Self::Newest),
+            "relevance" => Ok(Self::Relevance),
             _ => Err(InvalidInput::Sort),
         }
     }
@@ -230,6 +420,76 @@ mod tests {
             status_change(ProductStatus::Discontinued, ProductStatus::Active),
             Some(ProductStatus::Active)
         );
+    }
+
+    fn option(option_id: i64, group: &str, name: &str, surcharge_minor: i64) -> LiveOption {
+        LiveOption {
+            option_id,
+            group: group.to_owned(),
+            name: name.to_owned(),
+            surcharge_minor,
+        }
+    }
+
+    fn group(name: &str, options: &[(&str, i64)]) -> OptionGroupSpec {
+        OptionGroupSpec {
+            name: Text::parse(name, 1, 60).expect("name"),
+            options: options
+                .iter()
+                .map(|(name, surcharge)| OptionSpec::new(name, *surcharge).expect("option"))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn given_two_groups_when_combined_then_every_pair_is_a_sku_priced_base_plus_surcharges() {
+        let colours = vec![option(1, "Colour", "Red", 0), option(2, "Colour", "Blue", 100)];
+        let sizes = vec![
+            option(3, "Size", "S", 0),
+            option(4, "Size", "M", 0),
+            option(5, "Size", "L", 250),
+        ];
+        let skus = combinations(&[colours, sizes]);
+        assert_eq!(skus.len(), 6);
+        let blue_large = &skus[5];
+        assert_eq!(blue_large.name("Tee"), "Tee (Blue, L)");
+        assert_eq!(blue_large.price(1000), Ok(1350));
+        assert_eq!(blue_large.key(), "2,5");
+        assert_eq!(blue_large.options().get("Size").map(String::as_str), Some("L"));
+    }
+
+    #[test]
+    fn a_product_without_options_is_one_sku_named_and_priced_as_the_product() {
+        let skus = combinations(&[]);
+        assert_eq!(skus.len(), 1);
+        assert_eq!(skus[0].key(), "");
+        assert_eq!(skus[0].name("Cup"), "Cup");
+        assert_eq!(skus[0].price(1290), Ok(1290));
+    }
+
+    #[test]
+    fn option_limits_are_the_originals() {
+        let six_groups: Vec<_> = (0..6).map(|n| group(&format!("G{n}"), &[("a", 0)])).collect();
+        assert_eq!(check_option_groups(&six_groups), Err(InvalidInput::TooManyOptionGroups));
+        let many: Vec<(String, i64)> = (0..21).map(|n| (format!("o{n}"), 0)).collect();
+        let many: Vec<(&str, i64)> = many.iter().map(|(name, price)| (name.as_str(), *price)).collect();
+        assert_eq!(check_option_groups(&[group("Size", &many)]), Err(InvalidInput::OptionCount));
+        assert_eq!(check_option_groups(&[group("Size", &[])]), Err(InvalidInput::OptionCount));
+        let twenty = &many[..20];
+        let three_by_twenty = [group("A", twenty), group("B", twenty), group("C", twenty)];
+        assert_eq!(check_option_groups(&three_by_twenty), Err(InvalidInput::TooManySkus(8000)));
+        assert_eq!(
+            check_option_groups(&[group("Size", &[("S", 0), ("s", 0)])]),
+            Err(InvalidInput::DuplicateName("s".to_owned()))
+        );
+        assert!(OptionSpec::new("XL", -1).is_err());
+        assert!(check_option_groups(&[group("Size", &[("S", 0), ("M", 0)]), group("Colour", &[("Red", 0)])]).is_ok());
+    }
+
+    #[test]
+    fn a_sku_never_costs_more_than_the_price_limit() {
+        let costly = Combination(vec![option(1, "Metal", "Gold", Price::MAX_MINOR)]);
+        assert_eq!(costly.price(1), Err(InvalidInput::SkuPrice));
     }
 
     #[test]

@@ -8,17 +8,20 @@
 //! | `change-product-price` | `PUT /admin/products/{id}/price` |
 //! | `discontinue-product` | `POST /admin/products/{id}/discontinue` |
 //! | `activate-product` | `POST /admin/products/{id}/activate` |
-//! | `browse-products` | `GET /products?category=&sort=&page=&size=` |
-//! | `get-product` | `GET /products/{id}` |
+//! | `browse-products` | `GET /products?q=&category=&brand=&minPrice=&maxPrice=&sort=&page=&size=` |
+//! | `get-product` | `GET /products/{id}`, `GET /products/{id}/skus?<group>=<option>…` |
+//! | `change-product-options` | `POST /admin/products/{id}/options`, `DELETE /admin/products/{id}/options/{optionId}` |
 //! | `create-category` | `POST /admin/categories` |
 //! | `list-categories` | `GET /categories` |
+//! | `manage-brands` | `POST /admin/brands`, `PUT /admin/brands/{id}`, `DELETE /admin/brands/{id}` |
+//! | `list-brands` | `GET /brands`, `GET /brands/{id}` |
 
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use runtime::envelope::{self, ApiError, FieldError, Json};
 use security::{AccessTokenVerifier, Admin};
@@ -27,11 +30,17 @@ use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
 
-use crate::domain::{CategoryId, InvalidInput, Page, Price, ProductStatus, Sort, Text, product_id};
+use crate::brands::{self, BrandError};
+use crate::domain::{
+    BrandId, CategoryId, InvalidInput, OptionGroupSpec, OptionSpec, Page, Price, ProductStatus, Sort, Text,
+    product_id,
+};
 use crate::products::{
-    self, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError, NewProduct,
+    self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError, NewProduct,
     ProductDetails, UpdateProductError,
 };
+use crate::search::Keywords;
+use crate::skus::{self, ChangeOptionsError, FindSkuError};
 
 /// What the catalog HTTP functions share.
 #[derive(Debug, Clone)]
@@ -107,6 +116,34 @@ pub fn browse_products_routes(api: CatalogApi) -> Router {
 pub fn get_product_routes(api: CatalogApi) -> Router {
     Router::new()
         .route("/products/{id}", get(get_product))
+        .route("/products/{id}/skus", get(find_sku))
+        .with_state(api)
+}
+
+pub fn change_product_options_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    admin(
+        Router::new()
+            .route("/admin/products/{id}/options", post(add_options))
+            .route("/admin/products/{id}/options/{option_id}", delete(remove_option)),
+        api,
+        verifier,
+    )
+}
+
+pub fn manage_brands_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    admin(
+        Router::new()
+            .route("/admin/brands", post(create_brand))
+            .route("/admin/brands/{id}", put(rename_brand).delete(delete_brand)),
+        api,
+        verifier,
+    )
+}
+
+pub fn list_brands_routes(api: CatalogApi) -> Router {
+    Router::new()
+        .route("/brands", get(list_brands))
+        .route("/brands/{id}", get(get_brand))
         .with_state(api)
 }
 
@@ -148,8 +185,55 @@ pub struct CreateProductRequest {
     #[serde(default)]
     pub description: String,
     pub category_id: Option<String>,
+    pub brand_id: Option<String>,
     pub price_minor: i64,
     pub currency: String,
+    /// Omitted or empty: the product is sold as one SKU under its own id.
+    #[serde(default)]
+    pub option_groups: Vec<OptionGroupRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OptionGroupRequest {
+    pub name: String,
+    pub options: Vec<OptionRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OptionRequest {
+    pub name: String,
+    #[serde(default)]
+    pub surcharge_minor: i64,
+}
+
+fn options(requests: &[OptionRequest]) -> Result<Vec<OptionSpec>, InvalidInput> {
+    requests
+        .iter()
+        .map(|option| OptionSpec::new(&option.name, option.surcharge_minor))
+        .collect()
+}
+
+fn option_groups(requests: &[OptionGroupRequest]) -> Result<Vec<OptionGroupSpec>, InvalidInput> {
+    let groups = requests
+        .iter()
+        .map(|group| {
+            Ok(OptionGroupSpec {
+                name: Text::parse(&group.name, 1, 60)?,
+                options: options(&group.options)?,
+            })
+        })
+        .collect::<Result<Vec<_>, InvalidInput>>()?;
+    crate::domain::check_option_groups(&groups)?;
+    Ok(groups)
+}
+
+fn optional<T>(fields: &mut Fields, field: &str, value: Option<&str>, parse: fn(&str) -> Result<T, InvalidInput>) -> Option<Option<T>> {
+    match value {
+        Some(value) => fields.check(field, parse(value)).map(Some),
+        None => Some(None),
+    }
 }
 
 async fn create_product(
@@ -162,28 +246,28 @@ async fn create_product(
     let product_id = fields.check("productId", product_id(&body.product_id));
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
-    let category_id = body
-        .category_id
-        .as_deref()
-        .map(|id| fields.check("categoryId", CategoryId::parse(id)));
+    let category_id = optional(&mut fields, "categoryId", body.category_id.as_deref(), CategoryId::parse);
+    let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
-    let product = fields.into_result(match (product_id, name, description, category_id, price) {
-        (Some(product_id), Some(name), Some(description), None, Some(price)) => Some(NewProduct {
+    let groups = fields.check("optionGroups", option_groups(&body.option_groups));
+    let product = fields.into_result(match (product_id, name, description, category_id, brand_id, price, groups) {
+        (
+            Some(product_id),
+            Some(name),
+            Some(description),
+            Some(category_id),
+            Some(brand_id),
+            Some(price),
+            Some(option_groups),
+        ) => Some(NewProduct {
             product_id,
             name,
             description,
-            category_id: None,
+            category_id,
+            brand_id,
             price,
+            option_groups,
         }),
-        (Some(product_id), Some(name), Some(description), Some(Some(category)), Some(price)) => {
-            Some(NewProduct {
-                product_id,
-                name,
-                description,
-                category_id: Some(category),
-                price,
-            })
-        }
         _ => None,
     })?;
     match products::create_product(&api.pool, &product, &EventContext::of_request(&request)).await {
@@ -192,7 +276,13 @@ async fn create_product(
             "PRODUCT_EXISTS",
             "A product with this id exists.",
         )),
+        Err(CreateProductError::SkuTaken(sku)) => Err(ApiError::conflict(
+            "SKU_EXISTS",
+            format!("The SKU {sku} belongs to another product; choose another product id."),
+        )),
         Err(CreateProductError::UnknownCategory) => Err(unknown_category()),
+        Err(CreateProductError::UnknownBrand) => Err(unknown_brand()),
+        Err(CreateProductError::Invalid(invalid)) => Err(invalid_options(invalid)),
         Err(CreateProductError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
 }
@@ -204,6 +294,7 @@ pub struct UpdateProductRequest {
     #[serde(default)]
     pub description: String,
     pub category_id: Option<String>,
+    pub brand_id: Option<String>,
 }
 
 async fn update_product(
@@ -216,15 +307,14 @@ async fn update_product(
     let mut fields = Fields::default();
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
-    let category_id = match body.category_id.as_deref() {
-        Some(id) => fields.check("categoryId", CategoryId::parse(id)).map(Some),
-        None => Some(None),
-    };
-    let details = fields.into_result(match (name, description, category_id) {
-        (Some(name), Some(description), Some(category_id)) => Some(ProductDetails {
+    let category_id = optional(&mut fields, "categoryId", body.category_id.as_deref(), CategoryId::parse);
+    let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
+    let details = fields.into_result(match (name, description, category_id, brand_id) {
+        (Some(name), Some(description), Some(category_id), Some(brand_id)) => Some(ProductDetails {
             name,
             description,
             category_id,
+            brand_id,
         }),
         _ => None,
     })?;
@@ -232,6 +322,7 @@ async fn update_product(
         Ok(view) => Ok(envelope::ok(view)),
         Err(UpdateProductError::NotFound) => Err(product_not_found()),
         Err(UpdateProductError::UnknownCategory) => Err(unknown_category()),
+        Err(UpdateProductError::UnknownBrand) => Err(unknown_brand()),
         Err(UpdateProductError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
 }
@@ -257,6 +348,7 @@ async fn change_price(
     match products::change_price(&api.pool, &product_id, price, &EventContext::of_request(&request)).await {
         Ok(view) => Ok(envelope::ok(view)),
         Err(ChangePriceError::NotFound) => Err(product_not_found()),
+        Err(ChangePriceError::SkuPrice) => Err(invalid_options(InvalidInput::SkuPrice)),
         Err(ChangePriceError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
 }
@@ -293,32 +385,59 @@ async fn change_status(
     }
 }
 
+/// The decoded pairs of a query string (`+` and `%XX` as in a form), in order.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+fn price_bound(value: &str) -> Result<i64, InvalidInput> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|minor| (0..=Price::MAX_MINOR).contains(minor))
+        .ok_or(InvalidInput::PriceBound)
+}
+
 async fn browse(
     State(api): State<CatalogApi>,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut fields = Fields::default();
-    let mut category = None;
-    let mut sort = Sort::default();
+    let mut filter = BrowseFilter::default();
+    let mut sort = None;
     let (mut number, mut size) = (1_u32, 20_u32);
-    for pair in query
-        .as_deref()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match name {
-            "category" => category = fields.check("category", CategoryId::parse(value)),
-            "sort" => sort = fields.check("sort", Sort::parse(value)).unwrap_or_default(),
+    for (name, value) in query_pairs(query.as_deref()) {
+        match name.as_str() {
+            "q" => filter.keywords = fields.check("q", Keywords::parse(&value)),
+            "category" => filter.category = fields.check("category", CategoryId::parse(&value)),
+            "brand" => filter.brand = fields.check("brand", BrandId::parse(&value)),
+            "minPrice" => filter.min_price = fields.check("minPrice", price_bound(&value)),
+            "maxPrice" => filter.max_price = fields.check("maxPrice", price_bound(&value)),
+            "sort" => sort = fields.check("sort", Sort::parse(&value)),
             "page" => number = value.parse().unwrap_or(0),
             "size" => size = value.parse().unwrap_or(0),
             _ => {}
         }
     }
+    if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
+        && min > max
+    {
+        fields.0.push(FieldError {
+            field: "maxPrice".to_owned(),
+            reason: "must not be below minPrice".to_owned(),
+        });
+    }
+    // Keywords rank by relevance unless the shopper picked an order.
+    let sort = sort.unwrap_or(if filter.keywords.is_some() {
+        Sort::Relevance
+    } else {
+        Sort::Newest
+    });
     let page = fields.check("page", Page::new(number, size));
     let page = fields.into_result(page)?;
-    let found = products::browse(&api.pool, category.as_ref(), sort, page)
+    let found = products::browse(&api.pool, &filter, sort, page)
         .await
         .map_err(|cause| ApiError::internal(&cause))?;
     Ok(envelope::ok(found))
@@ -328,10 +447,175 @@ async fn get_product(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    match products::get_product(&api.pool, &id).await {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    match products::get_product_detail(&api.pool, &product_id).await {
         Ok(Some(view)) => Ok(envelope::ok(view)),
         Ok(None) => Err(product_not_found()),
         Err(cause) => Err(ApiError::internal(&cause)),
+    }
+}
+
+/// `GET /products/{id}/skus?Colour=Red&Size=L`: the SKU a choice of options names.
+async fn find_sku(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let chosen: std::collections::BTreeMap<String, String> = query_pairs(query.as_deref()).into_iter().collect();
+    match skus::find_sku(&api.pool, &product_id, &chosen).await {
+        Ok(sku) => Ok(envelope::ok(sku)),
+        Err(FindSkuError::ProductNotFound) => Err(product_not_found()),
+        Err(FindSkuError::SkuNotFound) => Err(ApiError::not_found(
+            "SKU_NOT_FOUND",
+            "No active SKU of this product has exactly these options; name one option of every group.",
+        )),
+        Err(FindSkuError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddOptionsRequest {
+    pub group_id: i64,
+    pub options: Vec<OptionRequest>,
+}
+
+async fn add_options(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+    Json(body): Json<AddOptionsRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let mut fields = Fields::default();
+    let new_options = fields.check("options", options(&body.options));
+    let new_options = fields.into_result(new_options)?;
+    let changed = skus::add_options(
+        &api.pool,
+        &product_id,
+        body.group_id,
+        &new_options,
+        &EventContext::of_request(&request),
+    )
+    .await;
+    changed.map(envelope::ok).map_err(options_error)
+}
+
+async fn remove_option(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path((id, option_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let option_id: i64 = option_id.parse().map_err(|_| option_not_found())?;
+    let changed = skus::remove_option(&api.pool, &product_id, option_id, &EventContext::of_request(&request)).await;
+    changed.map(envelope::ok).map_err(options_error)
+}
+
+fn options_error(error: ChangeOptionsError) -> ApiError {
+    match error {
+        ChangeOptionsError::ProductNotFound => product_not_found(),
+        ChangeOptionsError::GroupNotFound => ApiError::not_found(
+            "OPTION_GROUP_NOT_FOUND",
+            "The product has no option group with this id.",
+        ),
+        ChangeOptionsError::OptionNotFound => option_not_found(),
+        ChangeOptionsError::NotActive => ApiError::conflict(
+            "PRODUCT_NOT_ACTIVE",
+            "Only an active product's options can change; activate it first.",
+        ),
+        ChangeOptionsError::LastOption => ApiError::conflict(
+            "LAST_OPTION",
+            "This is the last option of its group; a group needs one to sell anything.",
+        ),
+        ChangeOptionsError::Invalid(invalid) => invalid_options(invalid),
+        ChangeOptionsError::SkuTaken(sku) => ApiError::conflict(
+            "SKU_EXISTS",
+            format!("The SKU {sku} belongs to another product."),
+        ),
+        ChangeOptionsError::Unexpected(cause) => ApiError::internal(&cause),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBrandRequest {
+    pub brand_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameBrandRequest {
+    pub name: String,
+}
+
+async fn create_brand(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Json(body): Json<CreateBrandRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::default();
+    let brand_id = fields.check("brandId", BrandId::parse(&body.brand_id));
+    let name = fields.check("name", Text::parse(&body.name, 1, 120));
+    let (brand_id, name) = fields.into_result(brand_id.zip(name))?;
+    match brands::create_brand(&api.pool, &brand_id, &name).await {
+        Ok(brand) => Ok(envelope::created(brand)),
+        Err(error) => Err(brand_error(error)),
+    }
+}
+
+async fn rename_brand(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    Json(body): Json<RenameBrandRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let brand_id = BrandId::parse(&id).map_err(|_| brand_error(BrandError::NotFound))?;
+    let mut fields = Fields::default();
+    let name = fields.check("name", Text::parse(&body.name, 1, 120));
+    let name = fields.into_result(name)?;
+    brands::rename_brand(&api.pool, &brand_id, &name)
+        .await
+        .map(envelope::ok)
+        .map_err(brand_error)
+}
+
+async fn delete_brand(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let brand_id = BrandId::parse(&id).map_err(|_| brand_error(BrandError::NotFound))?;
+    brands::delete_brand(&api.pool, &brand_id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(brand_error)
+}
+
+async fn list_brands(State(api): State<CatalogApi>) -> Result<impl IntoResponse, ApiError> {
+    brands::list_brands(&api.pool)
+        .await
+        .map(envelope::ok)
+        .map_err(|cause| ApiError::internal(&cause))
+}
+
+async fn get_brand(State(api): State<CatalogApi>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    match brands::get_brand(&api.pool, &id).await {
+        Ok(Some(brand)) => Ok(envelope::ok(brand)),
+        Ok(None) => Err(brand_error(BrandError::NotFound)),
+        Err(cause) => Err(ApiError::internal(&cause)),
+    }
+}
+
+fn brand_error(error: BrandError) -> ApiError {
+    match error {
+        BrandError::AlreadyExists => ApiError::conflict("BRAND_EXISTS", "A brand with this id exists."),
+        BrandError::NotFound => ApiError::not_found("BRAND_NOT_FOUND", "No such brand."),
+        BrandError::Unexpected(cause) => ApiError::internal(&cause),
     }
 }
 
@@ -382,6 +666,25 @@ async fn list_categories(State(api): State<CatalogApi>) -> Result<impl IntoRespo
 
 fn product_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "PRODUCT_NOT_FOUND", "No such product.")
+}
+
+fn option_not_found() -> ApiError {
+    ApiError::not_found("OPTION_NOT_FOUND", "The product has no live option with this id.")
+}
+
+fn unknown_brand() -> ApiError {
+    ApiError::unprocessable("UNKNOWN_BRAND", "The brand does not exist (or was deleted).")
+}
+
+/// A rule of options broken by the product as a whole (too many SKUs, a price over the
+/// limit), not by one field's syntax.
+fn invalid_options(invalid: InvalidInput) -> ApiError {
+    let code = match invalid {
+        InvalidInput::TooManySkus(_) => "TOO_MANY_SKUS",
+        InvalidInput::SkuPrice => "SKU_PRICE_TOO_HIGH",
+        _ => "INVALID_OPTIONS",
+    };
+    ApiError::unprocessable(code, invalid.to_string())
 }
 
 fn unknown_category() -> ApiError {

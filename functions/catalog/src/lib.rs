@@ -9,6 +9,9 @@
 //! - [`products`]: the use cases on MariaDB.
 //! - [`http`]: the HTTP functions, admin writes and public reads.
 
+pub mod brands;
 pub mod domain;
 pub mod http;
 pub mod products;
+pub mod search;
+pub mod skus;

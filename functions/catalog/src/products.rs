@@ -9,29 +9,12 @@ use sqlx::{MySqlConnection, MySqlPool};
 use store::mariadb::{DUPLICATE_KEY, MISSING_REFERENCE, error_number};
 use store::outbox::{self, EventContext, Origin};
 
-use crate::domain::{CategoryId, Page, Price, ProductId, ProductStatus, Sort, Text, status_change};
-
-/// The ids of a category and all its descendants, as the CTE `tree`.
-macro_rules! category_tree_sql {
-    () => {
-        "WITH RECURSIVE tree (category_id) AS (
-             SELECT category_id FROM category WHERE category_id = ?
-             UNION ALL
-             SELECT child.category_id FROM category child JOIN tree ON child.parent_id = tree.category_id
-         )"
-    };
-}
-
-macro_rules! browse_sql {
-    () => {
-        concat!(
-            category_tree_sql!(),
-            " SELECT product_id, name, description, category_id, price_minor, currency, status, created_at, updated_at
-              FROM product WHERE status = 'ACTIVE'
-              AND (? IS NULL OR category_id IN (SELECT category_id FROM tree))"
-        )
-    };
-}
+use crate::domain::{
+    BrandId, CategoryId, InvalidInput, OptionGroupSpec, Page, Price, ProductId, ProductStatus, Sort, Text,
+    status_change,
+};
+use crate::search::{Keywords, product_search_text};
+use crate::skus;
 
 /// A product as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +24,10 @@ pub struct ProductView {
     pub name: String,
     pub description: String,
     pub category_id: Option<String>,
+    pub brand_id: Option<String>,
+    /// Sold as the SKUs of its options rather than under its own id.
+    pub has_options: bool,
+    /// The base price; a SKU adds its options' surcharges.
     pub price_minor: i64,
     pub currency: String,
     pub status: String,
@@ -55,39 +42,71 @@ pub struct NewProduct {
     pub name: Text,
     pub description: Text,
     pub category_id: Option<CategoryId>,
+    pub brand_id: Option<BrandId>,
     pub price: Price,
+    /// None for a product sold as one SKU under its own id.
+    pub option_groups: Vec<OptionGroupSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateProductError {
     #[error("a product with this id exists")]
     AlreadyExists,
+    #[error("a SKU with the id {0} exists")]
+    SkuTaken(String),
     #[error("the category does not exist")]
     UnknownCategory,
+    #[error("the brand does not exist")]
+    UnknownBrand,
+    #[error("{0}")]
+    Invalid(InvalidInput),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Creates a product and announces it with `product.created`.
+/// Creates a product with its SKUs and announces it with `product.created` and one
+/// `sku-created` per SKU.
 #[tracing::instrument(skip_all, fields(product_id = product.product_id.as_str()))]
 pub async fn create_product(
     pool: &MySqlPool,
     product: &NewProduct,
     context: &EventContext,
 ) -> Result<ProductView, CreateProductError> {
+    let has_options = !product.option_groups.is_empty();
+    if has_options && product.product_id.as_str().len() > crate::domain::MAX_PRODUCT_ID_WITH_OPTIONS {
+        return Err(CreateProductError::Invalid(InvalidInput::ProductIdTooLongForOptions(
+            crate::domain::MAX_PRODUCT_ID_WITH_OPTIONS,
+        )));
+    }
+    crate::domain::check_option_groups(&product.option_groups).map_err(CreateProductError::Invalid)?;
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
+    let brand_name = match &product.brand_id {
+        Some(brand) => Some(
+            live_brand_name(&mut transaction, brand)
+                .await?
+                .ok_or(CreateProductError::UnknownBrand)?,
+        ),
+        None => None,
+    };
     let now = Utc::now();
     let inserted = sqlx::query(
-        "INSERT INTO product (product_id, name, description, category_id, price_minor, currency, status,
-                              created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?)",
+        "INSERT INTO product (product_id, name, description, category_id, brand_id, has_options, price_minor,
+                              currency, status, search_text, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
     )
     .bind(product.product_id.as_str())
     .bind(product.name.as_str())
     .bind(product.description.as_str())
     .bind(product.category_id.as_ref().map(CategoryId::as_str))
+    .bind(product.brand_id.as_ref().map(BrandId::as_str))
+    .bind(has_options)
     .bind(product.price.minor())
     .bind(product.price.currency().as_str())
+    .bind(product_search_text(
+        product.name.as_str(),
+        product.description.as_str(),
+        brand_name.as_deref(),
+    ))
     .bind(now)
     .bind(now)
     .execute(&mut *transaction)
@@ -107,11 +126,19 @@ pub async fn create_product(
         name: product.name.as_str().to_owned(),
         price_minor: product.price.minor(),
         currency: product.price.currency(),
+        has_options,
     };
     let origin = Origin::new("create-product", context.clone());
     outbox::append(&mut transaction, &origin, &created)
         .await
         .map_err(anyhow::Error::from)?;
+    skus::create_options_and_skus(&mut transaction, product, &origin)
+        .await
+        .map_err(|error| match error {
+            skus::MakeSkusError::Invalid(invalid) => CreateProductError::Invalid(invalid),
+            skus::MakeSkusError::SkuTaken(sku) => CreateProductError::SkuTaken(sku),
+            skus::MakeSkusError::Unexpected(cause) => CreateProductError::Unexpected(cause),
+        })?;
     let view = load(&mut transaction, product.product_id.as_str(), false)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the product just created is missing"))?;
@@ -125,6 +152,7 @@ pub struct ProductDetails {
     pub name: Text,
     pub description: Text,
     pub category_id: Option<CategoryId>,
+    pub brand_id: Option<BrandId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,24 +161,48 @@ pub enum UpdateProductError {
     NotFound,
     #[error("the category does not exist")]
     UnknownCategory,
+    #[error("the brand does not exist")]
+    UnknownBrand,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Replaces a product's name, description and category. No other context needs them, so no
-/// event is written.
+/// Replaces a product's name, description, category and brand. No other context needs them,
+/// so no event is written. A brand that was deleted may stay on the products that had it,
+/// but no product takes it anew.
 pub async fn update_product(
     pool: &MySqlPool,
     product_id: &ProductId,
     details: &ProductDetails,
 ) -> Result<ProductView, UpdateProductError> {
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
+    let current = load(&mut transaction, product_id.as_str(), true)
+        .await?
+        .ok_or(UpdateProductError::NotFound)?;
+    let brand_name = match &details.brand_id {
+        Some(brand) => {
+            let name = brand_name(&mut transaction, brand).await?;
+            let kept = current.brand_id.as_deref() == Some(brand.as_str());
+            match name {
+                Some((name, deleted)) if !deleted || kept => Some(name),
+                _ => return Err(UpdateProductError::UnknownBrand),
+            }
+        }
+        None => None,
+    };
     let updated = sqlx::query(
-        "UPDATE product SET name = ?, description = ?, category_id = ?, updated_at = ? WHERE product_id = ?",
+        "UPDATE product SET name = ?, description = ?, category_id = ?, brand_id = ?, search_text = ?, updated_at = ?
+         WHERE product_id = ?",
     )
     .bind(details.name.as_str())
     .bind(details.description.as_str())
     .bind(details.category_id.as_ref().map(CategoryId::as_str))
+    .bind(details.brand_id.as_ref().map(BrandId::as_str))
+    .bind(product_search_text(
+        details.name.as_str(),
+        details.description.as_str(),
+        brand_name.as_deref(),
+    ))
     .bind(Utc::now())
     .bind(product_id.as_str())
     .execute(&mut *transaction)
@@ -173,6 +225,8 @@ pub async fn update_product(
 pub enum ChangePriceError {
     #[error("no such product")]
     NotFound,
+    #[error("a SKU would cost more than the price limit")]
+    SkuPrice,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -202,11 +256,19 @@ pub async fn change_price(
             product_id: product_id.clone(),
             price_minor: price.minor(),
             currency: price.currency(),
+            has_options: current.has_options,
         };
         let origin = Origin::new("change-product-price", context.clone());
         outbox::append(&mut transaction, &origin, &changed)
             .await
             .map_err(anyhow::Error::from)?;
+        skus::reprice(&mut transaction, product_id, price, &origin)
+            .await
+            .map_err(|error| match error {
+                skus::MakeSkusError::Invalid(_) => ChangePriceError::SkuPrice,
+                skus::MakeSkusError::SkuTaken(sku) => anyhow::anyhow!("SKU {sku} taken while repricing").into(),
+                skus::MakeSkusError::Unexpected(cause) => ChangePriceError::Unexpected(cause),
+            })?;
     }
     let view = load(&mut transaction, product_id.as_str(), false)
         .await?
@@ -272,6 +334,28 @@ pub async fn get_product(pool: &MySqlPool, product_id: &str) -> Result<Option<Pr
     load(&mut connection, product_id, false).await
 }
 
+/// A product's page: the product with its live options and all its SKUs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    pub product: ProductView,
+    #[serde(flatten)]
+    pub options: skus::ProductOptions,
+}
+
+pub async fn get_product_detail(
+    pool: &MySqlPool,
+    product_id: &ProductId,
+) -> Result<Option<ProductDetail>, anyhow::Error> {
+    let mut connection = pool.acquire().await?;
+    let Some(product) = load(&mut connection, product_id.as_str(), false).await? else {
+        return Ok(None);
+    };
+    let options = skus::product_options(&mut connection, product_id).await?;
+    Ok(Some(ProductDetail { product, options }))
+}
+
 /// A page of active products.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -282,50 +366,94 @@ pub struct ProductPage {
     pub total: i64,
 }
 
-/// Active products, optionally in a category or any of its descendants, sorted and paged.
+/// What a shopper narrows a browse to. Every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct BrowseFilter {
+    pub category: Option<CategoryId>,
+    pub brand: Option<BrandId>,
+    /// Inclusive bounds on the price, in minor units.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub keywords: Option<Keywords>,
+}
+
+/// Active products matching the filter, sorted and paged. Keywords rank by relevance unless
+/// another order is asked for.
 pub async fn browse(
     pool: &MySqlPool,
-    category: Option<&CategoryId>,
+    filter: &BrowseFilter,
     sort: Sort,
     page: Page,
 ) -> Result<ProductPage, anyhow::Error> {
-    // One statement per sort keeps every query text static and lets MariaDB use the index
-    // that matches the order. The category clause is switched off by a NULL parameter.
-    let sql = match sort {
-        Sort::PriceAscending => concat!(
-            browse_sql!(),
-            " ORDER BY price_minor ASC, product_id ASC LIMIT ? OFFSET ?"
-        ),
-        Sort::PriceDescending => concat!(
-            browse_sql!(),
-            " ORDER BY price_minor DESC, product_id ASC LIMIT ? OFFSET ?"
-        ),
-        Sort::Name => concat!(
-            browse_sql!(),
-            " ORDER BY name ASC, product_id ASC LIMIT ? OFFSET ?"
-        ),
-        Sort::Newest => concat!(
-            browse_sql!(),
-            " ORDER BY created_at DESC, product_id ASC LIMIT ? OFFSET ?"
-        ),
+    // The category tree is a CTE that every statement carries; a NULL parameter switches it
+    // off. The other filters are added only when present, so each statement uses the index
+    // that fits it (the FULLTEXT index for keywords).
+    let category = filter.category.as_ref().map(CategoryId::as_str);
+    let keywords = filter.keywords.as_ref().map(Keywords::boolean_query);
+    let conditions = |query: &mut sqlx::QueryBuilder<sqlx::MySql>| {
+        query.push(" WHERE status = 'ACTIVE' AND (");
+        query.push_bind(category);
+        query.push(" IS NULL OR category_id IN (SELECT category_id FROM tree))");
+        if let Some(brand) = &filter.brand {
+            query.push(" AND brand_id = ").push_bind(brand.as_str().to_owned());
+        }
+        if let Some(min) = filter.min_price {
+            query.push(" AND price_minor >= ").push_bind(min);
+        }
+        if let Some(max) = filter.max_price {
+            query.push(" AND price_minor <= ").push_bind(max);
+        }
+        if let Some(keywords) = keywords {
+            query
+                .push(" AND MATCH (search_text) AGAINST (")
+                .push_bind(keywords.to_owned())
+                .push(" IN BOOLEAN MODE)");
+        }
     };
-    let category = category.map(CategoryId::as_str);
-    let rows: Vec<ProductRow> = sqlx::query_as(sql)
-        .bind(category)
-        .bind(category)
-        .bind(page.size())
-        .bind(page.offset())
-        .fetch_all(pool)
-        .await?;
-    let total: i64 = sqlx::query_scalar(concat!(
-        category_tree_sql!(),
-        " SELECT COUNT(*) FROM product WHERE status = 'ACTIVE'
-           AND (? IS NULL OR category_id IN (SELECT category_id FROM tree))"
-    ))
-    .bind(category)
-    .bind(category)
-    .fetch_one(pool)
-    .await?;
+    let tree = |query: &mut sqlx::QueryBuilder<sqlx::MySql>| {
+        query.push(
+            "WITH RECURSIVE tree (category_id) AS (
+                 SELECT category_id FROM category WHERE category_id = ",
+        );
+        query.push_bind(category);
+        query.push(
+            " UNION ALL
+                 SELECT child.category_id FROM category child JOIN tree ON child.parent_id = tree.category_id
+             )",
+        );
+    };
+
+    let mut select = sqlx::QueryBuilder::new("");
+    tree(&mut select);
+    select.push(
+        " SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
+                 created_at, updated_at FROM product",
+    );
+    conditions(&mut select);
+    let order = match (sort, keywords) {
+        (Sort::Relevance, Some(keywords)) => {
+            select
+                .push(" ORDER BY MATCH (search_text) AGAINST (")
+                .push_bind(keywords.to_owned())
+                .push(" IN BOOLEAN MODE) DESC, product_id ASC");
+            ""
+        }
+        // Relevance without keywords has nothing to rank: newest first, as by default.
+        (Sort::Relevance | Sort::Newest, _) => " ORDER BY created_at DESC, product_id ASC",
+        (Sort::PriceAscending, _) => " ORDER BY price_minor ASC, product_id ASC",
+        (Sort::PriceDescending, _) => " ORDER BY price_minor DESC, product_id ASC",
+        (Sort::Name, _) => " ORDER BY name ASC, product_id ASC",
+    };
+    select.push(order);
+    select.push(" LIMIT ").push_bind(page.size());
+    select.push(" OFFSET ").push_bind(page.offset());
+    let rows: Vec<ProductRow> = select.build_query_as().fetch_all(pool).await?;
+
+    let mut count = sqlx::QueryBuilder::new("");
+    tree(&mut count);
+    count.push(" SELECT COUNT(*) FROM product");
+    conditions(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     Ok(ProductPage {
         products: rows.into_iter().map(view).collect(),
         page: page.number(),
@@ -406,6 +534,8 @@ type ProductRow = (
     String,
     String,
     Option<String>,
+    Option<String>,
+    bool,
     i64,
     String,
     String,
@@ -414,13 +544,26 @@ type ProductRow = (
 );
 
 fn view(row: ProductRow) -> ProductView {
-    let (product_id, name, description, category_id, price_minor, currency, status, created_at, updated_at) =
-        row;
+    let (
+        product_id,
+        name,
+        description,
+        category_id,
+        brand_id,
+        has_options,
+        price_minor,
+        currency,
+        status,
+        created_at,
+        updated_at,
+    ) = row;
     ProductView {
         product_id,
         name,
         description,
         category_id,
+        brand_id,
+        has_options,
         price_minor,
         currency,
         status,
@@ -429,16 +572,38 @@ fn view(row: ProductRow) -> ProductView {
     }
 }
 
-async fn load(
+/// A brand's name and whether it was deleted.
+async fn brand_name(
+    connection: &mut MySqlConnection,
+    brand: &BrandId,
+) -> Result<Option<(String, bool)>, anyhow::Error> {
+    let row: Option<(String, bool)> =
+        sqlx::query_as("SELECT name, deleted_at IS NOT NULL FROM brand WHERE brand_id = ? LOCK IN SHARE MODE")
+            .bind(brand.as_str())
+            .fetch_optional(connection)
+            .await?;
+    Ok(row)
+}
+
+/// The name of a brand that was not deleted.
+async fn live_brand_name(connection: &mut MySqlConnection, brand: &BrandId) -> Result<Option<String>, anyhow::Error> {
+    Ok(brand_name(connection, brand)
+        .await?
+        .and_then(|(name, deleted)| (!deleted).then_some(name)))
+}
+
+pub(crate) async fn load(
     connection: &mut MySqlConnection,
     product_id: &str,
     for_update: bool,
 ) -> Result<Option<ProductView>, anyhow::Error> {
     let sql = if for_update {
-        "SELECT product_id, name, description, category_id, price_minor, currency, status, created_at, updated_at
+        "SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
+                created_at, updated_at
          FROM product WHERE product_id = ? FOR UPDATE"
     } else {
-        "SELECT product_id, name, description, category_id, price_minor, currency, status, created_at, updated_at
+        "SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
+                created_at, updated_at
          FROM product WHERE product_id = ?"
     };
     let row: Option<ProductRow> = sqlx::query_as(sql)
