@@ -28,7 +28,11 @@ pub enum BrandError {
     Unexpected(#[from] anyhow::Error),
 }
 
-pub async fn create_brand(pool: &MySqlPool, brand_id: &BrandId, name: &Text) -> Result<BrandView, BrandError> {
+pub async fn create_brand(
+    pool: &MySqlPool,
+    brand_id: &BrandId,
+    name: &Text,
+) -> Result<BrandView, BrandError> {
     let inserted = sqlx::query("INSERT INTO brand (brand_id, name) VALUES (?, ?)")
         .bind(brand_id.as_str())
         .bind(name.as_str())
@@ -39,29 +43,37 @@ pub async fn create_brand(pool: &MySqlPool, brand_id: &BrandId, name: &Text) -> 
         Err(error) if error_number(&error) == Some(DUPLICATE_KEY) => return Err(BrandError::AlreadyExists),
         Err(error) => return Err(anyhow::Error::from(error).into()),
     }
-    get_brand(pool, brand_id.as_str()).await?.ok_or(BrandError::NotFound)
+    get_brand(pool, brand_id.as_str())
+        .await?
+        .ok_or(BrandError::NotFound)
 }
 
 /// Renames a brand. The products' search text keeps the old name until they are next edited.
-pub async fn rename_brand(pool: &MySqlPool, brand_id: &BrandId, name: &Text) -> Result<BrandView, BrandError> {
+pub async fn rename_brand(
+    pool: &MySqlPool,
+    brand_id: &BrandId,
+    name: &Text,
+) -> Result<BrandView, BrandError> {
     sqlx::query("UPDATE brand SET name = ?, updated_at = NOW(6) WHERE brand_id = ? AND deleted_at IS NULL")
         .bind(name.as_str())
         .bind(brand_id.as_str())
         .execute(pool)
         .await
         .map_err(anyhow::Error::from)?;
-    get_brand(pool, brand_id.as_str()).await?.ok_or(BrandError::NotFound)
+    get_brand(pool, brand_id.as_str())
+        .await?
+        .ok_or(BrandError::NotFound)
 }
 
 /// Deletes a brand; deleting it again changes nothing and is not an error, so a retried
 /// request succeeds. A brand that never existed is not found.
 pub async fn delete_brand(pool: &MySqlPool, brand_id: &BrandId) -> Result<(), BrandError> {
-    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM brand WHERE brand_id = ?")
+    let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM brand WHERE brand_id = ?")
         .bind(brand_id.as_str())
-        .fetch_optional(pool)
+        .fetch_one(pool)
         .await
         .map_err(anyhow::Error::from)?;
-    if known.is_none() {
+    if known == 0 {
         return Err(BrandError::NotFound);
     }
     sqlx::query("UPDATE brand SET deleted_at = NOW(6) WHERE brand_id = ? AND deleted_at IS NULL")

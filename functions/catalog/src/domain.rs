@@ -179,7 +179,10 @@ pub fn check_option_groups(groups: &[OptionGroupSpec]) -> Result<(), InvalidInpu
     }
     distinct(groups.iter().map(|group| group.name.as_str()))?;
     for group in groups {
-        check_options_of_group(group.options.len(), group.options.iter().map(|option| option.name.as_str()))?;
+        check_options_of_group(
+            group.options.len(),
+            group.options.iter().map(|option| option.name.as_str()),
+        )?;
     }
     let skus = groups
         .iter()
@@ -269,18 +272,20 @@ impl Combination {
 /// Every combination of one option per group (the groups in order, each group's options in
 /// order): the SKUs a product with these live options sells. No groups, one empty combination.
 pub fn combinations(groups: &[Vec<LiveOption>]) -> Vec<Combination> {
-    groups.iter().fold(vec![Combination(Vec::new())], |partial, group| {
-        partial
-            .iter()
-            .flat_map(|combination| {
-                group.iter().map(move |option| {
-                    let mut next = combination.0.clone();
-                    next.push(option.clone());
-                    Combination(next)
+    groups
+        .iter()
+        .fold(vec![Combination(Vec::new())], |partial, group| {
+            partial
+                .iter()
+                .flat_map(|combination| {
+                    group.iter().map(move |option| {
+                        let mut next = combination.0.clone();
+                        next.push(option.clone());
+                        Combination(next)
+                    })
                 })
-            })
-            .collect()
-    })
+                .collect()
+        })
 }
 
 /// The id of a product's `number`th SKU with options (numbered from 1, never reused).
@@ -470,20 +475,38 @@ mod tests {
     #[test]
     fn option_limits_are_the_originals() {
         let six_groups: Vec<_> = (0..6).map(|n| group(&format!("G{n}"), &[("a", 0)])).collect();
-        assert_eq!(check_option_groups(&six_groups), Err(InvalidInput::TooManyOptionGroups));
+        assert_eq!(
+            check_option_groups(&six_groups),
+            Err(InvalidInput::TooManyOptionGroups)
+        );
         let many: Vec<(String, i64)> = (0..21).map(|n| (format!("o{n}"), 0)).collect();
         let many: Vec<(&str, i64)> = many.iter().map(|(name, price)| (name.as_str(), *price)).collect();
-        assert_eq!(check_option_groups(&[group("Size", &many)]), Err(InvalidInput::OptionCount));
-        assert_eq!(check_option_groups(&[group("Size", &[])]), Err(InvalidInput::OptionCount));
+        assert_eq!(
+            check_option_groups(&[group("Size", &many)]),
+            Err(InvalidInput::OptionCount)
+        );
+        assert_eq!(
+            check_option_groups(&[group("Size", &[])]),
+            Err(InvalidInput::OptionCount)
+        );
         let twenty = &many[..20];
         let three_by_twenty = [group("A", twenty), group("B", twenty), group("C", twenty)];
-        assert_eq!(check_option_groups(&three_by_twenty), Err(InvalidInput::TooManySkus(8000)));
+        assert_eq!(
+            check_option_groups(&three_by_twenty),
+            Err(InvalidInput::TooManySkus(8000))
+        );
         assert_eq!(
             check_option_groups(&[group("Size", &[("S", 0), ("s", 0)])]),
             Err(InvalidInput::DuplicateName("s".to_owned()))
         );
         assert!(OptionSpec::new("XL", -1).is_err());
-        assert!(check_option_groups(&[group("Size", &[("S", 0), ("M", 0)]), group("Colour", &[("Red", 0)])]).is_ok());
+        assert!(
+            check_option_groups(&[
+                group("Size", &[("S", 0), ("M", 0)]),
+                group("Colour", &[("Red", 0)])
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

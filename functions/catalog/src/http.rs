@@ -36,8 +36,8 @@ use crate::domain::{
     product_id,
 };
 use crate::products::{
-    self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError, NewProduct,
-    ProductDetails, UpdateProductError,
+    self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError,
+    NewProduct, ProductDetails, UpdateProductError,
 };
 use crate::search::Keywords;
 use crate::skus::{self, ChangeOptionsError, FindSkuError};
@@ -229,7 +229,12 @@ fn option_groups(requests: &[OptionGroupRequest]) -> Result<Vec<OptionGroupSpec>
     Ok(groups)
 }
 
-fn optional<T>(fields: &mut Fields, field: &str, value: Option<&str>, parse: fn(&str) -> Result<T, InvalidInput>) -> Option<Option<T>> {
+fn optional<T>(
+    fields: &mut Fields,
+    field: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, InvalidInput>,
+) -> Option<Option<T>> {
     match value {
         Some(value) => fields.check(field, parse(value)).map(Some),
         None => Some(None),
@@ -246,30 +251,45 @@ async fn create_product(
     let product_id = fields.check("productId", product_id(&body.product_id));
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
-    let category_id = optional(&mut fields, "categoryId", body.category_id.as_deref(), CategoryId::parse);
+    let category_id = optional(
+        &mut fields,
+        "categoryId",
+        body.category_id.as_deref(),
+        CategoryId::parse,
+    );
     let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
     let groups = fields.check("optionGroups", option_groups(&body.option_groups));
-    let product = fields.into_result(match (product_id, name, description, category_id, brand_id, price, groups) {
-        (
-            Some(product_id),
-            Some(name),
-            Some(description),
-            Some(category_id),
-            Some(brand_id),
-            Some(price),
-            Some(option_groups),
-        ) => Some(NewProduct {
+    let product = fields.into_result(
+        match (
             product_id,
             name,
             description,
             category_id,
             brand_id,
             price,
-            option_groups,
-        }),
-        _ => None,
-    })?;
+            groups,
+        ) {
+            (
+                Some(product_id),
+                Some(name),
+                Some(description),
+                Some(category_id),
+                Some(brand_id),
+                Some(price),
+                Some(option_groups),
+            ) => Some(NewProduct {
+                product_id,
+                name,
+                description,
+                category_id,
+                brand_id,
+                price,
+                option_groups,
+            }),
+            _ => None,
+        },
+    )?;
     match products::create_product(&api.pool, &product, &EventContext::of_request(&request)).await {
         Ok(view) => Ok(envelope::created(view)),
         Err(CreateProductError::AlreadyExists) => Err(ApiError::conflict(
@@ -307,7 +327,12 @@ async fn update_product(
     let mut fields = Fields::default();
     let name = fields.check("name", Text::parse(&body.name, 1, 200));
     let description = fields.check("description", Text::parse(&body.description, 0, 4000));
-    let category_id = optional(&mut fields, "categoryId", body.category_id.as_deref(), CategoryId::parse);
+    let category_id = optional(
+        &mut fields,
+        "categoryId",
+        body.category_id.as_deref(),
+        CategoryId::parse,
+    );
     let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
     let details = fields.into_result(match (name, description, category_id, brand_id) {
         (Some(name), Some(description), Some(category_id), Some(brand_id)) => Some(ProductDetails {
@@ -462,7 +487,8 @@ async fn find_sku(
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     let product_id = product_id(&id).map_err(|_| product_not_found())?;
-    let chosen: std::collections::BTreeMap<String, String> = query_pairs(query.as_deref()).into_iter().collect();
+    let chosen: std::collections::BTreeMap<String, String> =
+        query_pairs(query.as_deref()).into_iter().collect();
     match skus::find_sku(&api.pool, &product_id, &chosen).await {
         Ok(sku) => Ok(envelope::ok(sku)),
         Err(FindSkuError::ProductNotFound) => Err(product_not_found()),
@@ -511,7 +537,13 @@ async fn remove_option(
 ) -> Result<impl IntoResponse, ApiError> {
     let product_id = product_id(&id).map_err(|_| product_not_found())?;
     let option_id: i64 = option_id.parse().map_err(|_| option_not_found())?;
-    let changed = skus::remove_option(&api.pool, &product_id, option_id, &EventContext::of_request(&request)).await;
+    let changed = skus::remove_option(
+        &api.pool,
+        &product_id,
+        option_id,
+        &EventContext::of_request(&request),
+    )
+    .await;
     changed.map(envelope::ok).map_err(options_error)
 }
 
@@ -532,10 +564,9 @@ fn options_error(error: ChangeOptionsError) -> ApiError {
             "This is the last option of its group; a group needs one to sell anything.",
         ),
         ChangeOptionsError::Invalid(invalid) => invalid_options(invalid),
-        ChangeOptionsError::SkuTaken(sku) => ApiError::conflict(
-            "SKU_EXISTS",
-            format!("The SKU {sku} belongs to another product."),
-        ),
+        ChangeOptionsError::SkuTaken(sku) => {
+            ApiError::conflict("SKU_EXISTS", format!("The SKU {sku} belongs to another product."))
+        }
         ChangeOptionsError::Unexpected(cause) => ApiError::internal(&cause),
     }
 }
@@ -603,7 +634,10 @@ async fn list_brands(State(api): State<CatalogApi>) -> Result<impl IntoResponse,
         .map_err(|cause| ApiError::internal(&cause))
 }
 
-async fn get_brand(State(api): State<CatalogApi>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn get_brand(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     match brands::get_brand(&api.pool, &id).await {
         Ok(Some(brand)) => Ok(envelope::ok(brand)),
         Ok(None) => Err(brand_error(BrandError::NotFound)),

@@ -74,9 +74,9 @@ pub async fn create_product(
 ) -> Result<ProductView, CreateProductError> {
     let has_options = !product.option_groups.is_empty();
     if has_options && product.product_id.as_str().len() > crate::domain::MAX_PRODUCT_ID_WITH_OPTIONS {
-        return Err(CreateProductError::Invalid(InvalidInput::ProductIdTooLongForOptions(
-            crate::domain::MAX_PRODUCT_ID_WITH_OPTIONS,
-        )));
+        return Err(CreateProductError::Invalid(
+            InvalidInput::ProductIdTooLongForOptions(crate::domain::MAX_PRODUCT_ID_WITH_OPTIONS),
+        ));
     }
     crate::domain::check_option_groups(&product.option_groups).map_err(CreateProductError::Invalid)?;
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
@@ -266,7 +266,9 @@ pub async fn change_price(
             .await
             .map_err(|error| match error {
                 skus::MakeSkusError::Invalid(_) => ChangePriceError::SkuPrice,
-                skus::MakeSkusError::SkuTaken(sku) => anyhow::anyhow!("SKU {sku} taken while repricing").into(),
+                skus::MakeSkusError::SkuTaken(sku) => {
+                    anyhow::anyhow!("SKU {sku} taken while repricing").into()
+                }
                 skus::MakeSkusError::Unexpected(cause) => ChangePriceError::Unexpected(cause),
             })?;
     }
@@ -395,7 +397,9 @@ pub async fn browse(
         query.push_bind(category);
         query.push(" IS NULL OR category_id IN (SELECT category_id FROM tree))");
         if let Some(brand) = &filter.brand {
-            query.push(" AND brand_id = ").push_bind(brand.as_str().to_owned());
+            query
+                .push(" AND brand_id = ")
+                .push_bind(brand.as_str().to_owned());
         }
         if let Some(min) = filter.min_price {
             query.push(" AND price_minor >= ").push_bind(min);
@@ -577,16 +581,19 @@ async fn brand_name(
     connection: &mut MySqlConnection,
     brand: &BrandId,
 ) -> Result<Option<(String, bool)>, anyhow::Error> {
-    let row: Option<(String, bool)> =
-        sqlx::query_as("SELECT name, deleted_at IS NOT NULL FROM brand WHERE brand_id = ? LOCK IN SHARE MODE")
+    let row: Option<(String, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT name, deleted_at FROM brand WHERE brand_id = ? LOCK IN SHARE MODE")
             .bind(brand.as_str())
             .fetch_optional(connection)
             .await?;
-    Ok(row)
+    Ok(row.map(|(name, deleted_at)| (name, deleted_at.is_some())))
 }
 
 /// The name of a brand that was not deleted.
-async fn live_brand_name(connection: &mut MySqlConnection, brand: &BrandId) -> Result<Option<String>, anyhow::Error> {
+async fn live_brand_name(
+    connection: &mut MySqlConnection,
+    brand: &BrandId,
+) -> Result<Option<String>, anyhow::Error> {
     Ok(brand_name(connection, brand)
         .await?
         .and_then(|(name, deleted)| (!deleted).then_some(name)))

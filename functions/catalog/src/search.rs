@@ -25,7 +25,9 @@ fn is_ngram_script(character: char) -> bool {
 }
 
 /// English words too common to mean anything in a product search.
-const STOPWORDS: &[&str] = &["a", "an", "and", "for", "in", "of", "on", "or", "the", "to", "with"];
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "for", "in", "of", "on", "or", "the", "to", "with",
+];
 
 /// Longer words are cut: MariaDB indexes tokens of at most 84 characters.
 const MAX_WORD: usize = 40;
@@ -118,7 +120,9 @@ impl Keywords {
                 Run::Word(word) => terms.extend(word_token(&word).map(|token| format!("+{token}*"))),
                 // One character must appear; a longer run must appear as all its neighbours.
                 Run::Ngram(chars) if chars.len() == 1 => terms.push(format!("+{}", ngram_token(&chars))),
-                Run::Ngram(chars) => terms.extend(chars.windows(2).map(|pair| format!("+{}", ngram_token(pair)))),
+                Run::Ngram(chars) => {
+                    terms.extend(chars.windows(2).map(|pair| format!("+{}", ngram_token(pair))))
+                }
             }
         }
         if terms.is_empty() {
@@ -139,12 +143,17 @@ impl Keywords {
 /// in the description) and its description and brand once.
 pub fn product_search_text(name: &str, description: &str, brand: Option<&str>) -> String {
     let name = index_tokens(name);
-    [name.as_str(), name.as_str(), &index_tokens(description), &index_tokens(brand.unwrap_or(""))]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ")
+    [
+        name.as_str(),
+        name.as_str(),
+        &index_tokens(description),
+        &index_tokens(brand.unwrap_or("")),
+    ]
+    .iter()
+    .filter(|part| !part.is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 #[cfg(test)]
@@ -153,7 +162,10 @@ mod tests {
 
     #[test]
     fn english_words_are_lowercased_tokens_without_stopwords() {
-        assert_eq!(index_tokens("The Wireless Earphones, v2!"), "wwireless wearphones wv2");
+        assert_eq!(
+            index_tokens("The Wireless Earphones, v2!"),
+            "wwireless wearphones wv2"
+        );
     }
 
     #[test]
@@ -172,7 +184,10 @@ mod tests {
         let query = Keywords::parse("이어폰").expect("keywords");
         for term in query.boolean_query().split(' ') {
             let token = term.trim_start_matches('+');
-            assert!(index.split(' ').any(|stored| stored == token), "{token} not in {index}");
+            assert!(
+                index.split(' ').any(|stored| stored == token),
+                "{token} not in {index}"
+            );
         }
     }
 

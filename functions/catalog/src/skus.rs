@@ -46,7 +46,14 @@ pub(crate) async fn create_options_and_skus(
             .await
             .map_err(anyhow::Error::from)?
             .last_insert_id();
-        insert_options(transaction, &product.product_id, group_id as i64, 0, &group.options).await?;
+        insert_options(
+            transaction,
+            &product.product_id,
+            group_id as i64,
+            0,
+            &group.options,
+        )
+        .await?;
     }
     make_missing_skus(transaction, &product.product_id, origin).await?;
     Ok(())
@@ -118,11 +125,12 @@ async fn make_missing_skus(
         .into_iter()
         .map(|(_, options)| options)
         .collect();
-    let existing: Vec<(String, String)> = sqlx::query_as("SELECT option_key, status FROM sku WHERE product_id = ?")
-        .bind(product_id.as_str())
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let existing: Vec<(String, String)> =
+        sqlx::query_as("SELECT option_key, status FROM sku WHERE product_id = ?")
+            .bind(product_id.as_str())
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(anyhow::Error::from)?;
     let known: BTreeSet<&str> = existing.iter().map(|(key, _)| key.as_str()).collect();
     let active = existing.iter().filter(|(_, status)| status == "ACTIVE").count();
     let missing: Vec<Combination> = combinations(&groups)
@@ -130,15 +138,20 @@ async fn make_missing_skus(
         .filter(|combination| !known.contains(combination.key().as_str()))
         .collect();
     if active + missing.len() > MAX_SKUS {
-        return Err(MakeSkusError::Invalid(InvalidInput::TooManySkus(active + missing.len())));
+        return Err(MakeSkusError::Invalid(InvalidInput::TooManySkus(
+            active + missing.len(),
+        )));
     }
-    let mut number: u32 = sqlx::query_scalar("SELECT sku_count FROM product WHERE product_id = ?")
+    let stored: i32 = sqlx::query_scalar("SELECT sku_count FROM product WHERE product_id = ?")
         .bind(product_id.as_str())
         .fetch_one(&mut *transaction)
         .await
         .map_err(anyhow::Error::from)?;
+    let mut number = u32::try_from(stored).map_err(anyhow::Error::from)?;
     for combination in &missing {
-        let price_minor = combination.price(product.price_minor).map_err(MakeSkusError::Invalid)?;
+        let price_minor = combination
+            .price(product.price_minor)
+            .map_err(MakeSkusError::Invalid)?;
         let sku = if product.has_options {
             number += 1;
             sku_id(product_id, number)
@@ -195,8 +208,8 @@ pub(crate) async fn reprice(
 ) -> Result<(), MakeSkusError> {
     let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "SELECT s.sku, s.option_key, s.price_minor,
-                COALESCE((SELECT SUM(o.surcharge_minor) FROM product_option o
-                          WHERE FIND_IN_SET(o.option_id, s.option_key)), 0)
+                CAST(COALESCE((SELECT SUM(o.surcharge_minor) FROM product_option o
+                               WHERE FIND_IN_SET(o.option_id, s.option_key)), 0) AS SIGNED)
          FROM sku s WHERE s.product_id = ? AND s.status = 'ACTIVE' ORDER BY s.sku",
     )
     .bind(product_id.as_str())
@@ -223,7 +236,8 @@ pub(crate) async fn reprice(
             .map_err(anyhow::Error::from)?;
         let changed = SkuPriceChangedV1 {
             product_id: product_id.clone(),
-            sku: events::value::Sku::parse(&sku).map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
+            sku: events::value::Sku::parse(&sku)
+                .map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
             price_minor,
             currency: base.currency(),
         };
@@ -310,11 +324,13 @@ pub async fn add_options(
         .map(|option| option.name.as_str())
         .chain(options.iter().map(|option| option.name.as_str()));
     check_options_of_group(live.len() + options.len(), names).map_err(ChangeOptionsError::Invalid)?;
-    let next_position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM product_option WHERE group_id = ?")
-        .bind(group_id)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let next_position: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(position) + 1, 0) AS SIGNED) FROM product_option WHERE group_id = ?",
+    )
+    .bind(group_id)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(anyhow::Error::from)?;
     insert_options(&mut transaction, product_id, group_id, next_position, options).await?;
     let origin = Origin::new("change-product-options", context.clone());
     make_missing_skus(&mut transaction, product_id, &origin).await?;
@@ -363,7 +379,8 @@ pub async fn remove_option(
             .map_err(anyhow::Error::from)?;
         let deactivated = SkuDeactivatedV1 {
             product_id: product_id.clone(),
-            sku: events::value::Sku::parse(&sku).map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
+            sku: events::value::Sku::parse(&sku)
+                .map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
         };
         outbox::append(&mut transaction, &origin, &deactivated)
             .await
@@ -416,7 +433,10 @@ pub(crate) async fn product_options(
         .into_iter()
         .map(|(group_id, options)| OptionGroupView {
             group_id,
-            name: options.first().map(|option| option.group.clone()).unwrap_or_default(),
+            name: options
+                .first()
+                .map(|option| option.group.clone())
+                .unwrap_or_default(),
             options: options
                 .into_iter()
                 .map(|option| OptionView {

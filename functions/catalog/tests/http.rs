@@ -75,8 +75,9 @@ async fn an_admin_creates_a_product_and_ordering_can_read_the_event() {
     assert_eq!(body["data"]["priceMinor"], 1290);
     assert_eq!(body["data"]["status"], "ACTIVE");
     let events = outbox(&app).await;
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2, "the product and its one SKU");
     assert_eq!(events[0].0, events::catalog::ProductCreatedV1::NAME);
+    assert_eq!(events[1].0, events::catalog::SkuCreatedV1::NAME);
     let created: events::catalog::ProductCreatedV1 =
         serde_json::from_value(events[0].1.clone()).expect("the payload ordering's projection reads");
     assert_eq!(
@@ -228,7 +229,9 @@ async fn price_changes_discontinuing_and_reactivating_are_announced_once_each() 
         types,
         [
             events::catalog::ProductCreatedV1::NAME,
+            events::catalog::SkuCreatedV1::NAME,
             events::catalog::ProductPriceChangedV1::NAME,
+            events::catalog::SkuPriceChangedV1::NAME,
             events::catalog::ProductDiscontinuedV1::NAME,
             events::catalog::ProductReactivatedV1::NAME,
         ]

@@ -165,3 +165,120 @@ async fn an_unreachable_database_asks_for_a_retry() {
         Outcome::Retry(_)
     ));
 }
+
+/// What place-order would read for a line of this SKU: `None` if ordering does not know it,
+/// else whether it can be ordered and at what price.
+async fn orderable(database: &TestDatabase, sku: &str) -> Option<(bool, i64)> {
+    let mut connection = database.pool.acquire().await.expect("connection");
+    let sku = ordering::order::ProductId::parse(sku).expect("sku");
+    ordering::orders::rows::catalog_price(&mut connection, &sku)
+        .await
+        .expect("read")
+        .map(|price| (price.orderable, price.unit_price.minor()))
+}
+
+#[tokio::test]
+async fn the_skus_of_a_product_with_options_are_sold_and_stopped_and_the_product_id_is_not() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
+    let start = Utc::now();
+    let at = |seconds: i64| start + Duration::seconds(seconds);
+    let sku = |n: u32, price: i64, colour: &str| {
+        json!({"productId": "tee", "sku": format!("tee-{n}"), "name": format!("Tee ({colour})"),
+               "priceMinor": price, "currency": "EUR", "options": {"Colour": colour}})
+    };
+    let script = [
+        catalog_event(
+            "e-1",
+            events::catalog::ProductCreatedV1::NAME,
+            at(0),
+            json!({"productId": "tee", "name": "Tee", "priceMinor": 1000, "currency": "EUR", "hasOptions": true}),
+        ),
+        catalog_event(
+            "e-2",
+            events::catalog::SkuCreatedV1::NAME,
+            at(0),
+            sku(1, 1000, "Red"),
+        ),
+        catalog_event(
+            "e-3",
+            events::catalog::SkuCreatedV1::NAME,
+            at(0),
+            sku(2, 1100, "Blue"),
+        ),
+        catalog_event(
+            "e-4",
+            events::catalog::ProductPriceChangedV1::NAME,
+            at(1),
+            json!({"productId": "tee", "priceMinor": 2000, "currency": "EUR", "hasOptions": true}),
+        ),
+        catalog_event(
+            "e-5",
+            events::catalog::SkuPriceChangedV1::NAME,
+            at(1),
+            json!({"productId": "tee", "sku": "tee-2", "priceMinor": 2100, "currency": "EUR"}),
+        ),
+        catalog_event(
+            "e-6",
+            events::catalog::SkuDeactivatedV1::NAME,
+            at(2),
+            json!({"productId": "tee", "sku": "tee-1"}),
+        ),
+    ];
+    for event in &script {
+        assert_eq!(deliver(&handler, event).await, Outcome::Ack);
+    }
+
+    assert_eq!(
+        orderable(&database, "tee").await,
+        None,
+        "the product id itself is not a SKU"
+    );
+    assert_eq!(
+        orderable(&database, "tee-1").await,
+        Some((false, 1000)),
+        "deactivated"
+    );
+    assert_eq!(orderable(&database, "tee-2").await, Some((true, 2100)));
+
+    // Discontinuing the product stops every SKU; re-activating it restarts all but the one
+    // deactivated for good.
+    let discontinued = catalog_event(
+        "e-7",
+        events::catalog::ProductDiscontinuedV1::NAME,
+        at(3),
+        json!({"productId": "tee"}),
+    );
+    deliver(&handler, &discontinued).await;
+    assert_eq!(orderable(&database, "tee-2").await, Some((false, 2100)));
+    let reactivated = catalog_event(
+        "e-8",
+        events::catalog::ProductReactivatedV1::NAME,
+        at(4),
+        json!({"productId": "tee"}),
+    );
+    deliver(&handler, &reactivated).await;
+    assert_eq!(orderable(&database, "tee-1").await, Some((false, 1000)));
+    assert_eq!(orderable(&database, "tee-2").await, Some((true, 2100)));
+
+    // Replaying the whole history under new event ids (the inbox purged) changes nothing.
+    let before: Vec<(String, Option<String>, i64, bool, bool)> = sqlx::query_as(
+        "SELECT product_id, product_of, price_minor, orderable, sku_active FROM product_price ORDER BY product_id",
+    )
+    .fetch_all(&database.pool)
+    .await
+    .expect("rows");
+    for (n, event) in script.iter().chain([&discontinued, &reactivated]).enumerate() {
+        let mut replayed = event.clone();
+        cloudevents::event::AttributesWriter::set_id(&mut replayed, format!("replay-{n}"));
+        assert_eq!(deliver(&handler, &replayed).await, Outcome::Ack);
+    }
+    let after: Vec<(String, Option<String>, i64, bool, bool)> = sqlx::query_as(
+        "SELECT product_id, product_of, price_minor, orderable, sku_active FROM product_price ORDER BY product_id",
+    )
+    .fetch_all(&database.pool)
+    .await
+    .expect("rows");
+    assert_eq!(before, after);
+    database.drop().await;
+}
