@@ -14,4 +14,5 @@ pub mod domain;
 pub mod http;
 pub mod products;
 pub mod search;
+pub mod seed;
 pub mod skus;
