@@ -212,6 +212,8 @@ pub fn registry() -> &'static [Descriptor] {
         Descriptor::of::<inventory::StockReservationFailedV1>(),
         Descriptor::of::<inventory::StockReleasedV1>(),
         Descriptor::of::<inventory::StockCommittedV1>(),
+        Descriptor::of::<inventory::StockDepletedV1>(),
+        Descriptor::of::<inventory::StockRestoredV1>(),
         Descriptor::of::<ordering::OrderPlacedV1>(),
         Descriptor::of::<ordering::OrderConfirmedV1>(),
         Descriptor::of::<ordering::OrderCancelledV1>(),

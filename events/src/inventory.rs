@@ -1,7 +1,8 @@
-//! Events of the inventory context, on `commerce.inventory.stock`, keyed by order id.
+//! Events of the inventory context, on `commerce.inventory.stock`.
 //!
 //! Reservations belong to an order, so their events are keyed by the order id: everything
-//! inventory says about one order arrives in order.
+//! inventory says about one order arrives in order. Whether a SKU can be bought at all
+//! (`stock.depleted`, `stock.restored`) is about the SKU, so those are keyed by SKU.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -75,3 +76,37 @@ crate::event_type!(StockReservedV1 = "commerce.inventory.stock.reserved.v1", ver
 crate::event_type!(StockReservationFailedV1 = "commerce.inventory.stock.reservation-failed.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
 crate::event_type!(StockReleasedV1 = "commerce.inventory.stock.released.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
 crate::event_type!(StockCommittedV1 = "commerce.inventory.stock.committed.v1", version 1, on INVENTORY_STOCK, keyed by order_id);
+
+pub use stock_level::{StockDepletedV1, StockRestoredV1};
+
+/// Whether a SKU can be bought at all. These facts are about a SKU, not an order, so they are
+/// keyed by SKU and carry the aggregate type `stock`: everything said about one SKU's
+/// availability stays in order, whatever orders interleave.
+mod stock_level {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use crate::value::Sku;
+
+    /// The aggregate type of inventory's availability events in the outbox.
+    pub const AGGREGATE: &str = "stock";
+
+    /// `commerce.inventory.stock.depleted.v1`: nothing of the SKU is available any more
+    /// (on hand minus reserved went from above zero to zero).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct StockDepletedV1 {
+        pub sku: Sku,
+    }
+
+    /// `commerce.inventory.stock.restored.v1`: units of a SKU that had none available can be
+    /// bought again.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct StockRestoredV1 {
+        pub sku: Sku,
+    }
+
+    crate::event_type!(StockDepletedV1 = "commerce.inventory.stock.depleted.v1", version 1, on INVENTORY_STOCK, keyed by sku);
+    crate::event_type!(StockRestoredV1 = "commerce.inventory.stock.restored.v1", version 1, on INVENTORY_STOCK, keyed by sku);
+}

@@ -82,6 +82,7 @@ fn every_schema_names_its_topic_and_requires_the_aggregate_key() {
         let key = match descriptor.aggregate {
             "product" => "productId",
             "user" => "userId",
+            "stock" => "sku",
             _ => "orderId",
         };
         assert!(

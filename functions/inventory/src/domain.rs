@@ -1,5 +1,6 @@
-//! Inventory's rules, without I/O: what a valid SKU and quantity are, and whether a set of
-//! order lines can be reserved given what is available.
+//! Inventory's rules, without I/O: what a valid SKU and quantity are, whether a set of
+//! order lines can be reserved given what is available, what a change of stock logs, and when
+//! a change makes a SKU unavailable or available again.
 
 use std::collections::BTreeMap;
 
@@ -176,6 +177,194 @@ pub fn adjusted_on_hand(on_hand: i64, reserved: i64, delta: i64) -> Result<Stock
     Ok(level)
 }
 
+/// A SKU's two counters at one moment. Available is what shoppers can still buy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    pub on_hand: i64,
+    pub reserved: i64,
+}
+
+impl Levels {
+    /// What a SKU inventory has no row for counts as: nothing on hand, nothing reserved.
+    pub const NONE: Self = Self {
+        on_hand: 0,
+        reserved: 0,
+    };
+
+    pub fn available(self) -> i64 {
+        self.on_hand - self.reserved
+    }
+}
+
+/// What changed a SKU's stock; the `action` of its change-log row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockAction {
+    /// Catalog announced the SKU and inventory opened its stock at zero.
+    Initialize,
+    /// An admin set the units on hand.
+    Set,
+    /// An admin added or removed units.
+    Adjust,
+    /// An order's reservation took units.
+    Reserve,
+    /// A cancelled order gave its reserved units back.
+    Release,
+    /// A confirmed order's reserved units left the warehouse.
+    Commit,
+    /// A reservation lapsed and its units were given back.
+    Expire,
+}
+
+impl StockAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initialize => "INITIALIZE",
+            Self::Set => "SET",
+            Self::Adjust => "ADJUST",
+            Self::Reserve => "RESERVE",
+            Self::Release => "RELEASE",
+            Self::Commit => "COMMIT",
+            Self::Expire => "EXPIRE",
+        }
+    }
+
+    /// The logged quantity: the signed change of the counter this action is about. Admin
+    /// writes and commits move units on hand; reservations, releases and expiries move what
+    /// is reserved, and would log nothing useful as a change of on hand (it stays the same).
+    pub fn quantity(self, before: Levels, after: Levels) -> i64 {
+        match self {
+            Self::Initialize | Self::Set | Self::Adjust | Self::Commit => after.on_hand - before.on_hand,
+            Self::Reserve | Self::Release | Self::Expire => after.reserved - before.reserved,
+        }
+    }
+}
+
+/// A change of stock that shoppers notice: the SKU ran out, or can be bought again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvailabilityCrossing {
+    /// Available went from above zero to zero (or below, which the CHECK constraints forbid
+    /// but the rule does not need to assume).
+    Depleted,
+    /// Available went from zero (or below) to above zero.
+    Restored,
+}
+
+/// Whether going from `before` to `after` crosses zero available, and which way. Changes on
+/// one side of zero (10 → 3, 0 → 0) are not announced: nobody who listens can tell them apart.
+pub fn availability_crossing(before: Levels, after: Levels) -> Option<AvailabilityCrossing> {
+    match (before.available() > 0, after.available() > 0) {
+        (true, false) => Some(AvailabilityCrossing::Depleted),
+        (false, true) => Some(AvailabilityCrossing::Restored),
+        _ => None,
+    }
+}
+
+/// A page of a list: 1-based number, 1–100 rows per page, 20 unless asked otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    number: u32,
+    size: u32,
+}
+
+/// A page number or size out of its range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPage {
+    #[error("page must be a whole number from 1 to {max}", max = Page::MAX_NUMBER)]
+    Number,
+    #[error("size must be a whole number from 1 to {max}", max = Page::MAX_SIZE)]
+    Size,
+}
+
+impl Page {
+    pub const DEFAULT_SIZE: u32 = 20;
+    pub const MAX_SIZE: u32 = 100;
+    /// Deep pages of an offset query cost more than they are worth; a time filter is for that.
+    pub const MAX_NUMBER: u32 = 10_000;
+
+    pub fn new(number: u32, size: u32) -> Result<Self, InvalidPage> {
+        if !(1..=Self::MAX_NUMBER).contains(&number) {
+            return Err(InvalidPage::Number);
+        }
+        if !(1..=Self::MAX_SIZE).contains(&size) {
+            return Err(InvalidPage::Size);
+        }
+        Ok(Self { number, size })
+    }
+
+    pub fn number(self) -> u32 {
+        self.number
+    }
+
+    pub fn size(self) -> u32 {
+        self.size
+    }
+
+    pub fn offset(self) -> u64 {
+        u64::from(self.number - 1) * u64::from(self.size)
+    }
+}
+
+/// Why a list of SKUs to look up cannot be one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkuListProblem {
+    #[error("must name at least one SKU")]
+    Empty,
+    #[error("must name at most {max} SKUs, not {0}", max = SkuList::MAX)]
+    TooMany(usize),
+    #[error("entry {index} is not a SKU id")]
+    Invalid { index: usize },
+    #[error("entry {index} repeats entry {first}")]
+    Repeated { index: usize, first: usize },
+}
+
+/// The SKUs of one availability lookup: 1–100 distinct valid ids, in the order asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuList(Vec<Sku>);
+
+impl SkuList {
+    /// A cart page asks for every line at once; a hundred lines is more than any cart holds
+    /// and keeps the one `IN (...)` query small.
+    pub const MAX: usize = 100;
+
+    /// Parses `values` (`None` for an entry that is not even text), naming every entry that
+    /// is not a SKU or repeats an earlier one, so a client can fix them all at once.
+    pub fn parse(values: &[Option<&str>]) -> Result<Self, Vec<SkuListProblem>> {
+        if values.is_empty() {
+            return Err(vec![SkuListProblem::Empty]);
+        }
+        if values.len() > Self::MAX {
+            return Err(vec![SkuListProblem::TooMany(values.len())]);
+        }
+        let mut problems = Vec::new();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut skus = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            let Some(value) = *value else {
+                problems.push(SkuListProblem::Invalid { index });
+                continue;
+            };
+            if let Some(&first) = seen.get(value) {
+                problems.push(SkuListProblem::Repeated { index, first });
+                continue;
+            }
+            seen.insert(value, index);
+            match Sku::parse(value) {
+                Ok(sku) => skus.push(sku),
+                Err(_) => problems.push(SkuListProblem::Invalid { index }),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(skus))
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn skus(&self) -> &[Sku] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +447,114 @@ mod tests {
         assert!(adjusted_on_hand(10, 4, -7).is_err());
         assert!(adjusted_on_hand(10, 0, -11).is_err());
         assert_eq!(adjusted_on_hand(10, 0, 5).map(StockLevel::units), Ok(15));
+    }
+    #[test]
+    fn pages_are_bounded_and_start_at_one() {
+        assert_eq!(Page::new(3, 20).map(Page::offset), Ok(40));
+        assert_eq!(Page::new(0, 20), Err(InvalidPage::Number));
+        assert_eq!(Page::new(1, 0), Err(InvalidPage::Size));
+        assert_eq!(Page::new(1, Page::MAX_SIZE + 1), Err(InvalidPage::Size));
+    }
+
+    fn levels(on_hand: i64, reserved: i64) -> Levels {
+        Levels { on_hand, reserved }
+    }
+
+    #[test]
+    fn given_units_available_when_the_last_ones_are_reserved_then_the_sku_is_depleted() {
+        assert_eq!(
+            availability_crossing(levels(5, 3), levels(5, 5)),
+            Some(AvailabilityCrossing::Depleted)
+        );
+    }
+
+    #[test]
+    fn given_units_available_when_stock_is_set_to_zero_then_the_sku_is_depleted() {
+        assert_eq!(
+            availability_crossing(levels(4, 0), levels(0, 0)),
+            Some(AvailabilityCrossing::Depleted)
+        );
+    }
+
+    #[test]
+    fn given_nothing_available_when_a_reservation_is_released_then_the_sku_is_restored() {
+        assert_eq!(
+            availability_crossing(levels(5, 5), levels(5, 2)),
+            Some(AvailabilityCrossing::Restored)
+        );
+    }
+
+    #[test]
+    fn given_a_sku_without_stock_when_units_arrive_then_the_sku_is_restored() {
+        assert_eq!(
+            availability_crossing(Levels::NONE, levels(10, 0)),
+            Some(AvailabilityCrossing::Restored)
+        );
+    }
+
+    #[test]
+    fn given_a_change_on_one_side_of_zero_when_deciding_then_nothing_is_announced() {
+        for (before, after) in [
+            (levels(10, 0), levels(10, 7)),
+            (levels(3, 0), levels(8, 0)),
+            (levels(0, 0), levels(0, 0)),
+            (levels(5, 5), levels(3, 3)),
+            (levels(5, 2), levels(3, 0)),
+        ] {
+            assert_eq!(
+                availability_crossing(before, after),
+                None,
+                "{before:?} -> {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_an_action_when_logging_then_the_quantity_is_the_change_of_its_counter() {
+        assert_eq!(StockAction::Adjust.quantity(levels(10, 4), levels(7, 4)), -3);
+        assert_eq!(StockAction::Set.quantity(Levels::NONE, levels(12, 0)), 12);
+        assert_eq!(StockAction::Reserve.quantity(levels(10, 4), levels(10, 6)), 2);
+        assert_eq!(StockAction::Release.quantity(levels(10, 6), levels(10, 4)), -2);
+        assert_eq!(StockAction::Expire.quantity(levels(10, 6), levels(10, 1)), -5);
+        assert_eq!(StockAction::Commit.quantity(levels(10, 6), levels(8, 4)), -2);
+        assert_eq!(StockAction::Initialize.quantity(Levels::NONE, Levels::NONE), 0);
+    }
+
+    fn texts<'a>(values: &[&'a str]) -> Vec<Option<&'a str>> {
+        values.iter().copied().map(Some).collect()
+    }
+
+    #[test]
+    fn given_distinct_valid_ids_when_parsing_a_sku_list_then_they_are_kept_in_order() {
+        let list = SkuList::parse(&texts(&["b", "a", "c-1"])).expect("valid");
+        let ids: Vec<&str> = list.skus().iter().map(Sku::as_str).collect();
+        assert_eq!(ids, ["b", "a", "c-1"]);
+    }
+
+    #[test]
+    fn given_a_bad_list_when_parsing_then_every_problem_is_named() {
+        assert_eq!(SkuList::parse(&[]), Err(vec![SkuListProblem::Empty]));
+        let ids: Vec<String> = (0..=SkuList::MAX).map(|n| format!("s{n}")).collect();
+        let too_many: Vec<Option<&str>> = ids.iter().map(|id| Some(id.as_str())).collect();
+        assert_eq!(
+            SkuList::parse(&too_many),
+            Err(vec![SkuListProblem::TooMany(SkuList::MAX + 1)])
+        );
+        assert_eq!(
+            SkuList::parse(&[
+                Some("a"),
+                Some("bad id"),
+                Some("a"),
+                None,
+                Some("b"),
+                Some("bad id")
+            ]),
+            Err(vec![
+                SkuListProblem::Invalid { index: 1 },
+                SkuListProblem::Repeated { index: 2, first: 0 },
+                SkuListProblem::Invalid { index: 3 },
+                SkuListProblem::Repeated { index: 5, first: 1 },
+            ])
+        );
     }
 }

@@ -1,15 +1,18 @@
 //! The event functions of inventory: `reserve-stock` on `order.placed`, `release-stock` on
-//! `order.cancelled`, `commit-stock` on `order.confirmed`, each a [`Consumer`] that the
-//! shared runner drives (every other event type on the order topic is acknowledged untouched,
-//! so ordering can add event types freely); and the scheduled `expire-reservations`.
+//! `order.cancelled`, `commit-stock` on `order.confirmed` and `open-sku-stock` on catalog's
+//! `sku-created`, each a [`Consumer`] that the shared runner drives (every other event type on
+//! the topic is acknowledged untouched, so producers can add event types freely); and the
+//! scheduled `expire-reservations`.
 
 use chrono::{Duration, Utc};
+use events::catalog::SkuCreatedV1;
 use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
 use crate::domain::{InvalidInput, Quantity, ReservationRequest};
 use crate::reservations::{self, ReservationError};
+use crate::stock::{self, OpenStockError};
 
 /// How long a reservation holds stock for an unpaid order unless configured otherwise. Longer
 /// than ordering's payment deadline, so an order normally expires (and releases) first.
@@ -80,6 +83,33 @@ impl Consumer for CommitStock {
     ) -> Result<(), Self::Error> {
         reservations::commit(transaction, &confirmed.origin, &confirmed.data.order_id).await?;
         Ok(())
+    }
+}
+
+/// `open-sku-stock`: gives every SKU catalog announces a stock row with nothing on hand, so
+/// carts and admins find it at once. Stock an admin set before the announcement arrived is
+/// kept, and a replayed announcement changes nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenSkuStock;
+
+impl Consumer for OpenSkuStock {
+    const NAME: &'static str = "open-sku-stock";
+    type Event = SkuCreatedV1;
+    type Error = OpenStockError;
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        created: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
+        stock::open_stock(transaction, &created.origin, &created.data.sku).await?;
+        Ok(())
+    }
+}
+
+impl Retryable for OpenStockError {
+    fn is_retryable(&self) -> bool {
+        true
     }
 }
 

@@ -5,14 +5,20 @@
 //! same time), releases them when the order is cancelled or the reservation lapses, and
 //! commits them when the order is confirmed.
 //!
-//! - [`domain`]: the rules without I/O — SKUs, quantities, the all-or-nothing decision.
+//! - [`domain`]: the rules without I/O — SKUs, quantities, the all-or-nothing decision, when
+//!   a SKU runs out or comes back.
 //! - [`reservations`]: the use cases on MariaDB, each on one transaction with the outbox event
 //!   it causes (and, run by the consumer runner, the inbox record of the event that caused it).
-//! - [`handlers`]: the event functions `reserve-stock`, `release-stock` and `commit-stock`
-//!   (consumers for `store::consumer::Runner`) and the scheduled `expire-reservations`.
-//! - [`stock`]: setting, adjusting and reading stock levels.
-//! - [`http`]: the HTTP functions `set-stock`, `adjust-stock` (admin) and `get-availability`.
+//! - [`handlers`]: the event functions `reserve-stock`, `release-stock`, `commit-stock` and
+//!   `open-sku-stock` (consumers for `store::consumer::Runner`) and the scheduled
+//!   `expire-reservations`.
+//! - [`stock`]: opening, setting, adjusting and reading stock levels.
+//! - [`changes`]: the change log every stock change writes, and the `stock.depleted` /
+//!   `stock.restored` events a change can cause.
+//! - [`http`]: the HTTP functions `set-stock`, `adjust-stock`, `list-stock-changes` (admin)
+//!   and `get-availability` (one SKU or many).
 
+pub mod changes;
 pub mod domain;
 pub mod handlers;
 pub mod http;

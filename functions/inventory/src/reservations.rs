@@ -9,6 +9,9 @@
 //! plain inserts of different keys never deadlock each other (a `SELECT … FOR UPDATE` on a
 //! missing row would take a gap lock and could). Stock rows are then locked in SKU order, so
 //! concurrent reservations queue on each SKU instead of deadlocking.
+//!
+//! Every SKU line that moves is logged in `stock_change` with the order id, after the order's
+//! own event, and may announce that the SKU ran out or came back ([`crate::changes`]).
 
 use std::collections::BTreeMap;
 
@@ -20,9 +23,10 @@ use events::inventory::{
 use sqlx::{MySqlConnection, MySqlPool};
 use store::outbox::{self, EventContext, Origin};
 
+use crate::changes::{self, Change};
 use crate::domain::{
-    InvalidInput, Quantity, ReservationDecision, ReservationRequest, ReservationStatus, ShortLine, Sku,
-    decide_reservation,
+    InvalidInput, Levels, Quantity, ReservationDecision, ReservationRequest, ReservationStatus, ShortLine,
+    Sku, StockAction, decide_reservation,
 };
 
 /// What reserving did.
@@ -77,20 +81,20 @@ pub async fn reserve(
         return Ok(Reserved::AlreadySettled);
     }
 
-    let mut available = BTreeMap::new();
+    let mut levels = BTreeMap::new();
     for (sku, _) in request.lines() {
-        let units: Option<i64> =
-            sqlx::query_scalar("SELECT on_hand - reserved FROM stock WHERE sku = ? FOR UPDATE")
-                .bind(sku.as_str())
-                .fetch_optional(&mut *transaction)
-                .await?;
-        if let Some(units) = units {
-            available.insert(sku.clone(), units);
+        if let Some(found) = changes::lock_levels(transaction, sku.as_str()).await? {
+            levels.insert(sku.clone(), found);
         }
     }
+    let available = levels
+        .iter()
+        .map(|(sku, levels)| (sku.clone(), levels.available()))
+        .collect();
 
     let outcome = match decide_reservation(request, &available) {
         ReservationDecision::ReserveAll => {
+            let mut moves = Vec::new();
             for (sku, quantity) in request.lines() {
                 // The condition repeats the decision so that no code path can oversell.
                 let updated = sqlx::query(
@@ -111,6 +115,13 @@ pub async fn reserve(
                     .bind(i64::from(quantity.units()))
                     .execute(&mut *transaction)
                     .await?;
+                // Every line fitted, so every line's row was found and locked above.
+                let before = levels.get(sku).copied().unwrap_or(Levels::NONE);
+                let after = Levels {
+                    reserved: before.reserved + i64::from(quantity.units()),
+                    ..before
+                };
+                moves.push((sku.clone(), before, after));
             }
             set_status(
                 transaction,
@@ -125,6 +136,7 @@ pub async fn reserve(
                 expires_at: expires_at.to_rfc3339(),
             };
             outbox::append(transaction, origin, &reserved).await?;
+            record_moves(transaction, origin, order_id, StockAction::Reserve, &moves).await?;
             Reserved::All
         }
         ReservationDecision::Refuse(short) => {
@@ -159,7 +171,7 @@ pub async fn release(
     if claim_reservation(transaction, order_id, ReservationStatus::Released).await? {
         return Ok(Settled::NothingToDo);
     }
-    release_locked(transaction, origin, order_id, release_reason::ORDER_CANCELLED).await
+    release_locked(transaction, origin, order_id, StockAction::Release).await
 }
 
 /// Turns an order's reservation into a sale because the order was confirmed.
@@ -182,6 +194,7 @@ pub async fn commit(
         }
     }
     let lines = lines_of(transaction, order_id).await?;
+    let mut moves = Vec::new();
     for (sku, quantity) in &lines {
         let updated = sqlx::query(
             "UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ?, updated_at = NOW(6)
@@ -197,6 +210,12 @@ pub async fn commit(
         if updated.rows_affected() != 1 {
             return Err(anyhow::anyhow!("reserved stock of {sku} is missing").into());
         }
+        let after = levels_after_update(transaction, sku).await?;
+        let before = Levels {
+            on_hand: after.on_hand + quantity,
+            reserved: after.reserved + quantity,
+        };
+        moves.push((stored_sku(sku)?, before, after));
     }
     set_status(transaction, order_id, ReservationStatus::Committed, None).await?;
     let committed = StockCommittedV1 {
@@ -204,6 +223,7 @@ pub async fn commit(
         lines: wire_lines_of_rows(&lines)?,
     };
     outbox::append(transaction, origin, &committed).await?;
+    record_moves(transaction, origin, order_id, StockAction::Commit, &moves).await?;
     Ok(Settled::Changed)
 }
 
@@ -224,8 +244,7 @@ pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<
     let mut released = 0;
     for order_id in &expired {
         let origin = sweep.correlated(order_id);
-        if release_locked(&mut transaction, &origin, order_id, release_reason::EXPIRED).await?
-            == Settled::Changed
+        if release_locked(&mut transaction, &origin, order_id, StockAction::Expire).await? == Settled::Changed
         {
             released += 1;
         }
@@ -237,17 +256,24 @@ pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<
     Ok(released)
 }
 
-/// Releases the reservation of `order_id`, whose row exists, if it is still live.
+/// Releases the reservation of `order_id`, whose row exists, if it is still live. `action` is
+/// why: the order was cancelled ([`StockAction::Release`]) or its time ran out
+/// ([`StockAction::Expire`]).
 async fn release_locked(
     connection: &mut MySqlConnection,
     origin: &Origin,
     order_id: &str,
-    reason: &str,
+    action: StockAction,
 ) -> Result<Settled, ReservationError> {
     if lock_status(connection, order_id).await? != Some(ReservationStatus::Reserved) {
         return Ok(Settled::NothingToDo);
     }
+    let reason = match action {
+        StockAction::Expire => release_reason::EXPIRED,
+        _ => release_reason::ORDER_CANCELLED,
+    };
     let lines = lines_of(connection, order_id).await?;
+    let mut moves = Vec::new();
     for (sku, quantity) in &lines {
         let updated = sqlx::query(
             "UPDATE stock SET reserved = reserved - ?, updated_at = NOW(6) WHERE sku = ? AND reserved >= ?",
@@ -260,6 +286,12 @@ async fn release_locked(
         if updated.rows_affected() != 1 {
             return Err(anyhow::anyhow!("reserved stock of {sku} is missing").into());
         }
+        let after = levels_after_update(connection, sku).await?;
+        let before = Levels {
+            reserved: after.reserved + quantity,
+            ..after
+        };
+        moves.push((stored_sku(sku)?, before, after));
     }
     set_status(connection, order_id, ReservationStatus::Released, None).await?;
     let released = StockReleasedV1 {
@@ -268,7 +300,46 @@ async fn release_locked(
         reason: reason.to_owned(),
     };
     outbox::append(connection, origin, &released).await?;
+    record_moves(connection, origin, order_id, action, &moves).await?;
     Ok(Settled::Changed)
+}
+
+/// Logs how each line of an order moved its SKU's stock, once the order's own event is in the
+/// outbox, so a SKU that runs out or comes back is announced after the reservation that did it.
+async fn record_moves(
+    connection: &mut MySqlConnection,
+    origin: &Origin,
+    order_id: &str,
+    action: StockAction,
+    moves: &[(Sku, Levels, Levels)],
+) -> Result<(), sqlx::Error> {
+    for (sku, before, after) in moves {
+        let change = Change {
+            sku,
+            order_id: Some(order_id),
+            action,
+            before: *before,
+            after: *after,
+        };
+        changes::record(connection, origin, &change).await?;
+    }
+    Ok(())
+}
+
+/// The levels of a stock row this transaction has just updated (and so holds locked).
+async fn levels_after_update(
+    connection: &mut MySqlConnection,
+    sku: &str,
+) -> Result<Levels, ReservationError> {
+    changes::lock_levels(connection, sku)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the stock row of {sku} vanished after its update").into())
+}
+
+/// A SKU read back from `reservation_line`; one that breaks the rule was written by something
+/// other than these use cases.
+fn stored_sku(sku: &str) -> Result<Sku, ReservationError> {
+    Ok(Sku::parse(sku).map_err(anyhow::Error::from)?)
 }
 
 /// Inserts the order's reservation row with `status`; false when the order already has one.

@@ -1,4 +1,5 @@
-//! `get-availability`: GET /inventory/{sku}, what is available of a SKU.
+//! `get-availability`: GET /inventory/{sku} and POST /inventory/availability, what is available
+//! of one SKU or of many.
 
 use inventory::http::{InventoryApi, get_availability_routes};
 
