@@ -135,16 +135,50 @@ runs_replaced_binary() {
     [[ $links == 0 ]]
 }
 
+# Whether NAME runs, but was started before template.yaml last changed (its pid file is
+# written when it starts). The gateway, the dispatcher and the scheduler read the template
+# once, at start.
+runs_older_template() {
+    is_running "$1" && [[ $REPO_DIR/template.yaml -nt $PID_DIR/$1.pid ]]
+}
+
+# Stops every running function of PLAN that listens on another port than the plan gives it
+# now: a function added to template.yaml moves the ports of those after it in name order (and
+# FUNCTION_BASE_PORT moves them all), and the moved ones must free their old ports before
+# anything starts on them. Sets FUNCTIONS_MOVED=1 when one moved: the processes that call
+# functions by port must then start again too.
+FUNCTIONS_MOVED=0
+stop_moved_functions() {
+    local plan=$1 kind name context port recorded
+    while read -r kind name context port; do
+        [[ $kind == function ]] && is_running "$name" || continue
+        recorded=$(cut -d' ' -f1 "$PID_DIR/$name.health" 2>/dev/null) || continue
+        if [[ $recorded != "$port" ]]; then
+            ok "$name: moves from port $recorded to $port; restarting it"
+            stop_server "$name" >/dev/null
+            FUNCTIONS_MOVED=1
+        fi
+    done <<<"$plan"
+}
+
 # Starts one platform process unless it already runs, and waits until it is ready (HEALTH_PATH
 # answers 200); one already running must be ready too. One running a binary that was rebuilt
-# since it started is stopped and started again, so `up` after a code change serves the change.
-# Usage: start_process NAME PORT PORT_VARIABLE HEALTH_PATH COMMAND...
+# since it started is stopped and started again, so `up` after a code change serves the change;
+# so is one that reads the template and calls functions by port (TEMPLATE_READER=1) when the
+# template changed since it started or a function moved to another port.
+# Usage: [TEMPLATE_READER=1] start_process NAME PORT PORT_VARIABLE HEALTH_PATH COMMAND...
 start_process() {
     local name=$1 port=$2 variable=$3 health=$4 log_file
     shift 4
     log_file="$FUNCTION_LOG_DIR/$name.log"
     if runs_replaced_binary "$name"; then
         ok "$name: its binary was rebuilt; restarting it"
+        stop_server "$name" >/dev/null
+    elif [[ ${TEMPLATE_READER:-} == 1 ]] && runs_older_template "$name"; then
+        ok "$name: template.yaml changed since it started; restarting it"
+        stop_server "$name" >/dev/null
+    elif [[ ${TEMPLATE_READER:-} == 1 && $FUNCTIONS_MOVED == 1 ]] && is_running "$name"; then
+        ok "$name: functions moved to other ports; restarting it"
         stop_server "$name" >/dev/null
     fi
     if is_running "$name"; then
@@ -186,6 +220,7 @@ platform_up() {
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
     identity_env
+    stop_moved_functions "$plan"
     while read -r kind name context port; do
         [[ $kind == function ]] || continue
         local url_variable="${context^^}_DATABASE_URL"
@@ -194,13 +229,13 @@ platform_up() {
     done <<<"$plan"
     # The dispatcher delivers every subscription of the template; without any it has nothing to do.
     if grep -q '^subscribe ' <<<"$plan"; then
-        start_process trigger-dispatcher "$DISPATCHER_PORT" DISPATCHER_PORT /healthz env RUST_LOG="$FUNCTION_RUST_LOG" \
+        TEMPLATE_READER=1 start_process trigger-dispatcher "$DISPATCHER_PORT" DISPATCHER_PORT /healthz env RUST_LOG="$FUNCTION_RUST_LOG" \
             "$bin/trigger-dispatcher" --template "$REPO_DIR/template.yaml" \
             --function-base-port "$FUNCTION_BASE_PORT" --group-prefix local --metrics-port "$DISPATCHER_PORT"
     fi
-    start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
+    TEMPLATE_READER=1 start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
-    start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
+    TEMPLATE_READER=1 start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
         RUST_LOG="$FUNCTION_RUST_LOG" "$bin/local-scheduler" --template "$REPO_DIR/template.yaml" \
         --function-base-port "$FUNCTION_BASE_PORT"
     while read -r kind method path name port; do

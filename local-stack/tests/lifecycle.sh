@@ -99,6 +99,29 @@ else
     fail "up restarts a function whose binary was rebuilt and leaves the others running" "$WORK/out.log"
 fi
 
+# 3c. When functions move to other ports (a function added to template.yaml moves those after
+#     it; FUNCTION_BASE_PORT moves all), up restarts them on their new ports and restarts the
+#     gateway, so every route reaches its function; and back again.
+gateway_answers() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT" &&
+        printf 'GET /categories HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && head -1 <&3) 2>/dev/null | grep -q ' 200 '
+}
+moved_ok=1
+for base in $((FUNCTION_BASE_PORT + 100)) "$FUNCTION_BASE_PORT"; do
+    gateway_before=$(pid_of local-gateway)
+    if ! FUNCTION_BASE_PORT=$base run "$STACK_DIR/up" || ! grep -q "list-categories: moves from port" "$WORK/out.log" ||
+        [[ $(pid_of local-gateway) == "$gateway_before" ]] || ! gateway_answers ||
+        ! FUNCTION_BASE_PORT=$base run "$STACK_DIR/status"; then
+        moved_ok=0
+        break
+    fi
+done
+if ((moved_ok)); then
+    pass "up moves running functions to new ports and restarts the gateway that routes to them"
+else
+    fail "up moves running functions to new ports and restarts the gateway that routes to them" "$WORK/out.log"
+fi
+
 # 4. MariaDB killed with SIGKILL comes back with its committed data.
 admin_sql "CREATE DATABASE IF NOT EXISTS lifecycle; CREATE TABLE IF NOT EXISTS lifecycle.marker (id INT PRIMARY KEY);
            INSERT INTO lifecycle.marker VALUES (42);" >"$WORK/out.log" 2>&1

@@ -11,9 +11,9 @@
 //! - any other run of letters and digits is a word, found by itself or by a prefix (`head`
 //!   finds `headphones`).
 //!
-//! Every token is spelled in ASCII with a prefix of its kind (`w` for a word, `k` + the
-//! characters' code points in hex for an n-gram), so MariaDB's minimum token length and its
-//! stopword list never drop one, whatever the server's settings.
+//! Every token has a prefix of its kind (`wd` for a word, `k` + the characters' code points
+//! in hex for an n-gram) and is at least three characters long, so MariaDB's minimum token
+//! length (3 by default) and its stopword list never drop one.
 
 /// Whether a character is written without spaces between words: Hangul, CJK ideographs and
 /// Japanese kana.
@@ -73,7 +73,7 @@ fn word_token(word: &str) -> Option<String> {
     }
     let word: String = word.chars().take(MAX_WORD).collect();
     // A word of other letters (é, ß) is kept as it is: the parser treats letters as letters.
-    Some(format!("w{word}"))
+    Some(format!("wd{word}"))
 }
 
 fn ngram_token(chars: &[char]) -> String {
@@ -163,8 +163,8 @@ mod tests {
     #[test]
     fn english_words_are_lowercased_tokens_without_stopwords() {
         assert_eq!(
-            index_tokens("The Wireless Earphones, v2!"),
-            "wwireless wearphones wv2"
+            index_tokens("The Wireless Earphones, v2, T-shirt!"),
+            "wdwireless wdearphones wdv2 wdt wdshirt"
         );
     }
 
@@ -207,7 +207,7 @@ mod tests {
     fn english_keywords_are_required_prefixes_and_empty_ones_are_refused() {
         assert_eq!(
             Keywords::parse("Head phones").map(|query| query.boolean_query().to_owned()),
-            Ok("+whead* +wphones*".to_owned())
+            Ok("+wdhead* +wdphones*".to_owned())
         );
         assert!(Keywords::parse("   ").is_err());
         assert!(Keywords::parse("the !!").is_err());
@@ -215,7 +215,7 @@ mod tests {
         // Boolean operators a shopper types are just punctuation here.
         assert_eq!(
             Keywords::parse("-cup +\"mug\"").map(|query| query.boolean_query().to_owned()),
-            Ok("+wcup* +wmug*".to_owned())
+            Ok("+wdcup* +wdmug*".to_owned())
         );
     }
 }
