@@ -123,16 +123,19 @@ build_platform() {
     ( cd "$REPO_DIR" && cargo build "${CARGO_PROFILE_FLAGS[@]}" --workspace --exclude loadtests --bins ) || die "Building the platform failed (cargo output above)."
 }
 
-# Whether the named process runs a binary that a build has since replaced. A rebuild writes a
-# new file, so the running executable is left without a single link on disk. (Only re-pointing
-# target/PROFILE/NAME does not count: `cargo test` and `cargo build` link different feature
-# sets there, both kept under target/PROFILE/deps, and switching between them changes no code
-# a running process has.)
+# Whether the named process runs a binary that a build has since replaced: the running
+# executable is left without a single link on disk (a rebuild wrote a new file), or the
+# binary now at target/PROFILE/NAME was written after the process started (its pid file).
+# The second catches a rebuild under a new name in target/PROFILE/deps, which cargo makes when
+# a dependency changed and which leaves the old file linked there. Re-pointing
+# target/PROFILE/NAME alone does not count: `cargo test` and `cargo build` link different
+# feature sets there, both kept under deps/, and switching between them keeps each file's
+# time of writing, so a process started after both builds is left alone.
 runs_replaced_binary() {
     local pid links
     pid=$(stack_pid "$1") || return 1
     links=$(stat -L -c %h "/proc/$pid/exe" 2>/dev/null) || return 1
-    [[ $links == 0 ]]
+    [[ $links == 0 || $PLATFORM_BIN/$1 -nt $PID_DIR/$1.pid ]]
 }
 
 # Whether NAME runs, but was started before template.yaml last changed (its pid file is
