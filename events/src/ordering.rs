@@ -51,6 +51,10 @@ pub struct OrderConfirmedV1 {
     pub user_id: String,
     pub total_minor: i64,
     pub currency: Currency,
+    /// The lines sold, as placed (catalog counts sales and lets buyers review from them).
+    /// Empty in events written before the field existed.
+    #[serde(default)]
+    pub lines: Vec<OrderLineV1>,
 }
 
 /// Why an order was cancelled: stable strings consumers may branch on.

@@ -16,7 +16,9 @@ pub enum InvalidInput {
     Amount,
     #[error("must be an ISO 4217 code such as EUR")]
     Currency,
-    #[error("must be one of relevance, newest, price_asc, price_desc, name")]
+    #[error(
+        "must be one of recommended, relevance, newest (or latest), price_asc, price_desc, popularity, best_selling, rating, review_count, name"
+    )]
     Sort,
     #[error("must be a whole number from {0} to {1}")]
     Range(u32, u32),
@@ -40,6 +42,8 @@ pub enum InvalidInput {
     PriceBound,
     #[error("must be 1 to 100 characters with at least one letter or digit")]
     Keyword,
+    #[error("must be a whole number of stars from 1 to 5")]
+    Rating,
 }
 
 /// The original platform's limits on options, which keep a product's SKUs few enough to
@@ -293,6 +297,29 @@ pub fn sku_id(product_id: &ProductId, number: u32) -> ProductId {
     Sku::parse(&format!("{}-{number}", product_id.as_str())).unwrap_or_else(|_| product_id.clone())
 }
 
+/// The mean of `count` ratings that add up to `sum`, to two decimals; none without ratings.
+pub fn average_rating(sum: i64, count: i32) -> Option<f64> {
+    (count > 0).then(|| ((sum as f64 / f64::from(count)) * 100.0).round() / 100.0)
+}
+
+/// A review's rating: 1 to 5 stars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rating(u8);
+
+impl Rating {
+    pub fn new(stars: i64) -> Result<Self, InvalidInput> {
+        u8::try_from(stars)
+            .ok()
+            .filter(|stars| (1..=5).contains(stars))
+            .map(Self)
+            .ok_or(InvalidInput::Rating)
+    }
+
+    pub fn stars(self) -> u8 {
+        self.0
+    }
+}
+
 /// Whether a product can be ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductStatus {
@@ -325,8 +352,18 @@ pub fn status_change(current: ProductStatus, wanted: ProductStatus) -> Option<Pr
 /// How browse results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
+    /// In stock first, then the popularity score, then newest (docs/adr/0040).
+    Recommended,
     /// By keyword relevance; newest first when there are no keywords.
     Relevance,
+    /// 3 × units sold + 2 × likes + reviews, most first.
+    Popularity,
+    /// Units sold, most first.
+    BestSelling,
+    /// Average rating, best first; products without reviews last; ties by review count.
+    Rating,
+    /// Reviews, most first.
+    ReviewCount,
     PriceAscending,
     PriceDescending,
     Name,
@@ -340,8 +377,13 @@ impl Sort {
             "price_asc" => Ok(Self::PriceAscending),
             "price_desc" => Ok(Self::PriceDescending),
             "name" => Ok(Self::Name),
-            "newest" => Ok(Self::Newest),
+            "newest" | "latest" => Ok(Self::Newest),
             "relevance" => Ok(Self::Relevance),
+            "recommended" => Ok(Self::Recommended),
+            "popularity" => Ok(Self::Popularity),
+            "best_selling" => Ok(Self::BestSelling),
+            "rating" => Ok(Self::Rating),
+            "review_count" => Ok(Self::ReviewCount),
             _ => Err(InvalidInput::Sort),
         }
     }

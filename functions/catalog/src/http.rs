@@ -15,6 +15,9 @@
 //! | `list-categories` | `GET /categories` |
 //! | `manage-brands` | `POST /admin/brands`, `PUT /admin/brands/{id}`, `DELETE /admin/brands/{id}` |
 //! | `list-brands` | `GET /brands`, `GET /brands/{id}` |
+//! | `review-product` | `POST /products/{id}/reviews`, `PUT /reviews/{id}`, `DELETE /reviews/{id}` (signed in) |
+//! | `list-reviews` | `GET /products/{id}/reviews?page=&size=` |
+//! | `manage-likes` | `PUT` and `DELETE` `/products/{id}/like` and `/reviews/{id}/like` (signed in) |
 
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use runtime::envelope::{self, ApiError, FieldError, Json};
-use security::{AccessTokenVerifier, Admin};
+use security::{AccessTokenVerifier, Admin, AuthenticatedUser};
 use serde::Deserialize;
 use sqlx::MySqlPool;
 use store::outbox::EventContext;
@@ -32,13 +35,14 @@ use telemetry::RequestContext;
 
 use crate::brands::{self, BrandError};
 use crate::domain::{
-    BrandId, CategoryId, InvalidInput, OptionGroupSpec, OptionSpec, Page, Price, ProductStatus, Sort, Text,
-    product_id,
+    BrandId, CategoryId, InvalidInput, OptionGroupSpec, OptionSpec, Page, Price, ProductStatus, Rating, Sort,
+    Text, product_id,
 };
 use crate::products::{
     self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError,
     NewProduct, ProductDetails, UpdateProductError,
 };
+use crate::reviews::{self, LikeError, Likeable, ReviewError, ReviewText};
 use crate::search::Keywords;
 use crate::skus::{self, ChangeOptionsError, FindSkuError};
 
@@ -57,12 +61,13 @@ impl CatalogApi {
     }
 }
 
-fn admin(router: Router<CatalogApi>, api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+/// A router whose handlers check access tokens (each says in its signature who may call).
+fn authenticated(router: Router<CatalogApi>, api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
     router.with_state(api).layer(Extension(verifier))
 }
 
 pub fn create_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/products", post(create_product)),
         api,
         verifier,
@@ -70,7 +75,7 @@ pub fn create_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>
 }
 
 pub fn update_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/products/{id}", put(update_product)),
         api,
         verifier,
@@ -78,7 +83,7 @@ pub fn update_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>
 }
 
 pub fn change_price_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/products/{id}/price", put(change_price)),
         api,
         verifier,
@@ -86,7 +91,7 @@ pub fn change_price_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) 
 }
 
 pub fn discontinue_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/products/{id}/discontinue", post(discontinue)),
         api,
         verifier,
@@ -94,7 +99,7 @@ pub fn discontinue_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVeri
 }
 
 pub fn activate_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/products/{id}/activate", post(activate)),
         api,
         verifier,
@@ -102,7 +107,7 @@ pub fn activate_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifie
 }
 
 pub fn create_category_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new().route("/admin/categories", post(create_category)),
         api,
         verifier,
@@ -121,7 +126,7 @@ pub fn get_product_routes(api: CatalogApi) -> Router {
 }
 
 pub fn change_product_options_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new()
             .route("/admin/products/{id}/options", post(add_options))
             .route("/admin/products/{id}/options/{option_id}", delete(remove_option)),
@@ -131,10 +136,36 @@ pub fn change_product_options_routes(api: CatalogApi, verifier: Arc<AccessTokenV
 }
 
 pub fn manage_brands_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
-    admin(
+    authenticated(
         Router::new()
             .route("/admin/brands", post(create_brand))
             .route("/admin/brands/{id}", put(rename_brand).delete(delete_brand)),
+        api,
+        verifier,
+    )
+}
+
+pub fn review_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/products/{id}/reviews", post(write_review))
+            .route("/reviews/{id}", put(edit_review).delete(delete_review)),
+        api,
+        verifier,
+    )
+}
+
+pub fn list_reviews_routes(api: CatalogApi) -> Router {
+    Router::new()
+        .route("/products/{id}/reviews", get(list_reviews))
+        .with_state(api)
+}
+
+pub fn manage_likes_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/products/{id}/like", put(like_product).delete(unlike_product))
+            .route("/reviews/{id}/like", put(like_review).delete(unlike_review)),
         api,
         verifier,
     )
@@ -643,6 +674,185 @@ async fn get_brand(
         Ok(None) => Err(brand_error(BrandError::NotFound)),
         Err(cause) => Err(ApiError::internal(&cause)),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteReviewRequest {
+    pub order_id: String,
+    /// Needed only when the order has several SKUs of the product.
+    pub sku: Option<String>,
+    pub rating: i64,
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditReviewRequest {
+    pub rating: i64,
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+}
+
+fn review_text(fields: &mut Fields, rating: i64, title: &str, content: &str) -> Option<ReviewText> {
+    let rating = fields.check("rating", Rating::new(rating));
+    let title = fields.check("title", Text::parse(title, 1, 200));
+    let content = fields.check("content", Text::parse(content, 0, 4000));
+    Some(ReviewText {
+        rating: rating?,
+        title: title?,
+        content: content?,
+    })
+}
+
+async fn write_review(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+    Json(body): Json<WriteReviewRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let mut fields = Fields::default();
+    let text = review_text(&mut fields, body.rating, &body.title, &body.content);
+    let text = fields.into_result(text)?;
+    reviews::write_review(
+        &api.pool,
+        user.user_id,
+        &product_id,
+        &body.order_id,
+        body.sku.as_deref(),
+        &text,
+    )
+    .await
+    .map(envelope::created)
+    .map_err(review_error)
+}
+
+async fn edit_review(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+    Json(body): Json<EditReviewRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::default();
+    let text = review_text(&mut fields, body.rating, &body.title, &body.content);
+    let text = fields.into_result(text)?;
+    reviews::edit_review(&api.pool, user.user_id, &id, &text)
+        .await
+        .map(envelope::ok)
+        .map_err(review_error)
+}
+
+async fn delete_review(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    reviews::delete_review(&api.pool, user.user_id, &id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(review_error)
+}
+
+async fn list_reviews(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let (mut number, mut size) = (1_u32, 20_u32);
+    for (name, value) in query_pairs(query.as_deref()) {
+        match name.as_str() {
+            "page" => number = value.parse().unwrap_or(0),
+            "size" => size = value.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    let mut fields = Fields::default();
+    let page = fields.check("page", Page::new(number, size));
+    let page = fields.into_result(page)?;
+    reviews::list_reviews(&api.pool, &product_id, page)
+        .await
+        .map(envelope::ok)
+        .map_err(review_error)
+}
+
+fn review_error(error: ReviewError) -> ApiError {
+    match error {
+        ReviewError::ProductNotFound => product_not_found(),
+        ReviewError::ReviewNotFound => review_not_found(),
+        ReviewError::NotABuyer => ApiError::forbidden(
+            "NOT_A_BUYER",
+            "Only the buyer of a confirmed order of this product may review it (name that order).",
+        ),
+        ReviewError::SkuRequired => ApiError::unprocessable(
+            "SKU_REQUIRED",
+            "The order has several SKUs of this product; name the one you review.",
+        ),
+        ReviewError::AlreadyReviewed => ApiError::conflict(
+            "REVIEW_EXISTS",
+            "This order line has a review already; edit it instead.",
+        ),
+        ReviewError::NotTheAuthor => {
+            ApiError::forbidden("NOT_THE_AUTHOR", "Only the review's author may change it.")
+        }
+        ReviewError::Unexpected(cause) => ApiError::internal(&cause),
+    }
+}
+
+fn review_not_found() -> ApiError {
+    ApiError::not_found("REVIEW_NOT_FOUND", "No such review.")
+}
+
+async fn set_like(
+    api: &CatalogApi,
+    user: &AuthenticatedUser,
+    target: Likeable<'_>,
+    like: bool,
+) -> Result<impl IntoResponse + use<>, ApiError> {
+    match reviews::set_like(&api.pool, user.user_id, target, like).await {
+        Ok(liked) => Ok(envelope::ok(liked)),
+        Err(LikeError::NotFound) => Err(match target {
+            Likeable::Product(_) => product_not_found(),
+            Likeable::Review(_) => review_not_found(),
+        }),
+        Err(LikeError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
+    }
+}
+
+async fn like_product(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_like(&api, &user, Likeable::Product(&id), true).await
+}
+
+async fn unlike_product(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_like(&api, &user, Likeable::Product(&id), false).await
+}
+
+async fn like_review(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_like(&api, &user, Likeable::Review(&id), true).await
+}
+
+async fn unlike_review(
+    State(api): State<CatalogApi>,
+    user: AuthenticatedUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_like(&api, &user, Likeable::Review(&id), false).await
 }
 
 fn brand_error(error: BrandError) -> ApiError {

@@ -9,10 +9,12 @@
 //! - [`products`]: the use cases on MariaDB.
 //! - [`http`]: the HTTP functions, admin writes and public reads.
 
+pub mod activity;
 pub mod brands;
 pub mod domain;
 pub mod http;
 pub mod products;
+pub mod reviews;
 pub mod search;
 pub mod seed;
 pub mod skus;

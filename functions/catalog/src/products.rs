@@ -17,7 +17,7 @@ use crate::search::{Keywords, product_search_text};
 use crate::skus;
 
 /// A product as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
     pub product_id: String,
@@ -31,8 +31,50 @@ pub struct ProductView {
     pub price_minor: i64,
     pub currency: String,
     pub status: String,
+    /// The mean rating of the visible reviews, to two decimals; none without reviews.
+    pub average_rating: Option<f64>,
+    pub review_count: i32,
+    pub like_count: i32,
+    /// Units sold in confirmed orders.
+    pub sales_count: i64,
+    /// Whether an active SKU has stock (from inventory's events).
+    pub available: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The columns a [`ProductView`] is read from, in every statement that reads one.
+macro_rules! product_columns {
+    () => {
+        "product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
+         rating_sum, review_count, like_count, sales_count, available, created_at, updated_at"
+    };
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> for ProductView {
+    fn from_row(row: &'r sqlx::mysql::MySqlRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let rating_sum: i64 = row.try_get("rating_sum")?;
+        let review_count: i32 = row.try_get("review_count")?;
+        Ok(Self {
+            product_id: row.try_get("product_id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            category_id: row.try_get("category_id")?,
+            brand_id: row.try_get("brand_id")?,
+            has_options: row.try_get("has_options")?,
+            price_minor: row.try_get("price_minor")?,
+            currency: row.try_get("currency")?,
+            status: row.try_get("status")?,
+            average_rating: crate::domain::average_rating(rating_sum, review_count),
+            review_count,
+            like_count: row.try_get("like_count")?,
+            sales_count: row.try_get("sales_count")?,
+            available: row.try_get("available")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
 /// A new product: active from the start, with its first price.
@@ -337,7 +379,7 @@ pub async fn get_product(pool: &MySqlPool, product_id: &str) -> Result<Option<Pr
 }
 
 /// A product's page: the product with its live options and all its SKUs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDetail {
     #[serde(flatten)]
@@ -359,7 +401,7 @@ pub async fn get_product_detail(
 }
 
 /// A page of active products.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductPage {
     pub products: Vec<ProductView>,
@@ -429,10 +471,7 @@ pub async fn browse(
 
     let mut select = sqlx::QueryBuilder::new("");
     tree(&mut select);
-    select.push(
-        " SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
-                 created_at, updated_at FROM product",
-    );
+    select.push(concat!(" SELECT ", product_columns!(), " FROM product"));
     conditions(&mut select);
     let order = match (sort, keywords) {
         (Sort::Relevance, Some(keywords)) => {
@@ -444,6 +483,17 @@ pub async fn browse(
         }
         // Relevance without keywords has nothing to rank: newest first, as by default.
         (Sort::Relevance | Sort::Newest, _) => " ORDER BY created_at DESC, product_id ASC",
+        (Sort::Recommended, _) => {
+            " ORDER BY available DESC, 3 * sales_count + 2 * like_count + review_count DESC, created_at DESC, product_id ASC"
+        }
+        (Sort::Popularity, _) => {
+            " ORDER BY 3 * sales_count + 2 * like_count + review_count DESC, product_id ASC"
+        }
+        (Sort::BestSelling, _) => " ORDER BY sales_count DESC, product_id ASC",
+        (Sort::Rating, _) => {
+            " ORDER BY review_count = 0, rating_sum / NULLIF(review_count, 0) DESC, review_count DESC, product_id ASC"
+        }
+        (Sort::ReviewCount, _) => " ORDER BY review_count DESC, product_id ASC",
         (Sort::PriceAscending, _) => " ORDER BY price_minor ASC, product_id ASC",
         (Sort::PriceDescending, _) => " ORDER BY price_minor DESC, product_id ASC",
         (Sort::Name, _) => " ORDER BY name ASC, product_id ASC",
@@ -451,7 +501,7 @@ pub async fn browse(
     select.push(order);
     select.push(" LIMIT ").push_bind(page.size());
     select.push(" OFFSET ").push_bind(page.offset());
-    let rows: Vec<ProductRow> = select.build_query_as().fetch_all(pool).await?;
+    let products: Vec<ProductView> = select.build_query_as().fetch_all(pool).await?;
 
     let mut count = sqlx::QueryBuilder::new("");
     tree(&mut count);
@@ -459,7 +509,7 @@ pub async fn browse(
     conditions(&mut count);
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     Ok(ProductPage {
-        products: rows.into_iter().map(view).collect(),
+        products,
         page: page.number(),
         size: page.size(),
         total,
@@ -533,49 +583,6 @@ fn build_tree(rows: &[(String, Option<String>, String)], parent: Option<&str>) -
         .collect()
 }
 
-type ProductRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-    i64,
-    String,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
-
-fn view(row: ProductRow) -> ProductView {
-    let (
-        product_id,
-        name,
-        description,
-        category_id,
-        brand_id,
-        has_options,
-        price_minor,
-        currency,
-        status,
-        created_at,
-        updated_at,
-    ) = row;
-    ProductView {
-        product_id,
-        name,
-        description,
-        category_id,
-        brand_id,
-        has_options,
-        price_minor,
-        currency,
-        status,
-        created_at,
-        updated_at,
-    }
-}
-
 /// A brand's name and whether it was deleted.
 async fn brand_name(
     connection: &mut MySqlConnection,
@@ -605,17 +612,20 @@ pub(crate) async fn load(
     for_update: bool,
 ) -> Result<Option<ProductView>, anyhow::Error> {
     let sql = if for_update {
-        "SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
-                created_at, updated_at
-         FROM product WHERE product_id = ? FOR UPDATE"
+        concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM product WHERE product_id = ? FOR UPDATE"
+        )
     } else {
-        "SELECT product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
-                created_at, updated_at
-         FROM product WHERE product_id = ?"
+        concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM product WHERE product_id = ?"
+        )
     };
-    let row: Option<ProductRow> = sqlx::query_as(sql)
+    Ok(sqlx::query_as(sql)
         .bind(product_id)
         .fetch_optional(connection)
-        .await?;
-    Ok(row.map(view))
+        .await?)
 }

@@ -386,6 +386,9 @@ pub async fn remove_option(
             .await
             .map_err(anyhow::Error::from)?;
     }
+    crate::activity::refresh_availability(&mut transaction, product_id.as_str())
+        .await
+        .map_err(anyhow::Error::from)?;
     let view = product_options(&mut transaction, product_id).await?;
     transaction.commit().await.map_err(anyhow::Error::from)?;
     Ok(view)

@@ -3,7 +3,7 @@
 //! announced on the order's topic: `order.confirmed` or `order.cancelled` with its reason.
 
 use chrono::{DateTime, Utc};
-use events::ordering::{OrderCancelledV1, OrderConfirmedV1};
+use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderLineV1};
 use events::value::Money;
 use sqlx::{MySqlConnection, MySqlPool};
 use store::outbox::{self, EventContext, Origin};
@@ -237,11 +237,29 @@ async fn announce(
 ) -> Result<(), anyhow::Error> {
     match change.to {
         OrderStatus::Confirmed => {
+            let lines: Vec<(String, i32, i64)> = sqlx::query_as(
+                "SELECT product_id, quantity, unit_price_minor FROM order_line WHERE order_id = ? ORDER BY line_no",
+            )
+            .bind(&order.order_id)
+            .fetch_all(&mut *connection)
+            .await?;
+            let lines = lines
+                .into_iter()
+                .map(|(sku, quantity, unit_price_minor)| {
+                    Ok(OrderLineV1 {
+                        product_id: events::value::Sku::parse(&sku)
+                            .map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
+                        quantity: u32::try_from(quantity)?,
+                        unit_price_minor,
+                    })
+                })
+                .collect::<Result<_, anyhow::Error>>()?;
             let confirmed = OrderConfirmedV1 {
                 order_id: order.order_id.clone(),
                 user_id: order.user_id.clone(),
                 total_minor: order.total.minor(),
                 currency: order.total.currency(),
+                lines,
             };
             outbox::append(connection, origin, &confirmed).await?;
         }

@@ -1,0 +1,11 @@
+//! `record-product-sales`: counts the units confirmed orders sold into their products' sales
+//! (commerce.ordering.order.confirmed.v1), and remembers each line for its buyer's review.
+
+use catalog::activity::RecordProductSales;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init("catalog", "record-product-sales");
+    let pool = store::mariadb::pool_from_env()?;
+    runtime::events::serve(store::consumer::Runner::new(pool, RecordProductSales)).await
+}
