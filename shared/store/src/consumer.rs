@@ -10,8 +10,9 @@
 //!    acknowledged without running the use case again;
 //! 5. runs the use case on that transaction, with the typed event and the [`Origin`] its own
 //!    events must carry (caused by this event, in the same trace and saga);
-//! 6. commits, and only then acknowledges; a failure rolls everything back, the inbox row
-//!    included, and becomes `Retry` or `Reject` as the use case's error says.
+//! 6. commits, runs the consumer's [`after_commit`](Consumer::after_commit) (a read cache's
+//!    invalidation), and only then acknowledges; a failure rolls everything back, the inbox
+//!    row included, and becomes `Retry` or `Reject` as the use case's error says.
 //!
 //! So a use case never sees a `cloudevents::Event`, never commits, and never handles
 //! duplicates: it changes state and appends its events, and its error type says whether
@@ -84,6 +85,20 @@ pub trait Consumer: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
     }
+
+    /// Work that needs the effect committed, run on `pool` after a successful commit and before
+    /// the acknowledgement: deleting the read-cache entries the effect made stale (docs/adr/0041).
+    /// It cannot fail the event, which is handled for good; whatever it cannot do must be
+    /// harmless (a cache entry lives out its TTL). Nothing by default. Also run when an event
+    /// comes again after it was handled, because the process may have stopped between the
+    /// commit and this call; so it must be idempotent (deleting keys is).
+    fn after_commit(
+        &self,
+        _pool: &MySqlPool,
+        _event: &Received<Self::Event>,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Runs a [`Consumer`] on its context's database as an [`EventHandler`], for any trigger.
@@ -128,13 +143,17 @@ impl<C: Consumer> EventHandler for Runner<C> {
             Ok(Claim::New(transaction)) => transaction,
             Ok(Claim::AlreadyProcessed) => {
                 tracing::info!("Event already handled; nothing to do");
+                consumer.after_commit(&self.pool, &received).await;
                 return Outcome::Ack;
             }
             Err(error) => return Outcome::Retry(format!("the database failed: {error}")),
         };
         match consumer.apply(&mut transaction, &received).await {
             Ok(()) => match transaction.commit().await {
-                Ok(()) => Outcome::Ack,
+                Ok(()) => {
+                    consumer.after_commit(&self.pool, &received).await;
+                    Outcome::Ack
+                }
                 Err(error) => Outcome::Retry(format!("the database failed: {error}")),
             },
             Err(error) => {

@@ -39,7 +39,8 @@ pub use crate::http::{
     MissingRequestContext, REQUEST_ID_HEADER, RequestContext, UNMATCHED_ROUTE, instrument,
 };
 pub use crate::metrics::{
-    EventOutcome, metrics_router, record_event_dead_lettered, record_event_handled, record_event_retry,
+    EventOutcome, metrics_router, record_cache_invalidation_failure, record_cache_requests,
+    record_event_dead_lettered, record_event_handled, record_event_retry,
     render_metrics,
 };
 pub use crate::trace_context::{TRACEPARENT_HEADER, TraceContext};

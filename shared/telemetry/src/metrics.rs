@@ -31,6 +31,12 @@ pub const EVENT_RETRIES_TOTAL: &str = "event_retries_total";
 /// Counter of event records given up on and sent to the dead-letter topic, labelled `function`,
 /// `type`.
 pub const EVENTS_DEAD_LETTERED_TOTAL: &str = "events_dead_lettered_total";
+/// Counter of read-cache lookups, labelled `cache` (what is cached) and `result` (`hit`,
+/// `miss`, or `error` when the cache failed or was pausing and the read went to the database).
+pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
+/// Counter of read-cache deletes and generation bumps that failed, labelled `cache`: each
+/// leaves an entry that may be stale until its TTL ends.
+pub const CACHE_INVALIDATION_FAILURES_TOTAL: &str = "cache_invalidation_failures_total";
 
 /// Upper bounds from 1 ms to 10 s: an endpoint answering from a warm pool sits in the first
 /// buckets, a cold start or a slow database shows up in the last ones.
@@ -143,6 +149,16 @@ fn describe_metrics() {
         Unit::Count,
         "Event records sent to the dead-letter topic, by function and event type."
     );
+    ::metrics::describe_counter!(
+        CACHE_REQUESTS_TOTAL,
+        Unit::Count,
+        "Read-cache lookups, by cache and result (hit, miss, error)."
+    );
+    ::metrics::describe_counter!(
+        CACHE_INVALIDATION_FAILURES_TOTAL,
+        Unit::Count,
+        "Read-cache deletes that failed (entries stale until their TTL), by cache."
+    );
 }
 
 fn spawn_upkeep(handle: PrometheusHandle) {
@@ -210,6 +226,18 @@ pub fn record_event_dead_lettered(function: &str, event_type: &str) {
     install_recorder();
     let labels = [("function", function.to_owned()), ("type", event_type.to_owned())];
     ::metrics::counter!(EVENTS_DEAD_LETTERED_TOTAL, &labels).increment(1);
+}
+
+/// Records `count` read-cache lookups of `cache` with `result` (`cache_requests_total`).
+pub fn record_cache_requests(cache: &'static str, result: &'static str, count: u64) {
+    install_recorder();
+    ::metrics::counter!(CACHE_REQUESTS_TOTAL, "cache" => cache, "result" => result).increment(count);
+}
+
+/// Records a failed read-cache invalidation of `cache` (`cache_invalidation_failures_total`).
+pub fn record_cache_invalidation_failure(cache: &'static str) {
+    install_recorder();
+    ::metrics::counter!(CACHE_INVALIDATION_FAILURES_TOTAL, "cache" => cache).increment(1);
 }
 
 /// Records one served HTTP request. `route` is the route template, never the raw path, so the
