@@ -7,8 +7,10 @@
 use chrono::{DateTime, Utc};
 use events::inventory::{StockDepletedV1, StockRestoredV1};
 use events::ordering::OrderConfirmedV1;
-use sqlx::MySqlConnection;
+use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
+
+use crate::cache::ChangesProducts;
 
 /// A database failure: a retry may help.
 #[derive(Debug, thiserror::Error)]
@@ -159,5 +161,42 @@ impl Consumer for ProjectStockAvailability {
         };
         apply_stock(transaction, sku, in_stock, at).await?;
         Ok(())
+    }
+}
+
+/// The products of `skus`, which a committed event changed.
+async fn products_of_skus(pool: &MySqlPool, skus: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = sqlx::QueryBuilder::new("SELECT DISTINCT product_id FROM sku WHERE sku IN (");
+    let mut ids = query.separated(", ");
+    for sku in skus {
+        ids.push_bind(*sku);
+    }
+    query.push(")");
+    query.build_query_scalar().fetch_all(pool).await
+}
+
+impl ChangesProducts for RecordProductSales {
+    async fn changed_products(
+        pool: &MySqlPool,
+        confirmed: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let skus: Vec<&str> = confirmed.data.lines.iter().map(|line| line.product_id.as_str()).collect();
+        products_of_skus(pool, &skus).await
+    }
+}
+
+impl ChangesProducts for ProjectStockAvailability {
+    async fn changed_products(
+        pool: &MySqlPool,
+        event: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let sku = match &event.data {
+            StockEvent::Depleted(depleted) => depleted.sku.as_str(),
+            StockEvent::Restored(restored) => restored.sku.as_str(),
+        };
+        products_of_skus(pool, &[sku]).await
     }
 }

@@ -26,6 +26,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
+use cache::Lookup;
 use runtime::envelope::{self, ApiError, FieldError, Json};
 use security::{AccessTokenVerifier, Admin, AuthenticatedUser};
 use serde::Deserialize;
@@ -34,6 +35,7 @@ use store::outbox::EventContext;
 use telemetry::RequestContext;
 
 use crate::brands::{self, BrandError};
+use crate::cache::CatalogCache;
 use crate::domain::{
     BrandId, CategoryId, InvalidInput, OptionGroupSpec, OptionSpec, Page, Price, ProductStatus, Rating, Sort,
     Text, product_id,
@@ -50,15 +52,36 @@ use crate::skus::{self, ChangeOptionsError, FindSkuError};
 #[derive(Debug, Clone)]
 pub struct CatalogApi {
     pub pool: MySqlPool,
+    /// Product and browse pages; reads fill it, writes retire what they changed.
+    pub cache: CatalogCache,
 }
 
 impl CatalogApi {
-    /// A lazy pool on `DATABASE_URL`.
+    /// On `pool`, without a cache.
+    pub fn new(pool: MySqlPool) -> Self {
+        Self {
+            pool,
+            cache: CatalogCache::off(),
+        }
+    }
+
+    /// The same, with `cache`.
+    pub fn with_cache(self, cache: CatalogCache) -> Self {
+        Self { cache, ..self }
+    }
+
+    /// A lazy pool on `DATABASE_URL`, and the cache on `REDIS_URL` when it is set.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
             pool: store::mariadb::pool_from_env()?,
+            cache: CatalogCache::from_env()?,
         })
     }
+}
+
+/// A value as the JSON it is cached as, so a cached and a fresh answer are the same bytes.
+fn json_of<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|error| ApiError::internal(&anyhow::Error::from(error)))
 }
 
 /// A router whose handlers check access tokens (each says in its signature who may call).
@@ -322,7 +345,10 @@ async fn create_product(
         },
     )?;
     match products::create_product(&api.pool, &product, &EventContext::of_request(&request)).await {
-        Ok(view) => Ok(envelope::created(view)),
+        Ok(view) => {
+            api.cache.forget_products([&view.product_id]).await;
+            Ok(envelope::created(view))
+        }
         Err(CreateProductError::AlreadyExists) => Err(ApiError::conflict(
             "PRODUCT_EXISTS",
             "A product with this id exists.",
@@ -375,7 +401,10 @@ async fn update_product(
         _ => None,
     })?;
     match products::update_product(&api.pool, &product_id, &details).await {
-        Ok(view) => Ok(envelope::ok(view)),
+        Ok(view) => {
+            api.cache.forget_products([product_id.as_str()]).await;
+            Ok(envelope::ok(view))
+        }
         Err(UpdateProductError::NotFound) => Err(product_not_found()),
         Err(UpdateProductError::UnknownCategory) => Err(unknown_category()),
         Err(UpdateProductError::UnknownBrand) => Err(unknown_brand()),
@@ -402,7 +431,10 @@ async fn change_price(
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
     let price = fields.into_result(price)?;
     match products::change_price(&api.pool, &product_id, price, &EventContext::of_request(&request)).await {
-        Ok(view) => Ok(envelope::ok(view)),
+        Ok(view) => {
+            api.cache.forget_products([product_id.as_str()]).await;
+            Ok(envelope::ok(view))
+        }
         Err(ChangePriceError::NotFound) => Err(product_not_found()),
         Err(ChangePriceError::SkuPrice) => Err(invalid_options(InvalidInput::SkuPrice)),
         Err(ChangePriceError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
@@ -435,7 +467,10 @@ async fn change_status(
 ) -> Result<impl IntoResponse + use<>, ApiError> {
     let product_id = product_id(id).map_err(|_| product_not_found())?;
     match products::change_status(&api.pool, &product_id, wanted, &EventContext::of_request(request)).await {
-        Ok(view) => Ok(envelope::ok(view)),
+        Ok(view) => {
+            api.cache.forget_products([product_id.as_str()]).await;
+            Ok(envelope::ok(view))
+        }
         Err(ChangeStatusError::NotFound) => Err(product_not_found()),
         Err(ChangeStatusError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
@@ -493,9 +528,17 @@ async fn browse(
     });
     let page = fields.check("page", Page::new(number, size));
     let page = fields.into_result(page)?;
+    let cached = api.cache.browse(&filter, sort, page).await;
+    if let Some((_, Some(found))) = cached {
+        return Ok(envelope::ok(found));
+    }
     let found = products::browse(&api.pool, &filter, sort, page)
         .await
         .map_err(|cause| ApiError::internal(&cause))?;
+    let found = json_of(&found)?;
+    if let Some((key, None)) = cached {
+        api.cache.keep_page(&key, &found).await;
+    }
     Ok(envelope::ok(found))
 }
 
@@ -504,8 +547,22 @@ async fn get_product(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let cached = api.cache.product(product_id.as_str()).await;
+    let cached = match cached {
+        Lookup::Hit(page) => return Ok(envelope::ok(page)),
+        Lookup::Miss => true,
+        Lookup::Unavailable => false,
+    };
+    // Only products that exist are cached: a product created later must not be hidden by a
+    // cached "not found".
     match products::get_product_detail(&api.pool, &product_id).await {
-        Ok(Some(view)) => Ok(envelope::ok(view)),
+        Ok(Some(view)) => {
+            let page = json_of(&view)?;
+            if cached {
+                api.cache.keep_product(product_id.as_str(), &page).await;
+            }
+            Ok(envelope::ok(page))
+        }
         Ok(None) => Err(product_not_found()),
         Err(cause) => Err(ApiError::internal(&cause)),
     }
@@ -557,6 +614,9 @@ async fn add_options(
         &EventContext::of_request(&request),
     )
     .await;
+    if changed.is_ok() {
+        api.cache.forget_products([product_id.as_str()]).await;
+    }
     changed.map(envelope::ok).map_err(options_error)
 }
 
@@ -575,6 +635,9 @@ async fn remove_option(
         &EventContext::of_request(&request),
     )
     .await;
+    if changed.is_ok() {
+        api.cache.forget_products([product_id.as_str()]).await;
+    }
     changed.map(envelope::ok).map_err(options_error)
 }
 
@@ -640,10 +703,12 @@ async fn rename_brand(
     let mut fields = Fields::default();
     let name = fields.check("name", Text::parse(&body.name, 1, 120));
     let name = fields.into_result(name)?;
-    brands::rename_brand(&api.pool, &brand_id, &name)
-        .await
-        .map(envelope::ok)
-        .map_err(brand_error)
+    let renamed = brands::rename_brand(&api.pool, &brand_id, &name).await;
+    if renamed.is_ok() {
+        // Products show only their brand's id, but the brand filter of browse reads brands.
+        api.cache.forget_browse().await;
+    }
+    renamed.map(envelope::ok).map_err(brand_error)
 }
 
 async fn delete_brand(
@@ -652,10 +717,11 @@ async fn delete_brand(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let brand_id = BrandId::parse(&id).map_err(|_| brand_error(BrandError::NotFound))?;
-    brands::delete_brand(&api.pool, &brand_id)
-        .await
-        .map(|()| StatusCode::NO_CONTENT)
-        .map_err(brand_error)
+    let deleted = brands::delete_brand(&api.pool, &brand_id).await;
+    if deleted.is_ok() {
+        api.cache.forget_browse().await;
+    }
+    deleted.map(|()| StatusCode::NO_CONTENT).map_err(brand_error)
 }
 
 async fn list_brands(State(api): State<CatalogApi>) -> Result<impl IntoResponse, ApiError> {
@@ -718,7 +784,7 @@ async fn write_review(
     let mut fields = Fields::default();
     let text = review_text(&mut fields, body.rating, &body.title, &body.content);
     let text = fields.into_result(text)?;
-    reviews::write_review(
+    let written = reviews::write_review(
         &api.pool,
         user.user_id,
         &product_id,
@@ -727,8 +793,10 @@ async fn write_review(
         &text,
     )
     .await
-    .map(envelope::created)
-    .map_err(review_error)
+    .map_err(review_error)?;
+    // The product's rating and review count changed.
+    api.cache.forget_products([product_id.as_str()]).await;
+    Ok(envelope::created(written))
 }
 
 async fn edit_review(
@@ -740,10 +808,11 @@ async fn edit_review(
     let mut fields = Fields::default();
     let text = review_text(&mut fields, body.rating, &body.title, &body.content);
     let text = fields.into_result(text)?;
-    reviews::edit_review(&api.pool, user.user_id, &id, &text)
+    let edited = reviews::edit_review(&api.pool, user.user_id, &id, &text)
         .await
-        .map(envelope::ok)
-        .map_err(review_error)
+        .map_err(review_error)?;
+    api.cache.forget_products([&edited.product_id]).await;
+    Ok(envelope::ok(edited))
 }
 
 async fn delete_review(
@@ -751,10 +820,11 @@ async fn delete_review(
     user: AuthenticatedUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    reviews::delete_review(&api.pool, user.user_id, &id)
+    let product_id = reviews::delete_review(&api.pool, user.user_id, &id)
         .await
-        .map(|()| StatusCode::NO_CONTENT)
-        .map_err(review_error)
+        .map_err(review_error)?;
+    api.cache.forget_products([product_id]).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_reviews(
@@ -814,7 +884,14 @@ async fn set_like(
     like: bool,
 ) -> Result<impl IntoResponse + use<>, ApiError> {
     match reviews::set_like(&api.pool, user.user_id, target, like).await {
-        Ok(liked) => Ok(envelope::ok(liked)),
+        Ok(liked) => {
+            // A product's likes show on its page and sort browse; a review's show only in the
+            // review list, which is not cached.
+            if let Likeable::Product(product_id) = target {
+                api.cache.forget_products([product_id]).await;
+            }
+            Ok(envelope::ok(liked))
+        }
         Err(LikeError::NotFound) => Err(match target {
             Likeable::Product(_) => product_not_found(),
             Likeable::Review(_) => review_not_found(),

@@ -8,9 +8,11 @@
 //! - [`domain`]: the rules without I/O — ids, names, prices, status changes, paging.
 //! - [`products`]: the use cases on MariaDB.
 //! - [`http`]: the HTTP functions, admin writes and public reads.
+//! - [`cache`]: the optional Redis cache of product and browse pages, and what retires them.
 
 pub mod activity;
 pub mod brands;
+pub mod cache;
 pub mod domain;
 pub mod http;
 pub mod products;

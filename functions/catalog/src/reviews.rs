@@ -261,8 +261,9 @@ pub async fn edit_review(
     Ok(edited)
 }
 
-/// Deletes the author's review (it no longer shows or counts; its order line stays reviewed).
-pub async fn delete_review(pool: &MySqlPool, user_id: Uuid, review_id: &str) -> Result<(), ReviewError> {
+/// Deletes the author's review (it no longer shows or counts; its order line stays reviewed);
+/// answers the id of the reviewed product, whose rating changed.
+pub async fn delete_review(pool: &MySqlPool, user_id: Uuid, review_id: &str) -> Result<String, ReviewError> {
     let mut transaction = pool.begin().await?;
     let review = authors_review(&mut transaction, user_id, review_id).await?;
     sqlx::query("UPDATE review SET status = 'DELETED', updated_at = ? WHERE review_id = ?")
@@ -276,7 +277,7 @@ pub async fn delete_review(pool: &MySqlPool, user_id: Uuid, review_id: &str) -> 
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;
-    Ok(())
+    Ok(review.product_id)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use testkit::app::TestApp;
 
 async fn spawn_app() -> TestApp {
     TestApp::spawn("catalog", |pool, verifier| {
-        let api = CatalogApi { pool };
+        let api = CatalogApi::new(pool);
         // Every function's routes in one router, as the gateway would route them.
         Router::new()
             .merge(create_product_routes(api.clone(), verifier.clone()))

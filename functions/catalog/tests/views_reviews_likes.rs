@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 async fn spawn_app() -> TestApp {
     TestApp::spawn("catalog", |pool, verifier| {
-        let api = CatalogApi { pool };
+        let api = CatalogApi::new(pool);
         Router::new()
             .merge(create_product_routes(api.clone(), verifier.clone()))
             .merge(change_product_options_routes(api.clone(), verifier.clone()))

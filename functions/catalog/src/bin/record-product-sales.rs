@@ -2,10 +2,12 @@
 //! (commerce.ordering.order.confirmed.v1), and remembers each line for its buyer's review.
 
 use catalog::activity::RecordProductSales;
+use catalog::cache::{CatalogCache, ForgetsProducts};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("catalog", "record-product-sales");
     let pool = store::mariadb::pool_from_env()?;
-    runtime::events::serve(store::consumer::Runner::new(pool, RecordProductSales)).await
+    let consumer = ForgetsProducts::new(RecordProductSales, CatalogCache::from_env()?);
+    runtime::events::serve(store::consumer::Runner::new(pool, consumer)).await
 }
