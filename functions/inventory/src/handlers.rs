@@ -10,6 +10,7 @@ use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
+use crate::cache::{self, ChangesStock, StockCache};
 use crate::domain::{InvalidInput, Quantity, ReservationRequest};
 use crate::reservations::{self, ReservationError};
 use crate::stock::{self, OpenStockError};
@@ -131,10 +132,41 @@ impl Retryable for ReservationError {
     }
 }
 
+impl ChangesStock for ReserveStock {
+    async fn changed_skus(pool: &MySqlPool, placed: &Received<Self::Event>) -> Result<Vec<String>, sqlx::Error> {
+        cache::skus_of_order(pool, &placed.data.order_id).await
+    }
+}
+
+impl ChangesStock for ReleaseStock {
+    async fn changed_skus(
+        pool: &MySqlPool,
+        cancelled: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        cache::skus_of_order(pool, &cancelled.data.order_id).await
+    }
+}
+
+impl ChangesStock for CommitStock {
+    async fn changed_skus(
+        pool: &MySqlPool,
+        confirmed: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        cache::skus_of_order(pool, &confirmed.data.order_id).await
+    }
+}
+
+impl ChangesStock for OpenSkuStock {
+    async fn changed_skus(_pool: &MySqlPool, created: &Received<Self::Event>) -> Result<Vec<String>, sqlx::Error> {
+        Ok(vec![created.data.sku.as_str().to_owned()])
+    }
+}
+
 /// `expire-reservations`: a scheduled sweep that releases reservations whose time ran out.
 #[derive(Debug, Clone)]
 pub struct ExpireReservations {
     pool: MySqlPool,
+    cache: StockCache,
 }
 
 impl ExpireReservations {
@@ -144,7 +176,15 @@ impl ExpireReservations {
     pub const MAX_BATCHES: u32 = 50;
 
     pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            cache: StockCache::off(),
+        }
+    }
+
+    /// The same sweep, forgetting the cached availability of what it releases.
+    pub fn with_cache(self, cache: StockCache) -> Self {
+        Self { cache, ..self }
     }
 }
 
@@ -156,7 +196,9 @@ impl runtime::schedule::ScheduledJob for ExpireReservations {
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut released = 0;
         for _ in 0..Self::MAX_BATCHES {
-            let batch = reservations::expire(&self.pool, Utc::now(), Self::BATCH).await?;
+            let orders = reservations::expire_orders(&self.pool, Utc::now(), Self::BATCH).await?;
+            self.cache.forget_orders(&self.pool, &orders).await;
+            let batch = u32::try_from(orders.len()).unwrap_or(u32::MAX);
             released += batch;
             if batch < Self::BATCH {
                 break;

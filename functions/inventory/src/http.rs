@@ -22,6 +22,7 @@ use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
 
+use crate::cache::StockCache;
 use crate::changes::{self, Period};
 use crate::domain::{Page, Sku, SkuList, SkuListProblem, StockLevel};
 use crate::stock::{self, AdjustStockError, SetStockError};
@@ -30,6 +31,31 @@ use crate::stock::{self, AdjustStockError, SetStockError};
 #[derive(Debug, Clone)]
 pub struct InventoryApi {
     pub pool: MySqlPool,
+    /// What is available of each SKU; reads fill it, stock changes forget it.
+    pub cache: StockCache,
+}
+
+impl InventoryApi {
+    /// On `pool`, without a cache.
+    pub fn new(pool: MySqlPool) -> Self {
+        Self {
+            pool,
+            cache: StockCache::off(),
+        }
+    }
+
+    /// The same, with `cache`.
+    pub fn with_cache(self, cache: StockCache) -> Self {
+        Self { cache, ..self }
+    }
+
+    /// A lazy pool on `DATABASE_URL`, and the cache on `REDIS_URL` when it is set.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            pool: store::mariadb::pool_from_env()?,
+            cache: StockCache::from_env()?,
+        })
+    }
 }
 
 pub fn set_stock_routes(api: InventoryApi, verifier: Arc<AccessTokenVerifier>) -> Router {
@@ -99,7 +125,10 @@ async fn set_stock(
     let level =
         StockLevel::new(body.on_hand).map_err(|error| ApiError::validation(vec![field("onHand", &error)]))?;
     match stock::set_stock(&api.pool, &sku, level, &EventContext::of_request(&request)).await {
-        Ok(availability) => Ok(envelope::ok(availability)),
+        Ok(availability) => {
+            api.cache.forget([sku.as_str()]).await;
+            Ok(envelope::ok(availability))
+        }
         Err(error @ SetStockError::BelowReserved { .. }) => Err(ApiError::conflict(
             "BELOW_RESERVED",
             format!("The stock cannot be set: {error}."),
@@ -123,7 +152,10 @@ async fn adjust_stock(
         }]));
     }
     match stock::adjust_stock(&api.pool, &sku, body.delta, &EventContext::of_request(&request)).await {
-        Ok(availability) => Ok(envelope::ok(availability)),
+        Ok(availability) => {
+            api.cache.forget([sku.as_str()]).await;
+            Ok(envelope::ok(availability))
+        }
         Err(AdjustStockError::UnknownSku) => Err(sku_not_found()),
         Err(AdjustStockError::Refused(_)) => Err(ApiError::conflict(
             "BELOW_RESERVED",
@@ -138,7 +170,7 @@ async fn get_availability(
     Path(sku): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let sku = sku_of(&sku)?;
-    match stock::availability(&api.pool, &sku).await {
+    match api.cache.availability(&api.pool, &sku).await {
         Ok(Some(availability)) => Ok(envelope::ok(availability)),
         Ok(None) => Err(sku_not_found()),
         Err(cause) => Err(ApiError::internal(&cause)),
@@ -158,7 +190,7 @@ async fn get_bulk_availability(
     let texts: Vec<Option<&str>> = body.skus.iter().map(serde_json::Value::as_str).collect();
     let skus = SkuList::parse(&texts)
         .map_err(|problems| ApiError::validation(problems.iter().map(sku_list_field).collect()))?;
-    match stock::availability_of(&api.pool, &skus).await {
+    match api.cache.availability_of(&api.pool, &skus).await {
         Ok(found) => Ok(envelope::ok(found)),
         Err(cause) => Err(ApiError::internal(&cause)),
     }

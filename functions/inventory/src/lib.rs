@@ -15,9 +15,11 @@
 //! - [`stock`]: opening, setting, adjusting and reading stock levels.
 //! - [`changes`]: the change log every stock change writes, and the `stock.depleted` /
 //!   `stock.restored` events a change can cause.
+//! - [`cache`]: the optional Redis cache of availability, and what forgets it.
 //! - [`http`]: the HTTP functions `set-stock`, `adjust-stock`, `list-stock-changes` (admin)
 //!   and `get-availability` (one SKU or many).
 
+pub mod cache;
 pub mod changes;
 pub mod domain;
 pub mod handlers;

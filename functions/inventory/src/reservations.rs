@@ -229,8 +229,19 @@ pub async fn commit(
 
 /// Releases up to `limit` reservations whose time ran out, oldest first; returns how many.
 /// Rows another sweep holds are skipped, so sweeps may overlap.
-#[tracing::instrument(skip_all)]
 pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<u32, ReservationError> {
+    let released = expire_orders(pool, now, limit).await?;
+    Ok(u32::try_from(released.len()).unwrap_or(u32::MAX))
+}
+
+/// [`expire`], answering the orders whose reservations it released (whose SKUs' availability
+/// changed).
+#[tracing::instrument(skip_all)]
+pub async fn expire_orders(
+    pool: &MySqlPool,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<String>, ReservationError> {
     let mut transaction = pool.begin().await?;
     let expired: Vec<String> = sqlx::query_scalar(
         "SELECT order_id FROM reservation WHERE status = 'RESERVED' AND expires_at < ?
@@ -241,17 +252,17 @@ pub async fn expire(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<
     .fetch_all(&mut *transaction)
     .await?;
     let sweep = Origin::new("expire-reservations", EventContext::default());
-    let mut released = 0;
-    for order_id in &expired {
-        let origin = sweep.correlated(order_id);
-        if release_locked(&mut transaction, &origin, order_id, StockAction::Expire).await? == Settled::Changed
+    let mut released = Vec::new();
+    for order_id in expired {
+        let origin = sweep.correlated(&order_id);
+        if release_locked(&mut transaction, &origin, &order_id, StockAction::Expire).await? == Settled::Changed
         {
-            released += 1;
+            released.push(order_id);
         }
     }
     transaction.commit().await?;
-    if released > 0 {
-        tracing::info!(released, "Released expired reservations");
+    if !released.is_empty() {
+        tracing::info!(released = released.len(), "Released expired reservations");
     }
     Ok(released)
 }

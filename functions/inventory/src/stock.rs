@@ -21,7 +21,7 @@ pub struct Availability {
 }
 
 impl Availability {
-    fn of(sku: &Sku, levels: Levels) -> Self {
+    pub(crate) fn of(sku: &Sku, levels: Levels) -> Self {
         Self {
             sku: sku.as_str().to_owned(),
             on_hand: levels.on_hand,

@@ -160,7 +160,7 @@ async fn other_catalog_events_and_broken_announcements_open_no_stock() {
 
 async fn spawn_app() -> TestApp {
     TestApp::spawn("inventory", |pool, verifier| {
-        let api = InventoryApi { pool };
+        let api = InventoryApi::new(pool);
         Router::new()
             .merge(set_stock_routes(api.clone(), verifier))
             .merge(get_availability_routes(api))

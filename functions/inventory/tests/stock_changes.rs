@@ -21,7 +21,7 @@ use testkit::app::TestApp;
 
 async fn spawn_app() -> TestApp {
     TestApp::spawn("inventory", |pool, verifier| {
-        let api = InventoryApi { pool };
+        let api = InventoryApi::new(pool);
         Router::new()
             .merge(set_stock_routes(api.clone(), verifier.clone()))
             .merge(adjust_stock_routes(api.clone(), verifier.clone()))

@@ -7,9 +7,7 @@ use inventory::http::{InventoryApi, list_stock_changes_routes};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "list-stock-changes");
-    let api = InventoryApi {
-        pool: store::mariadb::pool_from_env()?,
-    };
+    let api = InventoryApi::from_env()?;
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
     let ready = store::mariadb::readiness(api.pool.clone());
     runtime::http::HttpFunction::new(list_stock_changes_routes(api, verifier))

@@ -1,5 +1,6 @@
 //! `reserve-stock`: reserves an order's lines (all or none) on commerce.ordering.order.placed.v1
 
+use inventory::cache::{ForgetsAvailability, StockCache};
 use inventory::handlers::ReserveStock;
 use store::consumer::Runner;
 
@@ -11,5 +12,6 @@ async fn main() -> anyhow::Result<()> {
     let reserve = ReserveStock {
         ttl: chrono::Duration::minutes(ttl_minutes),
     };
-    runtime::events::serve(Runner::new(pool, reserve)).await
+    let consumer = ForgetsAvailability::new(reserve, StockCache::from_env()?);
+    runtime::events::serve(Runner::new(pool, consumer)).await
 }

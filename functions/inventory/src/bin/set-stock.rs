@@ -7,9 +7,7 @@ use inventory::http::{InventoryApi, set_stock_routes};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("inventory", "set-stock");
-    let api = InventoryApi {
-        pool: store::mariadb::pool_from_env()?,
-    };
+    let api = InventoryApi::from_env()?;
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
     let ready = store::mariadb::readiness(api.pool.clone());
     runtime::http::HttpFunction::new(set_stock_routes(api, verifier))
