@@ -160,7 +160,10 @@ fn request(read: Read, catalog: &Catalog, n: usize) -> (Request<Body>, String) {
                 .header("content-type", "application/json")
                 .body(Body::from(body))
                 .expect("request");
-            (request, skus.iter().map(|sku| sku.as_str()).collect::<Vec<_>>().join(","))
+            (
+                request,
+                skus.iter().map(|sku| sku.as_str()).collect::<Vec<_>>().join(","),
+            )
         }
     }
 }
@@ -196,14 +199,21 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 }
 
 /// One timed run: `concurrency` tasks back to back for `seconds`.
-async fn run(read: Read, mode: Mode, setup: &Arc<Setup>, catalog: &Arc<Catalog>, arguments: &Arguments) -> Figures {
+async fn run(
+    read: Read,
+    mode: Mode,
+    setup: &Arc<Setup>,
+    catalog: &Arc<Catalog>,
+    arguments: &Arguments,
+) -> Figures {
     let deadline = Instant::now() + Duration::from_secs_f64(arguments.seconds);
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..arguments.concurrency {
-        let (setup, catalog, next, failures) = (setup.clone(), catalog.clone(), next.clone(), failures.clone());
+        let (setup, catalog, next, failures) =
+            (setup.clone(), catalog.clone(), next.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
@@ -315,7 +325,11 @@ async fn seed(arguments: &Arguments) -> anyhow::Result<(TestDatabase, TestDataba
         products.len(),
         started.elapsed().as_secs_f64()
     );
-    Ok((catalog_database, inventory_database, Catalog { products, browses }))
+    Ok((
+        catalog_database,
+        inventory_database,
+        Catalog { products, browses },
+    ))
 }
 
 fn load_average() -> String {
@@ -340,7 +354,9 @@ async fn bench(arguments: Arguments) -> anyhow::Result<()> {
     let inventory_pool = connect(inventory_database.url())?;
 
     println!();
-    println!("| read | mode | requests/s | p50 ms | p95 ms | p99 ms | cache hits / misses / errors | failures |");
+    println!(
+        "| read | mode | requests/s | p50 ms | p95 ms | p99 ms | cache hits / misses / errors | failures |"
+    );
     println!("|---|---|---:|---:|---:|---:|---|---:|");
     let mut summary = Vec::new();
     for read in [Read::Product, Read::Browse, Read::Availability, Read::Cart] {

@@ -183,7 +183,12 @@ impl ChangesProducts for RecordProductSales {
         pool: &MySqlPool,
         confirmed: &Received<Self::Event>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let skus: Vec<&str> = confirmed.data.lines.iter().map(|line| line.product_id.as_str()).collect();
+        let skus: Vec<&str> = confirmed
+            .data
+            .lines
+            .iter()
+            .map(|line| line.product_id.as_str())
+            .collect();
         products_of_skus(pool, &skus).await
     }
 }

@@ -25,7 +25,8 @@ use uuid::Uuid;
 
 /// A cache on the local stack's Redis under a prefix no other test uses.
 fn stack_cache() -> CatalogCache {
-    let url = std::env::var("REDIS_URL").expect("REDIS_URL of the local stack (source local-stack/var/stack.env)");
+    let url =
+        std::env::var("REDIS_URL").expect("REDIS_URL of the local stack (source local-stack/var/stack.env)");
     let prefix = format!("test:catalog:{}:", Uuid::now_v7());
     CatalogCache::new(ReadCache::redis(&url, &prefix, Settings::default()).expect("redis url"))
 }
@@ -126,7 +127,9 @@ async fn a_product_page_comes_from_redis_until_a_change_retires_it() {
 
     // A like.
     assert_eq!(product(&app, "mug").await["likeCount"], 0);
-    let (status, _) = app.call("PUT", "/products/mug/like", Some(Role::Customer), None).await;
+    let (status, _) = app
+        .call("PUT", "/products/mug/like", Some(Role::Customer), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(product(&app, "mug").await["likeCount"], 1);
 
@@ -156,7 +159,10 @@ async fn a_product_page_comes_from_redis_until_a_change_retires_it() {
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let page = product(&app, "mug").await;
-    assert_eq!((&page["reviewCount"], &page["averageRating"]), (&json!(1), &json!(4.0)));
+    assert_eq!(
+        (&page["reviewCount"], &page["averageRating"]),
+        (&json!(1), &json!(4.0))
+    );
 
     // Stock coming back, from inventory's event.
     let stock = Runner::new(
@@ -218,8 +224,9 @@ async fn reads_answer_from_mariadb_when_redis_is_unreachable_and_the_errors_are_
     // What `/metrics` serves: the process-wide counter by cache and result.
     let text = telemetry::render_metrics();
     assert!(
-        text.lines()
-            .any(|line| line.starts_with("cache_requests_total{") && line.contains("cache=\"product\"") && line.contains("result=\"error\"")),
+        text.lines().any(|line| line.starts_with("cache_requests_total{")
+            && line.contains("cache=\"product\"")
+            && line.contains("result=\"error\"")),
         "{text}"
     );
     app.database.drop().await;

@@ -93,15 +93,25 @@ impl StockCache {
         };
         let found = stock::availability(pool, sku).await?;
         if fill && let Some(availability) = &found {
-            self.cache.put(&key, &Cached::from(availability), AVAILABILITY_TTL).await;
+            self.cache
+                .put(&key, &Cached::from(availability), AVAILABILITY_TTL)
+                .await;
         }
         Ok(found)
     }
 
     /// What is available of every SKU of `skus`: the cached ones from one round trip to
     /// Redis, the others with one query (then cached).
-    pub async fn availability_of(&self, pool: &MySqlPool, skus: &SkuList) -> anyhow::Result<BulkAvailability> {
-        let keys: Vec<String> = skus.skus().iter().map(|sku| availability_key(sku.as_str())).collect();
+    pub async fn availability_of(
+        &self,
+        pool: &MySqlPool,
+        skus: &SkuList,
+    ) -> anyhow::Result<BulkAvailability> {
+        let keys: Vec<String> = skus
+            .skus()
+            .iter()
+            .map(|sku| availability_key(sku.as_str()))
+            .collect();
         let Some(cached) = self.cache.get_many::<Cached>(AVAILABILITY, &keys).await else {
             return stock::availability_of(pool, skus).await;
         };
@@ -151,7 +161,10 @@ impl StockCache {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let keys: Vec<String> = skus.into_iter().map(|sku| availability_key(sku.as_ref())).collect();
+        let keys: Vec<String> = skus
+            .into_iter()
+            .map(|sku| availability_key(sku.as_ref()))
+            .collect();
         self.cache.delete(AVAILABILITY, &keys).await;
     }
 
@@ -265,6 +278,12 @@ mod tests {
         let cached = Cached::from(&availability);
         let text = serde_json::to_string(&cached).unwrap();
         let back: Cached = serde_json::from_str(&text).unwrap();
-        assert_eq!(Levels::from(back), Levels { on_hand: 7, reserved: 2 });
+        assert_eq!(
+            Levels::from(back),
+            Levels {
+                on_hand: 7,
+                reserved: 2
+            }
+        );
     }
 }

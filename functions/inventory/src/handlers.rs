@@ -133,7 +133,10 @@ impl Retryable for ReservationError {
 }
 
 impl ChangesStock for ReserveStock {
-    async fn changed_skus(pool: &MySqlPool, placed: &Received<Self::Event>) -> Result<Vec<String>, sqlx::Error> {
+    async fn changed_skus(
+        pool: &MySqlPool,
+        placed: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
         cache::skus_of_order(pool, &placed.data.order_id).await
     }
 }
@@ -157,7 +160,10 @@ impl ChangesStock for CommitStock {
 }
 
 impl ChangesStock for OpenSkuStock {
-    async fn changed_skus(_pool: &MySqlPool, created: &Received<Self::Event>) -> Result<Vec<String>, sqlx::Error> {
+    async fn changed_skus(
+        _pool: &MySqlPool,
+        created: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
         Ok(vec![created.data.sku.as_str().to_owned()])
     }
 }

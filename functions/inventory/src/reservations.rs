@@ -255,7 +255,8 @@ pub async fn expire_orders(
     let mut released = Vec::new();
     for order_id in expired {
         let origin = sweep.correlated(&order_id);
-        if release_locked(&mut transaction, &origin, &order_id, StockAction::Expire).await? == Settled::Changed
+        if release_locked(&mut transaction, &origin, &order_id, StockAction::Expire).await?
+            == Settled::Changed
         {
             released.push(order_id);
         }

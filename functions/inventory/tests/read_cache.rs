@@ -20,7 +20,8 @@ use store::consumer::Runner;
 use testkit::app::TestApp;
 
 fn stack_cache() -> StockCache {
-    let url = std::env::var("REDIS_URL").expect("REDIS_URL of the local stack (source local-stack/var/stack.env)");
+    let url =
+        std::env::var("REDIS_URL").expect("REDIS_URL of the local stack (source local-stack/var/stack.env)");
     // The process, the time and a count: no two tests of any run share a prefix.
     static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -116,7 +117,10 @@ async fn availability_comes_from_redis_until_the_stock_changes() {
         events::ordering::OrderCancelledV1::NAME,
         json!({"orderId": "o-1", "userId": "u-1", "reason": "payment-declined"}),
     );
-    assert_eq!(release.handle(&cancelled, &Delivery::default()).await, Outcome::Ack);
+    assert_eq!(
+        release.handle(&cancelled, &Delivery::default()).await,
+        Outcome::Ack
+    );
     assert_eq!(available(&app, "mug").await, 7);
 
     // A reservation that runs out is released by the sweep, which forgets it too.
@@ -187,9 +191,17 @@ async fn availability_answers_from_mariadb_when_redis_is_unreachable() {
     set_stock(&app, "mug", 6).await;
     assert_eq!(available(&app, "mug").await, 6);
     let (status, body) = app
-        .call("POST", "/inventory/availability", None, Some(json!({"skus": ["mug"]})))
+        .call(
+            "POST",
+            "/inventory/availability",
+            None,
+            Some(json!({"skus": ["mug"]})),
+        )
         .await;
-    assert_eq!((status, &body["data"]["items"][0]["available"]), (StatusCode::OK, &json!(6)));
+    assert_eq!(
+        (status, &body["data"]["items"][0]["available"]),
+        (StatusCode::OK, &json!(6))
+    );
     let counts = cache.read_cache().counts();
     assert_eq!(counts.errors, 3, "{counts:?}");
     assert_eq!(counts.invalidation_failures, 2, "{counts:?}");

@@ -257,7 +257,9 @@ impl ReadCache {
         }
         let full: Vec<String> = keys.iter().map(|key| self.key(key)).collect();
         let deleted = redis
-            .call(true, |mut connection| async move { connection.del::<_, u64>(full).await })
+            .call(true, |mut connection| async move {
+                connection.del::<_, u64>(full).await
+            })
             .await;
         if deleted.is_none() {
             self.invalidation_failed(cache);
@@ -289,7 +291,9 @@ impl ReadCache {
         };
         let key = self.key(key);
         let bumped = redis
-            .call(true, |mut connection| async move { connection.incr::<_, _, u64>(key, 1).await })
+            .call(true, |mut connection| async move {
+                connection.incr::<_, _, u64>(key, 1).await
+            })
             .await;
         if bumped.is_none() {
             self.invalidation_failed(cache);
@@ -329,22 +333,25 @@ impl Redis {
                 None
             }
             Err(_) => {
-                self.failed(&format!(
-                    "no answer within {:?}",
-                    self.settings.command_timeout
-                ));
+                self.failed(&format!("no answer within {:?}", self.settings.command_timeout));
                 None
             }
         }
     }
 
     fn pausing(&self) -> bool {
-        let paused_until = self.paused_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let paused_until = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         paused_until.is_some_and(|until| Instant::now() < until)
     }
 
     fn failed(&self, error: &str) {
-        *self.paused_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Some(Instant::now() + self.settings.pause_after_failure);
         if !self.in_outage.swap(true, Ordering::Relaxed) {
             tracing::warn!(

@@ -40,8 +40,7 @@ pub use crate::http::{
 };
 pub use crate::metrics::{
     EventOutcome, metrics_router, record_cache_invalidation_failure, record_cache_requests,
-    record_event_dead_lettered, record_event_handled, record_event_retry,
-    render_metrics,
+    record_event_dead_lettered, record_event_handled, record_event_retry, render_metrics,
 };
 pub use crate::trace_context::{TRACEPARENT_HEADER, TraceContext};
 
