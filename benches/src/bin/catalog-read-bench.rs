@@ -300,12 +300,12 @@ async fn seed(arguments: &Arguments) -> anyhow::Result<(TestDatabase, TestDataba
             .await?;
     }
     let category: String = sqlx::query_scalar(
-        "SELECT category_id FROM product WHERE category_id IS NOT NULL GROUP BY category_id ORDER BY COUNT(*) DESC LIMIT 1",
+        "SELECT category_id FROM product WHERE category_id IS NOT NULL GROUP BY category_id ORDER BY COUNT(*) DESC, category_id LIMIT 1",
     )
     .fetch_one(&catalog_database.pool)
     .await?;
     let brand: String = sqlx::query_scalar(
-        "SELECT brand_id FROM product WHERE brand_id IS NOT NULL GROUP BY brand_id ORDER BY COUNT(*) DESC LIMIT 1",
+        "SELECT brand_id FROM product WHERE brand_id IS NOT NULL GROUP BY brand_id ORDER BY COUNT(*) DESC, brand_id LIMIT 1",
     )
     .fetch_one(&catalog_database.pool)
     .await?;

@@ -212,17 +212,17 @@ mod tests {
     use crate::search::Keywords;
 
     fn page(number: u32, size: u32) -> Page {
-        Page::new(number, size).unwrap()
+        Page::new(number, size).expect("a valid page")
     }
 
     #[test]
     fn the_same_query_in_any_order_has_one_key() {
         let filter = BrowseFilter {
-            category: Some(CategoryId::parse("mugs").unwrap()),
+            category: Some(CategoryId::parse("mugs").expect("a category id")),
             min_price: Some(100),
             ..BrowseFilter::default()
         };
-        let key = browse_key(3, &filter, Sort::Name, page(2, 20)).unwrap();
+        let key = browse_key(3, &filter, Sort::Name, page(2, 20)).expect("cached");
         assert_eq!(key, "catalog:browse:3:c=mugs:b=:min=100:max=:s=Name:p=2:n=20");
         assert_eq!(browse_key(3, &filter.clone(), Sort::Name, page(2, 20)), Some(key));
     }
@@ -239,7 +239,7 @@ mod tests {
             browse_key(
                 1,
                 &BrowseFilter {
-                    brand: Some(BrandId::parse("acme").unwrap()),
+                    brand: Some(BrandId::parse("acme").expect("a brand id")),
                     ..BrowseFilter::default()
                 },
                 Sort::Newest,
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn keyword_pages_are_not_cached() {
         let filter = BrowseFilter {
-            keywords: Some(Keywords::parse("red mug").unwrap()),
+            keywords: Some(Keywords::parse("red mug").expect("keywords")),
             ..BrowseFilter::default()
         };
         assert_eq!(browse_key(1, &filter, Sort::Relevance, page(1, 20)), None);

@@ -276,8 +276,8 @@ mod tests {
             available: 5,
         };
         let cached = Cached::from(&availability);
-        let text = serde_json::to_string(&cached).unwrap();
-        let back: Cached = serde_json::from_str(&text).unwrap();
+        let text = serde_json::to_string(&cached).expect("serialise");
+        let back: Cached = serde_json::from_str(&text).expect("read back");
         assert_eq!(
             Levels::from(back),
             Levels {
