@@ -189,3 +189,63 @@ async fn other_event_types_and_unwanted_events_are_acknowledged_without_a_transa
     assert_eq!(counts(&database.pool).await, (0, 0, 0), "not even an inbox row");
     database.drop().await;
 }
+
+/// [`RecordCancellation`], remembering how many effect rows each `after_commit` found
+/// committed.
+struct WatchedCancellation {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<i64>>>,
+}
+
+impl Consumer for WatchedCancellation {
+    const NAME: &'static str = "record-cancellation";
+    type Event = OrderCancelledV1;
+    type Error = RecordError;
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cancelled: &Received<OrderCancelledV1>,
+    ) -> Result<(), RecordError> {
+        RecordCancellation.apply(transaction, cancelled).await
+    }
+
+    async fn after_commit(&self, pool: &MySqlPool, _cancelled: &Received<OrderCancelledV1>) {
+        let committed = counts(pool).await.0;
+        self.seen.lock().expect("not poisoned").push(committed);
+    }
+}
+
+#[tokio::test]
+async fn after_commit_sees_the_effect_committed_runs_again_on_redelivery_and_never_after_a_failure() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let seen = std::sync::Arc::default();
+    let runner = Runner::new(
+        database.pool.clone(),
+        WatchedCancellation {
+            seen: std::sync::Arc::clone(&seen),
+        },
+    );
+    let handle = |event: Event| {
+        let runner = &runner;
+        async move { runner.handle(&event, &Delivery::default()).await }
+    };
+    assert_eq!(
+        handle(cancelled("e-1", "o-1", "payment-declined")).await,
+        Outcome::Ack
+    );
+    // Delivered again (the process may have stopped before its after_commit): it runs again.
+    assert_eq!(
+        handle(cancelled("e-1", "o-1", "payment-declined")).await,
+        Outcome::Ack
+    );
+    assert!(matches!(
+        handle(cancelled("e-2", "o-2", "transient")).await,
+        Outcome::Retry(_)
+    ));
+    assert!(matches!(
+        handle(cancelled("e-3", "o-3", "broken")).await,
+        Outcome::Reject(_)
+    ));
+    assert_eq!(*seen.lock().expect("not poisoned"), [1, 1]);
+    database.drop().await;
+}
