@@ -28,6 +28,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
+/// How long a generation lives after its last bump; it must be far longer than any entry's
+/// TTL (see [`ReadCache::bump`]).
+pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long the cache may take and how it backs off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
@@ -285,14 +289,22 @@ impl ReadCache {
     }
 
     /// Moves the generation under `key` on, so no entry named with an older one is read again.
+    ///
+    /// The generation itself expires [`GENERATION_TTL`] after its last bump, so the keys of
+    /// throw-away prefixes (tests, benchmarks) do not pile up. Starting again from 0 is safe
+    /// because the generation outlives every entry named with it by far: no entry written
+    /// under an earlier 0, 1, … is still there when the numbers come round again.
     pub async fn bump(&self, cache: &'static str, key: &str) {
         let Some(redis) = self.redis.as_ref() else {
             return;
         };
         let key = self.key(key);
+        let seconds = i64::try_from(GENERATION_TTL.as_secs()).unwrap_or(i64::MAX);
+        let mut pipeline = redis::pipe();
+        pipeline.incr(&key, 1).ignore().expire(&key, seconds).ignore();
         let bumped = redis
             .call(true, |mut connection| async move {
-                connection.incr::<_, _, u64>(key, 1).await
+                pipeline.query_async::<()>(&mut connection).await
             })
             .await;
         if bumped.is_none() {
