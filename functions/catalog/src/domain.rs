@@ -44,6 +44,16 @@ pub enum InvalidInput {
     Keyword,
     #[error("must be a whole number of stars from 1 to 5")]
     Rating,
+    #[error("must be RATE or AMOUNT")]
+    DiscountType,
+    #[error("a rate is 1 to 90 (percent); an amount 1 to {max} minor units", max = Price::MAX_MINOR)]
+    DiscountValue,
+    #[error("must be a whole number from 0 to 1000")]
+    Priority,
+    #[error("must be an RFC 3339 time, e.g. 2026-12-24T00:00:00Z")]
+    Time,
+    #[error("must be after startsAt")]
+    Window,
 }
 
 /// The original platform's limits on options, which keep a product's SKUs few enough to
@@ -320,6 +330,81 @@ impl Rating {
     }
 }
 
+/// What a promotion takes off a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discount {
+    /// Percent of the price, 1 to 90.
+    Rate(i64),
+    /// Minor units off the price.
+    Amount(i64),
+}
+
+impl Discount {
+    pub fn new(kind: &str, value: i64) -> Result<Self, InvalidInput> {
+        match kind {
+            "RATE" if (1..=90).contains(&value) => Ok(Self::Rate(value)),
+            "AMOUNT" if (1..=Price::MAX_MINOR).contains(&value) => Ok(Self::Amount(value)),
+            "RATE" | "AMOUNT" => Err(InvalidInput::DiscountValue),
+            _ => Err(InvalidInput::DiscountType),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Rate(_) => "RATE",
+            Self::Amount(_) => "AMOUNT",
+        }
+    }
+
+    pub fn value(self) -> i64 {
+        match self {
+            Self::Rate(value) | Self::Amount(value) => value,
+        }
+    }
+
+    /// The price after the discount. A rate rounds the discount down (the shopper never pays
+    /// a fraction of a minor unit more than the rate says); nothing costs less than one minor
+    /// unit, whatever an amount larger than a later, lower price would leave.
+    pub fn apply(self, price_minor: i64) -> i64 {
+        let discounted = match self {
+            Self::Rate(percent) => price_minor - price_minor * percent / 100,
+            Self::Amount(amount) => price_minor - amount,
+        };
+        discounted.max(1)
+    }
+}
+
+/// An active promotion as the pricing rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivePromotion {
+    pub discount: Discount,
+    /// The lowest number wins.
+    pub priority: i32,
+}
+
+/// The selling price of a list price under the active promotions: the promotions of the
+/// winning (lowest) priority compete, and the one that leaves the lowest price wins. Without
+/// active promotions, the list price.
+pub fn selling_price(list_minor: i64, active: &[ActivePromotion]) -> i64 {
+    let Some(winning) = active.iter().map(|promotion| promotion.priority).min() else {
+        return list_minor;
+    };
+    active
+        .iter()
+        .filter(|promotion| promotion.priority == winning)
+        .map(|promotion| promotion.discount.apply(list_minor))
+        .min()
+        .unwrap_or(list_minor)
+}
+
+/// How much cheaper the selling price is, in whole percent (rounded down).
+pub fn discount_rate(list_minor: i64, selling_minor: i64) -> i64 {
+    if list_minor <= 0 || selling_minor >= list_minor {
+        return 0;
+    }
+    (list_minor - selling_minor) * 100 / list_minor
+}
+
 /// Whether a product can be ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductStatus {
@@ -549,6 +634,35 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn given_promotions_of_two_priorities_when_pricing_then_the_best_of_the_winning_priority_applies() {
+        let promotion = |discount, priority| ActivePromotion { discount, priority };
+        let active = [
+            promotion(Discount::Rate(50), 2),
+            promotion(Discount::Rate(10), 1),
+            promotion(Discount::Amount(150), 1),
+        ];
+        assert_eq!(
+            selling_price(1000, &active),
+            850,
+            "priority 1 wins; 150 off beats 10 %"
+        );
+        assert_eq!(selling_price(1000, &[]), 1000);
+        assert_eq!(discount_rate(1000, 850), 15);
+        assert_eq!(
+            Discount::Rate(33).apply(999),
+            670,
+            "329.67 off rounds down to 329"
+        );
+        assert_eq!(
+            Discount::Amount(5000).apply(1000),
+            1,
+            "never below one minor unit"
+        );
+        assert_eq!(Discount::new("RATE", 91), Err(InvalidInput::DiscountValue));
+        assert_eq!(Discount::new("PERCENT", 10), Err(InvalidInput::DiscountType));
     }
 
     #[test]

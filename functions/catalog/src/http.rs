@@ -17,6 +17,8 @@
 //! | `list-brands` | `GET /brands`, `GET /brands/{id}` |
 //! | `review-product` | `POST /products/{id}/reviews`, `PUT /reviews/{id}`, `DELETE /reviews/{id}` (signed in) |
 //! | `list-reviews` | `GET /products/{id}/reviews?page=&size=` |
+//! | `manage-promotions` | `POST /admin/products/{id}/promotions`, `DELETE /admin/products/{id}/promotions/{promotionId}` |
+//! | `list-promotions` | `GET /products/{id}/promotions` |
 //! | `manage-likes` | `PUT` and `DELETE` `/products/{id}/like` and `/reviews/{id}/like` (signed in) |
 
 use std::sync::Arc;
@@ -42,6 +44,7 @@ use crate::products::{
     self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError,
     NewProduct, ProductDetails, UpdateProductError,
 };
+use crate::promotions::{self, NewPromotion, PromotionError};
 use crate::reviews::{self, LikeError, Likeable, ReviewError, ReviewText};
 use crate::search::Keywords;
 use crate::skus::{self, ChangeOptionsError, FindSkuError};
@@ -169,6 +172,25 @@ pub fn manage_likes_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) 
         api,
         verifier,
     )
+}
+
+pub fn manage_promotions_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/admin/products/{id}/promotions", post(create_promotion))
+            .route(
+                "/admin/products/{id}/promotions/{promotion_id}",
+                delete(end_promotion),
+            ),
+        api,
+        verifier,
+    )
+}
+
+pub fn list_promotions_routes(api: CatalogApi) -> Router {
+    Router::new()
+        .route("/products/{id}/promotions", get(list_promotions))
+        .with_state(api)
 }
 
 pub fn list_brands_routes(api: CatalogApi) -> Router {
@@ -853,6 +875,125 @@ async fn unlike_review(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     set_like(&api, &user, Likeable::Review(&id), false).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePromotionRequest {
+    pub name: String,
+    pub discount_type: String,
+    pub discount_value: i64,
+    #[serde(default)]
+    pub priority: i64,
+    /// RFC 3339; omitted: now.
+    pub starts_at: Option<String>,
+    /// RFC 3339; omitted: until ended.
+    pub ends_at: Option<String>,
+}
+
+fn time(value: &str) -> Result<chrono::DateTime<chrono::Utc>, InvalidInput> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|_| InvalidInput::Time)
+}
+
+async fn create_promotion(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+    Json(body): Json<CreatePromotionRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let mut fields = Fields::default();
+    let name = fields.check("name", Text::parse(&body.name, 1, 120));
+    let discount = fields.check(
+        "discountValue",
+        crate::domain::Discount::new(&body.discount_type, body.discount_value),
+    );
+    let priority = fields.check(
+        "priority",
+        i32::try_from(body.priority)
+            .ok()
+            .filter(|priority| (0..=1000).contains(priority))
+            .ok_or(InvalidInput::Priority),
+    );
+    let starts_at = match body.starts_at.as_deref() {
+        Some(value) => fields.check("startsAt", time(value)),
+        None => Some(chrono::Utc::now()),
+    };
+    let ends_at = optional(&mut fields, "endsAt", body.ends_at.as_deref(), time);
+    if let (Some(start), Some(Some(end))) = (starts_at, ends_at)
+        && end <= start
+    {
+        fields.check::<()>("endsAt", Err(InvalidInput::Window));
+    }
+    let promotion = fields.into_result(match (name, discount, priority, starts_at, ends_at) {
+        (Some(name), Some(discount), Some(priority), Some(starts_at), Some(ends_at)) => Some(NewPromotion {
+            name,
+            discount,
+            priority,
+            starts_at,
+            ends_at,
+        }),
+        _ => None,
+    })?;
+    promotions::create_promotion(
+        &api.pool,
+        &product_id,
+        &promotion,
+        &EventContext::of_request(&request),
+    )
+    .await
+    .map(envelope::created)
+    .map_err(promotion_error)
+}
+
+async fn end_promotion(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path((id, promotion_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let promotion_id: i64 = promotion_id
+        .parse()
+        .map_err(|_| promotion_error(PromotionError::PromotionNotFound))?;
+    promotions::end_promotion(
+        &api.pool,
+        &product_id,
+        promotion_id,
+        &EventContext::of_request(&request),
+    )
+    .await
+    .map(|()| StatusCode::NO_CONTENT)
+    .map_err(promotion_error)
+}
+
+async fn list_promotions(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    promotions::list_promotions(&api.pool, &product_id)
+        .await
+        .map(envelope::ok)
+        .map_err(promotion_error)
+}
+
+fn promotion_error(error: PromotionError) -> ApiError {
+    match error {
+        PromotionError::ProductNotFound => product_not_found(),
+        PromotionError::PromotionNotFound => ApiError::not_found(
+            "PROMOTION_NOT_FOUND",
+            "The product has no promotion with this id.",
+        ),
+        PromotionError::DiscountTooLarge => ApiError::unprocessable(
+            "DISCOUNT_TOO_LARGE",
+            "An amount off must be less than the product's base price.",
+        ),
+        PromotionError::Unexpected(cause) => ApiError::internal(&cause),
+    }
 }
 
 fn brand_error(error: BrandError) -> ApiError {

@@ -14,6 +14,7 @@ pub mod brands;
 pub mod domain;
 pub mod http;
 pub mod products;
+pub mod promotions;
 pub mod reviews;
 pub mod search;
 pub mod seed;

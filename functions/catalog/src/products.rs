@@ -29,6 +29,10 @@ pub struct ProductView {
     pub has_options: bool,
     /// The base price; a SKU adds its options' surcharges.
     pub price_minor: i64,
+    /// The base price after the winning active promotion.
+    pub selling_price_minor: i64,
+    /// How much cheaper the selling price is, in whole percent.
+    pub discount_rate: i64,
     pub currency: String,
     pub status: String,
     /// The mean rating of the visible reviews, to two decimals; none without reviews.
@@ -46,8 +50,8 @@ pub struct ProductView {
 /// The columns a [`ProductView`] is read from, in every statement that reads one.
 macro_rules! product_columns {
     () => {
-        "product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
-         rating_sum, review_count, like_count, sales_count, available, created_at, updated_at"
+        "product_id, name, description, category_id, brand_id, has_options, price_minor, selling_price_minor,
+         currency, status, rating_sum, review_count, like_count, sales_count, available, created_at, updated_at"
     };
 }
 
@@ -56,6 +60,8 @@ impl<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> for ProductView {
         use sqlx::Row;
         let rating_sum: i64 = row.try_get("rating_sum")?;
         let review_count: i32 = row.try_get("review_count")?;
+        let price_minor: i64 = row.try_get("price_minor")?;
+        let selling_price_minor: i64 = row.try_get("selling_price_minor")?;
         Ok(Self {
             product_id: row.try_get("product_id")?,
             name: row.try_get("name")?,
@@ -63,7 +69,9 @@ impl<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> for ProductView {
             category_id: row.try_get("category_id")?,
             brand_id: row.try_get("brand_id")?,
             has_options: row.try_get("has_options")?,
-            price_minor: row.try_get("price_minor")?,
+            price_minor,
+            selling_price_minor,
+            discount_rate: crate::domain::discount_rate(price_minor, selling_price_minor),
             currency: row.try_get("currency")?,
             status: row.try_get("status")?,
             average_rating: crate::domain::average_rating(rating_sum, review_count),
@@ -133,8 +141,8 @@ pub async fn create_product(
     let now = Utc::now();
     let inserted = sqlx::query(
         "INSERT INTO product (product_id, name, description, category_id, brand_id, has_options, price_minor,
-                              currency, status, search_text, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
+                              selling_price_minor, currency, status, search_text, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
     )
     .bind(product.product_id.as_str())
     .bind(product.name.as_str())
@@ -142,6 +150,7 @@ pub async fn create_product(
     .bind(product.category_id.as_ref().map(CategoryId::as_str))
     .bind(product.brand_id.as_ref().map(BrandId::as_str))
     .bind(has_options)
+    .bind(product.price.minor())
     .bind(product.price.minor())
     .bind(product.price.currency().as_str())
     .bind(product_search_text(
@@ -444,10 +453,10 @@ pub async fn browse(
                 .push_bind(brand.as_str().to_owned());
         }
         if let Some(min) = filter.min_price {
-            query.push(" AND price_minor >= ").push_bind(min);
+            query.push(" AND selling_price_minor >= ").push_bind(min);
         }
         if let Some(max) = filter.max_price {
-            query.push(" AND price_minor <= ").push_bind(max);
+            query.push(" AND selling_price_minor <= ").push_bind(max);
         }
         if let Some(keywords) = keywords {
             query
@@ -494,8 +503,8 @@ pub async fn browse(
             " ORDER BY review_count = 0, rating_sum / NULLIF(review_count, 0) DESC, review_count DESC, product_id ASC"
         }
         (Sort::ReviewCount, _) => " ORDER BY review_count DESC, product_id ASC",
-        (Sort::PriceAscending, _) => " ORDER BY price_minor ASC, product_id ASC",
-        (Sort::PriceDescending, _) => " ORDER BY price_minor DESC, product_id ASC",
+        (Sort::PriceAscending, _) => " ORDER BY selling_price_minor ASC, product_id ASC",
+        (Sort::PriceDescending, _) => " ORDER BY selling_price_minor DESC, product_id ASC",
         (Sort::Name, _) => " ORDER BY name ASC, product_id ASC",
     };
     select.push(order);
