@@ -7,9 +7,11 @@
 //!
 //! - [`domain`]: the rules without I/O — ids, names, prices, status changes, paging.
 //! - [`products`]: the use cases on MariaDB.
+//! - [`attributes`]: category attributes and the values products give them.
 //! - [`http`]: the HTTP functions, admin writes and public reads.
 
 pub mod activity;
+pub mod attributes;
 pub mod brands;
 pub mod domain;
 pub mod http;

@@ -428,6 +428,8 @@ pub struct BrowseFilter {
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
     pub keywords: Option<Keywords>,
+    /// Values the product must have, every one (docs/adr/0042).
+    pub attributes: Vec<crate::attributes::AttributeFilter>,
 }
 
 /// Active products matching the filter, sorted and paged. Keywords rank by relevance unless
@@ -463,6 +465,18 @@ pub async fn browse(
                 .push(" AND MATCH (search_text) AGAINST (")
                 .push_bind(keywords.to_owned())
                 .push(" IN BOOLEAN MODE)");
+        }
+        // One semi-join per filter, each answered from the (attribute, value, product) index.
+        for wanted in &filter.attributes {
+            query
+                .push(
+                    " AND EXISTS (SELECT 1 FROM product_attribute_value attribute_value
+                       WHERE attribute_value.product_id = product.product_id AND attribute_value.attribute_id = ",
+                )
+                .push_bind(wanted.attribute_id)
+                .push(" AND attribute_value.value = ")
+                .push_bind(wanted.value.clone())
+                .push(")");
         }
     };
     let tree = |query: &mut sqlx::QueryBuilder<sqlx::MySql>| {
