@@ -46,6 +46,10 @@ pub enum InvalidInput {
     Rating,
     #[error("must be RATE or AMOUNT")]
     DiscountType,
+    #[error("must be DRAFT or ACTIVE")]
+    InitialStatus,
+    #[error("must be DRAFT, ACTIVE, SUSPENDED or DELETED")]
+    Status,
     #[error("a rate is 1 to 90 (percent); an amount 1 to {max} minor units", max = Price::MAX_MINOR)]
     DiscountValue,
     #[error("must be a whole number from 0 to 1000")]
@@ -405,33 +409,66 @@ pub fn discount_rate(list_minor: i64, selling_minor: i64) -> i64 {
     (list_minor - selling_minor) * 100 / list_minor
 }
 
-/// Whether a product can be ordered.
+/// Where a product is in its life: a `Draft` is prepared and not sold, an `Active` product is
+/// sold, a `Suspended` one is not sold for now, a `Deleted` one never again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductStatus {
+    Draft,
     Active,
-    Discontinued,
+    Suspended,
+    Deleted,
 }
 
 impl ProductStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Draft => "DRAFT",
             Self::Active => "ACTIVE",
-            Self::Discontinued => "DISCONTINUED",
+            Self::Suspended => "SUSPENDED",
+            Self::Deleted => "DELETED",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
         match value {
+            "DRAFT" => Some(Self::Draft),
             "ACTIVE" => Some(Self::Active),
-            "DISCONTINUED" => Some(Self::Discontinued),
+            "SUSPENDED" => Some(Self::Suspended),
+            "DELETED" => Some(Self::Deleted),
             _ => None,
         }
     }
 }
 
-/// The status a product should end up in, and whether that is a change (and an event).
-pub fn status_change(current: ProductStatus, wanted: ProductStatus) -> Option<ProductStatus> {
-    (current != wanted).then_some(wanted)
+/// A status change the lifecycle does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {} product cannot become {}", .from.as_str(), .to.as_str())]
+pub struct InvalidTransition {
+    pub from: ProductStatus,
+    pub to: ProductStatus,
+}
+
+/// The status a product moves to, if it moves: DRAFT → ACTIVE or DELETED; ACTIVE ↔ SUSPENDED;
+/// ACTIVE or SUSPENDED → DELETED; DELETED is final, and nothing goes back to DRAFT. Asking for
+/// the status it has is no change (so a retried request succeeds).
+pub fn status_change(
+    current: ProductStatus,
+    wanted: ProductStatus,
+) -> Result<Option<ProductStatus>, InvalidTransition> {
+    use ProductStatus::{Active, Deleted, Draft, Suspended};
+    match (current, wanted) {
+        (current, wanted) if current == wanted => Ok(None),
+        (Draft, Active | Deleted) | (Active, Suspended | Deleted) | (Suspended, Active | Deleted) => {
+            Ok(Some(wanted))
+        }
+        (from, to) => Err(InvalidTransition { from, to }),
+    }
+}
+
+/// The original's activation rule: a product is sold only with a name, a positive price (both
+/// guaranteed by their types) and at least one active SKU.
+pub fn ready_for_activation(active_skus: i64) -> bool {
+    active_skus > 0
 }
 
 /// How browse results are ordered.
@@ -543,15 +580,34 @@ mod tests {
 
     #[test]
     fn given_a_product_in_a_status_when_asked_for_the_same_status_then_nothing_changes() {
-        assert_eq!(status_change(ProductStatus::Active, ProductStatus::Active), None);
+        use ProductStatus::{Active, Deleted, Draft, Suspended};
+        assert_eq!(status_change(Active, Active), Ok(None));
+        assert_eq!(status_change(Draft, Active), Ok(Some(Active)));
+        assert_eq!(status_change(Active, Suspended), Ok(Some(Suspended)));
+        assert_eq!(status_change(Suspended, Active), Ok(Some(Active)));
+        assert_eq!(status_change(Suspended, Deleted), Ok(Some(Deleted)));
         assert_eq!(
-            status_change(ProductStatus::Active, ProductStatus::Discontinued),
-            Some(ProductStatus::Discontinued)
+            status_change(Draft, Suspended),
+            Err(InvalidTransition {
+                from: Draft,
+                to: Suspended
+            })
         );
         assert_eq!(
-            status_change(ProductStatus::Discontinued, ProductStatus::Active),
-            Some(ProductStatus::Active)
+            status_change(Active, Draft),
+            Err(InvalidTransition {
+                from: Active,
+                to: Draft
+            })
         );
+        assert_eq!(
+            status_change(Deleted, Active),
+            Err(InvalidTransition {
+                from: Deleted,
+                to: Active
+            })
+        );
+        assert!(!ready_for_activation(0));
     }
 
     fn option(option_id: i64, group: &str, name: &str, surcharge_minor: i64) -> LiveOption {

@@ -10,6 +10,7 @@
 //! | `activate-product` | `POST /admin/products/{id}/activate` |
 //! | `browse-products` | `GET /products?q=&category=&brand=&minPrice=&maxPrice=&sort=&page=&size=` |
 //! | `get-product` | `GET /products/{id}`, `GET /products/{id}/skus?<group>=<option>…`, `GET /products/{id}/attributes` |
+//! | `change-product-status` | `PATCH /admin/products/{id}/status`, `DELETE /admin/products/{id}` |
 //! | `change-product-options` | `POST /admin/products/{id}/options`, `DELETE /admin/products/{id}/options/{optionId}` |
 //! | `create-category` | `POST /admin/categories` |
 //! | `list-categories` | `GET /categories` |
@@ -111,6 +112,16 @@ pub fn discontinue_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVeri
 pub fn activate_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
     authenticated(
         Router::new().route("/admin/products/{id}/activate", post(activate)),
+        api,
+        verifier,
+    )
+}
+
+pub fn change_product_status_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/admin/products/{id}/status", axum::routing::patch(set_status))
+            .route("/admin/products/{id}", delete(delete_product)),
         api,
         verifier,
     )
@@ -252,6 +263,8 @@ pub struct CreateProductRequest {
     /// Omitted or empty: the product is sold as one SKU under its own id.
     #[serde(default)]
     pub option_groups: Vec<OptionGroupRequest>,
+    /// `DRAFT` or `ACTIVE` (the default).
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,6 +334,11 @@ async fn create_product(
     let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
     let groups = fields.check("optionGroups", option_groups(&body.option_groups));
+    let draft = match body.status.as_deref() {
+        None | Some("ACTIVE") => Some(false),
+        Some("DRAFT") => Some(true),
+        Some(_) => fields.check("status", Err::<bool, _>(InvalidInput::InitialStatus)),
+    };
     let product = fields.into_result(
         match (
             product_id,
@@ -330,6 +348,7 @@ async fn create_product(
             brand_id,
             price,
             groups,
+            draft,
         ) {
             (
                 Some(product_id),
@@ -339,6 +358,7 @@ async fn create_product(
                 Some(brand_id),
                 Some(price),
                 Some(option_groups),
+                Some(draft),
             ) => Some(NewProduct {
                 product_id,
                 name,
@@ -347,6 +367,7 @@ async fn create_product(
                 brand_id,
                 price,
                 option_groups,
+                draft,
             }),
             _ => None,
         },
@@ -445,7 +466,7 @@ async fn discontinue(
     request: RequestContext,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    change_status(&api, &id, ProductStatus::Discontinued, &request).await
+    change_status(&api, &id, ProductStatus::Suspended, &request).await
 }
 
 async fn activate(
@@ -467,8 +488,49 @@ async fn change_status(
     match products::change_status(&api.pool, &product_id, wanted, &EventContext::of_request(request)).await {
         Ok(view) => Ok(envelope::ok(view)),
         Err(ChangeStatusError::NotFound) => Err(product_not_found()),
+        Err(ChangeStatusError::Invalid(invalid)) => Err(ApiError::conflict(
+            "INVALID_STATUS_TRANSITION",
+            format!("{invalid}."),
+        )),
+        Err(ChangeStatusError::NotReady) => Err(ApiError::unprocessable(
+            "NOT_READY_FOR_ACTIVATION",
+            "A product is sold only with at least one active SKU.",
+        )),
         Err(ChangeStatusError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeStatusRequest {
+    pub status: String,
+}
+
+async fn set_status(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+    Json(body): Json<ChangeStatusRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::default();
+    let wanted = fields.check(
+        "status",
+        ProductStatus::parse(&body.status).ok_or(InvalidInput::Status),
+    );
+    let wanted = fields.into_result(wanted)?;
+    change_status(&api, &id, wanted, &request).await
+}
+
+async fn delete_product(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    change_status(&api, &id, ProductStatus::Deleted, &request)
+        .await
+        .map(|_| StatusCode::NO_CONTENT)
 }
 
 /// The decoded pairs of a query string (`+` and `%XX` as in a form), in order.

@@ -10,8 +10,8 @@ use store::mariadb::{DUPLICATE_KEY, MISSING_REFERENCE, error_number};
 use store::outbox::{self, EventContext, Origin};
 
 use crate::domain::{
-    BrandId, CategoryId, InvalidInput, OptionGroupSpec, Page, Price, ProductId, ProductStatus, Sort, Text,
-    status_change,
+    BrandId, CategoryId, InvalidInput, InvalidTransition, OptionGroupSpec, Page, Price, ProductId,
+    ProductStatus, Sort, Text, status_change,
 };
 use crate::search::{Keywords, product_search_text};
 use crate::skus;
@@ -94,8 +94,10 @@ pub struct NewProduct {
     pub category_id: Option<CategoryId>,
     pub brand_id: Option<BrandId>,
     pub price: Price,
-    /// None for a product sold as one SKU under its own id.
+    /// Empty for a product sold as one SKU under its own id.
     pub option_groups: Vec<OptionGroupSpec>,
+    /// Created as a DRAFT (not sold until activated) rather than ACTIVE.
+    pub draft: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +144,7 @@ pub async fn create_product(
     let inserted = sqlx::query(
         "INSERT INTO product (product_id, name, description, category_id, brand_id, has_options, price_minor,
                               selling_price_minor, currency, status, search_text, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(product.product_id.as_str())
     .bind(product.name.as_str())
@@ -153,6 +155,14 @@ pub async fn create_product(
     .bind(product.price.minor())
     .bind(product.price.minor())
     .bind(product.price.currency().as_str())
+    .bind(
+        if product.draft {
+            ProductStatus::Draft
+        } else {
+            ProductStatus::Active
+        }
+        .as_str(),
+    )
     .bind(product_search_text(
         product.name.as_str(),
         product.description.as_str(),
@@ -190,6 +200,15 @@ pub async fn create_product(
             skus::MakeSkusError::SkuTaken(sku) => CreateProductError::SkuTaken(sku),
             skus::MakeSkusError::Unexpected(cause) => CreateProductError::Unexpected(cause),
         })?;
+    if product.draft {
+        // Ordering learns of a draft's SKUs with everything else, but may not sell them yet.
+        let discontinued = ProductDiscontinuedV1 {
+            product_id: product.product_id.clone(),
+        };
+        outbox::append(&mut transaction, &origin, &discontinued)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let view = load(&mut transaction, product.product_id.as_str(), false)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the product just created is missing"))?;
@@ -335,11 +354,17 @@ pub enum ChangeStatusError {
     #[error("no such product")]
     NotFound,
     #[error(transparent)]
+    Invalid(#[from] InvalidTransition),
+    #[error("a product needs an active SKU to be sold")]
+    NotReady,
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Discontinues (`product.discontinued`) or re-activates (`product.reactivated`) a product;
-/// asking for the status it already has changes nothing.
+/// Moves a product along its lifecycle (`domain::status_change`). Whether it can be ordered is
+/// what other contexts care about: becoming ACTIVE announces `product.reactivated`, leaving
+/// ACTIVE (suspended or deleted) announces `product.discontinued`; the other moves change
+/// nothing ordering sees. Asking for the status it has changes nothing.
 #[tracing::instrument(skip_all, fields(product_id = product_id.as_str(), ?wanted))]
 pub async fn change_status(
     pool: &MySqlPool,
@@ -353,7 +378,18 @@ pub async fn change_status(
         .ok_or(ChangeStatusError::NotFound)?;
     let status = ProductStatus::parse(&current.status)
         .ok_or_else(|| anyhow::anyhow!("unknown product status {:?}", current.status))?;
-    if let Some(next) = status_change(status, wanted) {
+    if let Some(next) = status_change(status, wanted)? {
+        if next == ProductStatus::Active {
+            let active_skus: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sku WHERE product_id = ? AND status = 'ACTIVE'")
+                    .bind(product_id.as_str())
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            if !crate::domain::ready_for_activation(active_skus) {
+                return Err(ChangeStatusError::NotReady);
+            }
+        }
         sqlx::query("UPDATE product SET status = ?, updated_at = ? WHERE product_id = ?")
             .bind(next.as_str())
             .bind(Utc::now())
@@ -361,18 +397,17 @@ pub async fn change_status(
             .execute(&mut *transaction)
             .await
             .map_err(anyhow::Error::from)?;
+        let origin = Origin::new("change-product-status", context.clone());
         let product_id = product_id.clone();
-        let appended = match next {
-            ProductStatus::Discontinued => {
-                let origin = Origin::new("discontinue-product", context.clone());
-                outbox::append(&mut transaction, &origin, &ProductDiscontinuedV1 { product_id }).await
-            }
-            ProductStatus::Active => {
-                let origin = Origin::new("activate-product", context.clone());
-                outbox::append(&mut transaction, &origin, &ProductReactivatedV1 { product_id }).await
-            }
-        };
-        appended.map_err(anyhow::Error::from)?;
+        if next == ProductStatus::Active {
+            outbox::append(&mut transaction, &origin, &ProductReactivatedV1 { product_id })
+                .await
+                .map_err(anyhow::Error::from)?;
+        } else if status == ProductStatus::Active {
+            outbox::append(&mut transaction, &origin, &ProductDiscontinuedV1 { product_id })
+                .await
+                .map_err(anyhow::Error::from)?;
+        }
     }
     let view = load(&mut transaction, product_id.as_str(), false)
         .await?
@@ -405,6 +440,11 @@ pub async fn get_product_detail(
     let Some(product) = load(&mut connection, product_id.as_str(), false).await? else {
         return Ok(None);
     };
+    // A draft is not published yet and a deleted product is gone; a suspended one keeps its
+    // page (it may come back).
+    if matches!(product.status.as_str(), "DRAFT" | "DELETED") {
+        return Ok(None);
+    }
     let options = skus::product_options(&mut connection, product_id).await?;
     Ok(Some(ProductDetail { product, options }))
 }

@@ -396,6 +396,7 @@ pub fn generate(seed: u64, count: usize) -> Vec<SeedProduct> {
                     brand_id: Some(BrandId::parse(brand_id).expect("seed brands are valid")),
                     price: Price::new(base.max(100), "KRW").expect("seed prices are valid"),
                     option_groups,
+                    draft: false,
                 },
             }
         })
