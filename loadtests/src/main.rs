@@ -1,7 +1,10 @@
 //! `loadtest`: the storefront under load through the local gateway, with Goose.
 //!
 //! Three kinds of users. Most traffic is browsing, as in the original platform's tests:
-//! - **browsers** (weight 6): the product list, one product, its availability;
+//! - **browsers** (weight 6): a shopper in the catalog `catalog-seed` filled: the category
+//!   tree and brands, a category with a sort and a price range, a brand, keyword searches in
+//!   Korean and English, product pages, a SKU chosen by options, and the availability of a
+//!   product's SKUs in one call (`browsing.rs`);
 //! - **shoppers** (weight 3): place a one-unit order with an `Idempotency-Key`, read it
 //!   back, and list their orders;
 //! - **returning users** (weight 1): log in again (argon2id).
@@ -20,9 +23,12 @@
 //! token signed with the stack's keys (`$STACK_HOME/keys`) stands in for an admin's login.
 //! See loadtests/README.md.
 
+mod browsing;
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use browsing::{browse_category, filter_by_brand, open_navigation, search, view_product};
 use goose::goose::GooseResponse;
 use goose::prelude::*;
 use security::{Role, SigningKeys, TokenIssuer};
@@ -101,6 +107,10 @@ struct Session {
     token: String,
     forwarded_for: String,
     last_order: Option<String>,
+    /// The browser's random choices, so that users do not walk the catalog in step.
+    dice: browsing::Dice,
+    /// The products on the last list page a browser saw that had any.
+    results: Vec<String>,
 }
 
 fn session(user: &GooseUser) -> Result<&Session, Box<TransactionError>> {
@@ -195,6 +205,8 @@ async fn register_and_log_in(user: &mut GooseUser) -> TransactionResult {
         token,
         forwarded_for,
         last_order: None,
+        dice: browsing::Dice::new(),
+        results: Vec::new(),
     });
     Ok(())
 }
@@ -204,42 +216,6 @@ fn some_product(user: &GooseUser) -> String {
     let index = (user.weighted_users_index + Instant::now().elapsed().subsec_nanos() as usize)
         % products.len().max(1);
     products.get(index).cloned().unwrap_or_default()
-}
-
-async fn browse_products(user: &mut GooseUser) -> TransactionResult {
-    send(
-        user,
-        GooseMethod::Get,
-        "/products?size=20&sort=name",
-        "/products",
-        None,
-        None,
-    )
-    .await?;
-    Ok(())
-}
-
-async fn view_product(user: &mut GooseUser) -> TransactionResult {
-    let product = some_product(user);
-    send(
-        user,
-        GooseMethod::Get,
-        &format!("/products/{product}"),
-        "/products/{id}",
-        None,
-        None,
-    )
-    .await?;
-    send(
-        user,
-        GooseMethod::Get,
-        &format!("/inventory/{product}"),
-        "/inventory/{sku}",
-        None,
-        None,
-    )
-    .await?;
-    Ok(())
 }
 
 async fn place_order(user: &mut GooseUser) -> TransactionResult {
@@ -466,8 +442,24 @@ async fn attack(profile: &Profile, host: &str) -> Result<GooseMetrics, GooseErro
                 .set_weight(6)?
                 .set_wait_time(think_min, think_max)?
                 .register_transaction(transaction!(register_and_log_in).set_on_start())
-                .register_transaction(transaction!(browse_products).set_weight(2)?)
-                .register_transaction(transaction!(view_product).set_weight(3)?),
+                // A visit starts at the storefront's navigation, and now and then the shopper
+                // goes back to it. Lists come before product pages in Goose's round-robin
+                // order, and a product page opens one of the last list's products; searches
+                // outnumber category and brand lists, as on most shops.
+                .register_transaction(
+                    transaction!(open_navigation)
+                        .set_name("navigation")
+                        .set_on_start(),
+                )
+                .register_transaction(transaction!(open_navigation).set_name("navigation"))
+                .register_transaction(transaction!(search).set_name("search").set_weight(4)?)
+                .register_transaction(transaction!(browse_category).set_name("category").set_weight(3)?)
+                .register_transaction(transaction!(filter_by_brand).set_name("brand").set_weight(2)?)
+                .register_transaction(
+                    transaction!(view_product)
+                        .set_name("product page")
+                        .set_weight(6)?,
+                ),
         )
         .register_scenario(
             scenario!("shopper")

@@ -44,6 +44,20 @@ pub enum InvalidInput {
     Keyword,
     #[error("must be a whole number of stars from 1 to 5")]
     Rating,
+    #[error("must be RATE or AMOUNT")]
+    DiscountType,
+    #[error("must be DRAFT or ACTIVE")]
+    InitialStatus,
+    #[error("must be DRAFT, ACTIVE, SUSPENDED or DELETED")]
+    Status,
+    #[error("a rate is 1 to 90 (percent); an amount 1 to {max} minor units", max = Price::MAX_MINOR)]
+    DiscountValue,
+    #[error("must be a whole number from 0 to 1000")]
+    Priority,
+    #[error("must be an RFC 3339 time, e.g. 2026-12-24T00:00:00Z")]
+    Time,
+    #[error("must be after startsAt")]
+    Window,
 }
 
 /// The original platform's limits on options, which keep a product's SKUs few enough to
@@ -320,33 +334,141 @@ impl Rating {
     }
 }
 
-/// Whether a product can be ordered.
+/// What a promotion takes off a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discount {
+    /// Percent of the price, 1 to 90.
+    Rate(i64),
+    /// Minor units off the price.
+    Amount(i64),
+}
+
+impl Discount {
+    pub fn new(kind: &str, value: i64) -> Result<Self, InvalidInput> {
+        match kind {
+            "RATE" if (1..=90).contains(&value) => Ok(Self::Rate(value)),
+            "AMOUNT" if (1..=Price::MAX_MINOR).contains(&value) => Ok(Self::Amount(value)),
+            "RATE" | "AMOUNT" => Err(InvalidInput::DiscountValue),
+            _ => Err(InvalidInput::DiscountType),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Rate(_) => "RATE",
+            Self::Amount(_) => "AMOUNT",
+        }
+    }
+
+    pub fn value(self) -> i64 {
+        match self {
+            Self::Rate(value) | Self::Amount(value) => value,
+        }
+    }
+
+    /// The price after the discount. A rate rounds the discount down (the shopper never pays
+    /// a fraction of a minor unit more than the rate says); nothing costs less than one minor
+    /// unit, whatever an amount larger than a later, lower price would leave.
+    pub fn apply(self, price_minor: i64) -> i64 {
+        let discounted = match self {
+            Self::Rate(percent) => price_minor - price_minor * percent / 100,
+            Self::Amount(amount) => price_minor - amount,
+        };
+        discounted.max(1)
+    }
+}
+
+/// An active promotion as the pricing rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivePromotion {
+    pub discount: Discount,
+    /// The lowest number wins.
+    pub priority: i32,
+}
+
+/// The selling price of a list price under the active promotions: the promotions of the
+/// winning (lowest) priority compete, and the one that leaves the lowest price wins. Without
+/// active promotions, the list price.
+pub fn selling_price(list_minor: i64, active: &[ActivePromotion]) -> i64 {
+    let Some(winning) = active.iter().map(|promotion| promotion.priority).min() else {
+        return list_minor;
+    };
+    active
+        .iter()
+        .filter(|promotion| promotion.priority == winning)
+        .map(|promotion| promotion.discount.apply(list_minor))
+        .min()
+        .unwrap_or(list_minor)
+}
+
+/// How much cheaper the selling price is, in whole percent (rounded down).
+pub fn discount_rate(list_minor: i64, selling_minor: i64) -> i64 {
+    if list_minor <= 0 || selling_minor >= list_minor {
+        return 0;
+    }
+    (list_minor - selling_minor) * 100 / list_minor
+}
+
+/// Where a product is in its life: a `Draft` is prepared and not sold, an `Active` product is
+/// sold, a `Suspended` one is not sold for now, a `Deleted` one never again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductStatus {
+    Draft,
     Active,
-    Discontinued,
+    Suspended,
+    Deleted,
 }
 
 impl ProductStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Draft => "DRAFT",
             Self::Active => "ACTIVE",
-            Self::Discontinued => "DISCONTINUED",
+            Self::Suspended => "SUSPENDED",
+            Self::Deleted => "DELETED",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
         match value {
+            "DRAFT" => Some(Self::Draft),
             "ACTIVE" => Some(Self::Active),
-            "DISCONTINUED" => Some(Self::Discontinued),
+            "SUSPENDED" => Some(Self::Suspended),
+            "DELETED" => Some(Self::Deleted),
             _ => None,
         }
     }
 }
 
-/// The status a product should end up in, and whether that is a change (and an event).
-pub fn status_change(current: ProductStatus, wanted: ProductStatus) -> Option<ProductStatus> {
-    (current != wanted).then_some(wanted)
+/// A status change the lifecycle does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {} product cannot become {}", .from.as_str(), .to.as_str())]
+pub struct InvalidTransition {
+    pub from: ProductStatus,
+    pub to: ProductStatus,
+}
+
+/// The status a product moves to, if it moves: DRAFT → ACTIVE or DELETED; ACTIVE ↔ SUSPENDED;
+/// ACTIVE or SUSPENDED → DELETED; DELETED is final, and nothing goes back to DRAFT. Asking for
+/// the status it has is no change (so a retried request succeeds).
+pub fn status_change(
+    current: ProductStatus,
+    wanted: ProductStatus,
+) -> Result<Option<ProductStatus>, InvalidTransition> {
+    use ProductStatus::{Active, Deleted, Draft, Suspended};
+    match (current, wanted) {
+        (current, wanted) if current == wanted => Ok(None),
+        (Draft, Active | Deleted) | (Active, Suspended | Deleted) | (Suspended, Active | Deleted) => {
+            Ok(Some(wanted))
+        }
+        (from, to) => Err(InvalidTransition { from, to }),
+    }
+}
+
+/// The original's activation rule: a product is sold only with a name, a positive price (both
+/// guaranteed by their types) and at least one active SKU.
+pub fn ready_for_activation(active_skus: i64) -> bool {
+    active_skus > 0
 }
 
 /// How browse results are ordered.
@@ -458,15 +580,34 @@ mod tests {
 
     #[test]
     fn given_a_product_in_a_status_when_asked_for_the_same_status_then_nothing_changes() {
-        assert_eq!(status_change(ProductStatus::Active, ProductStatus::Active), None);
+        use ProductStatus::{Active, Deleted, Draft, Suspended};
+        assert_eq!(status_change(Active, Active), Ok(None));
+        assert_eq!(status_change(Draft, Active), Ok(Some(Active)));
+        assert_eq!(status_change(Active, Suspended), Ok(Some(Suspended)));
+        assert_eq!(status_change(Suspended, Active), Ok(Some(Active)));
+        assert_eq!(status_change(Suspended, Deleted), Ok(Some(Deleted)));
         assert_eq!(
-            status_change(ProductStatus::Active, ProductStatus::Discontinued),
-            Some(ProductStatus::Discontinued)
+            status_change(Draft, Suspended),
+            Err(InvalidTransition {
+                from: Draft,
+                to: Suspended
+            })
         );
         assert_eq!(
-            status_change(ProductStatus::Discontinued, ProductStatus::Active),
-            Some(ProductStatus::Active)
+            status_change(Active, Draft),
+            Err(InvalidTransition {
+                from: Active,
+                to: Draft
+            })
         );
+        assert_eq!(
+            status_change(Deleted, Active),
+            Err(InvalidTransition {
+                from: Deleted,
+                to: Active
+            })
+        );
+        assert!(!ready_for_activation(0));
     }
 
     fn option(option_id: i64, group: &str, name: &str, surcharge_minor: i64) -> LiveOption {
@@ -549,6 +690,35 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn given_promotions_of_two_priorities_when_pricing_then_the_best_of_the_winning_priority_applies() {
+        let promotion = |discount, priority| ActivePromotion { discount, priority };
+        let active = [
+            promotion(Discount::Rate(50), 2),
+            promotion(Discount::Rate(10), 1),
+            promotion(Discount::Amount(150), 1),
+        ];
+        assert_eq!(
+            selling_price(1000, &active),
+            850,
+            "priority 1 wins; 150 off beats 10 %"
+        );
+        assert_eq!(selling_price(1000, &[]), 1000);
+        assert_eq!(discount_rate(1000, 850), 15);
+        assert_eq!(
+            Discount::Rate(33).apply(999),
+            670,
+            "329.67 off rounds down to 329"
+        );
+        assert_eq!(
+            Discount::Amount(5000).apply(1000),
+            1,
+            "never below one minor unit"
+        );
+        assert_eq!(Discount::new("RATE", 91), Err(InvalidInput::DiscountValue));
+        assert_eq!(Discount::new("PERCENT", 10), Err(InvalidInput::DiscountType));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! | `discontinue-product` | `POST /admin/products/{id}/discontinue` |
 //! | `activate-product` | `POST /admin/products/{id}/activate` |
 //! | `browse-products` | `GET /products?q=&category=&brand=&minPrice=&maxPrice=&sort=&page=&size=` |
-//! | `get-product` | `GET /products/{id}`, `GET /products/{id}/skus?<group>=<option>…` |
+//! | `get-product` | `GET /products/{id}`, `GET /products/{id}/skus?<group>=<option>…`, `GET /products/{id}/attributes` |
+//! | `change-product-status` | `PATCH /admin/products/{id}/status`, `DELETE /admin/products/{id}` |
 //! | `change-product-options` | `POST /admin/products/{id}/options`, `DELETE /admin/products/{id}/options/{optionId}` |
 //! | `create-category` | `POST /admin/categories` |
 //! | `list-categories` | `GET /categories` |
@@ -17,7 +18,12 @@
 //! | `list-brands` | `GET /brands`, `GET /brands/{id}` |
 //! | `review-product` | `POST /products/{id}/reviews`, `PUT /reviews/{id}`, `DELETE /reviews/{id}` (signed in) |
 //! | `list-reviews` | `GET /products/{id}/reviews?page=&size=` |
+//! | `manage-promotions` | `POST /admin/products/{id}/promotions`, `DELETE /admin/products/{id}/promotions/{promotionId}` |
+//! | `list-promotions` | `GET /products/{id}/promotions` |
 //! | `manage-likes` | `PUT` and `DELETE` `/products/{id}/like` and `/reviews/{id}/like` (signed in) |
+//! | `manage-category-attributes` | `POST /admin/categories/{id}/attributes`, `PUT` and `DELETE /admin/categories/{id}/attributes/{attributeId}` |
+//! | `list-category-attributes` | `GET /categories/{id}/attributes?includeInherited=` |
+//! | `set-product-attributes` | `PUT /admin/products/{id}/attributes` |
 
 use std::sync::Arc;
 
@@ -34,6 +40,10 @@ use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
 
+use crate::attributes::rules::{self, AttributeType, InvalidAttribute, ValuesRejected};
+use crate::attributes::{
+    self, AttributeChange, AttributeError, AttributeFilter, FilterError, NewAttribute, SetValuesError,
+};
 use crate::brands::{self, BrandError};
 use crate::cache::CatalogCache;
 use crate::domain::{
@@ -44,6 +54,7 @@ use crate::products::{
     self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError,
     NewProduct, ProductDetails, UpdateProductError,
 };
+use crate::promotions::{self, NewPromotion, PromotionError};
 use crate::reviews::{self, LikeError, Likeable, ReviewError, ReviewText};
 use crate::search::Keywords;
 use crate::skus::{self, ChangeOptionsError, FindSkuError};
@@ -129,6 +140,16 @@ pub fn activate_product_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifie
     )
 }
 
+pub fn change_product_status_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/admin/products/{id}/status", axum::routing::patch(set_status))
+            .route("/admin/products/{id}", delete(delete_product)),
+        api,
+        verifier,
+    )
+}
+
 pub fn create_category_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
     authenticated(
         Router::new().route("/admin/categories", post(create_category)),
@@ -145,6 +166,7 @@ pub fn get_product_routes(api: CatalogApi) -> Router {
     Router::new()
         .route("/products/{id}", get(get_product))
         .route("/products/{id}/skus", get(find_sku))
+        .route("/products/{id}/attributes", get(get_product_attributes))
         .with_state(api)
 }
 
@@ -192,6 +214,25 @@ pub fn manage_likes_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) 
         api,
         verifier,
     )
+}
+
+pub fn manage_promotions_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route("/admin/products/{id}/promotions", post(create_promotion))
+            .route(
+                "/admin/products/{id}/promotions/{promotion_id}",
+                delete(end_promotion),
+            ),
+        api,
+        verifier,
+    )
+}
+
+pub fn list_promotions_routes(api: CatalogApi) -> Router {
+    Router::new()
+        .route("/products/{id}/promotions", get(list_promotions))
+        .with_state(api)
 }
 
 pub fn list_brands_routes(api: CatalogApi) -> Router {
@@ -245,6 +286,8 @@ pub struct CreateProductRequest {
     /// Omitted or empty: the product is sold as one SKU under its own id.
     #[serde(default)]
     pub option_groups: Vec<OptionGroupRequest>,
+    /// `DRAFT` or `ACTIVE` (the default).
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,6 +357,11 @@ async fn create_product(
     let brand_id = optional(&mut fields, "brandId", body.brand_id.as_deref(), BrandId::parse);
     let price = fields.check("priceMinor", Price::new(body.price_minor, &body.currency));
     let groups = fields.check("optionGroups", option_groups(&body.option_groups));
+    let draft = match body.status.as_deref() {
+        None | Some("ACTIVE") => Some(false),
+        Some("DRAFT") => Some(true),
+        Some(_) => fields.check("status", Err::<bool, _>(InvalidInput::InitialStatus)),
+    };
     let product = fields.into_result(
         match (
             product_id,
@@ -323,6 +371,7 @@ async fn create_product(
             brand_id,
             price,
             groups,
+            draft,
         ) {
             (
                 Some(product_id),
@@ -332,6 +381,7 @@ async fn create_product(
                 Some(brand_id),
                 Some(price),
                 Some(option_groups),
+                Some(draft),
             ) => Some(NewProduct {
                 product_id,
                 name,
@@ -340,6 +390,7 @@ async fn create_product(
                 brand_id,
                 price,
                 option_groups,
+                draft,
             }),
             _ => None,
         },
@@ -447,7 +498,7 @@ async fn discontinue(
     request: RequestContext,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    change_status(&api, &id, ProductStatus::Discontinued, &request).await
+    change_status(&api, &id, ProductStatus::Suspended, &request).await
 }
 
 async fn activate(
@@ -472,8 +523,49 @@ async fn change_status(
             Ok(envelope::ok(view))
         }
         Err(ChangeStatusError::NotFound) => Err(product_not_found()),
+        Err(ChangeStatusError::Invalid(invalid)) => Err(ApiError::conflict(
+            "INVALID_STATUS_TRANSITION",
+            format!("{invalid}."),
+        )),
+        Err(ChangeStatusError::NotReady) => Err(ApiError::unprocessable(
+            "NOT_READY_FOR_ACTIVATION",
+            "A product is sold only with at least one active SKU.",
+        )),
         Err(ChangeStatusError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeStatusRequest {
+    pub status: String,
+}
+
+async fn set_status(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+    Json(body): Json<ChangeStatusRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::default();
+    let wanted = fields.check(
+        "status",
+        ProductStatus::parse(&body.status).ok_or(InvalidInput::Status),
+    );
+    let wanted = fields.into_result(wanted)?;
+    change_status(&api, &id, wanted, &request).await
+}
+
+async fn delete_product(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    change_status(&api, &id, ProductStatus::Deleted, &request)
+        .await
+        .map(|_| StatusCode::NO_CONTENT)
 }
 
 /// The decoded pairs of a query string (`+` and `%XX` as in a form), in order.
@@ -499,6 +591,7 @@ async fn browse(
     let mut filter = BrowseFilter::default();
     let mut sort = None;
     let (mut number, mut size) = (1_u32, 20_u32);
+    let mut attribute_parameters = Vec::new();
     for (name, value) in query_pairs(query.as_deref()) {
         match name.as_str() {
             "q" => filter.keywords = fields.check("q", Keywords::parse(&value)),
@@ -509,9 +602,11 @@ async fn browse(
             "sort" => sort = fields.check("sort", Sort::parse(&value)),
             "page" => number = value.parse().unwrap_or(0),
             "size" => size = value.parse().unwrap_or(0),
+            _ if name.starts_with("attr.") => attribute_parameters.push((name.clone(), value)),
             _ => {}
         }
     }
+    filter.attributes = attribute_filters(&api, &mut fields, &attribute_parameters).await?;
     if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
         && min > max
     {
@@ -932,6 +1027,125 @@ async fn unlike_review(
     set_like(&api, &user, Likeable::Review(&id), false).await
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePromotionRequest {
+    pub name: String,
+    pub discount_type: String,
+    pub discount_value: i64,
+    #[serde(default)]
+    pub priority: i64,
+    /// RFC 3339; omitted: now.
+    pub starts_at: Option<String>,
+    /// RFC 3339; omitted: until ended.
+    pub ends_at: Option<String>,
+}
+
+fn time(value: &str) -> Result<chrono::DateTime<chrono::Utc>, InvalidInput> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|_| InvalidInput::Time)
+}
+
+async fn create_promotion(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path(id): Path<String>,
+    Json(body): Json<CreatePromotionRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let mut fields = Fields::default();
+    let name = fields.check("name", Text::parse(&body.name, 1, 120));
+    let discount = fields.check(
+        "discountValue",
+        crate::domain::Discount::new(&body.discount_type, body.discount_value),
+    );
+    let priority = fields.check(
+        "priority",
+        i32::try_from(body.priority)
+            .ok()
+            .filter(|priority| (0..=1000).contains(priority))
+            .ok_or(InvalidInput::Priority),
+    );
+    let starts_at = match body.starts_at.as_deref() {
+        Some(value) => fields.check("startsAt", time(value)),
+        None => Some(chrono::Utc::now()),
+    };
+    let ends_at = optional(&mut fields, "endsAt", body.ends_at.as_deref(), time);
+    if let (Some(start), Some(Some(end))) = (starts_at, ends_at)
+        && end <= start
+    {
+        fields.check::<()>("endsAt", Err(InvalidInput::Window));
+    }
+    let promotion = fields.into_result(match (name, discount, priority, starts_at, ends_at) {
+        (Some(name), Some(discount), Some(priority), Some(starts_at), Some(ends_at)) => Some(NewPromotion {
+            name,
+            discount,
+            priority,
+            starts_at,
+            ends_at,
+        }),
+        _ => None,
+    })?;
+    promotions::create_promotion(
+        &api.pool,
+        &product_id,
+        &promotion,
+        &EventContext::of_request(&request),
+    )
+    .await
+    .map(envelope::created)
+    .map_err(promotion_error)
+}
+
+async fn end_promotion(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    request: RequestContext,
+    Path((id, promotion_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let promotion_id: i64 = promotion_id
+        .parse()
+        .map_err(|_| promotion_error(PromotionError::PromotionNotFound))?;
+    promotions::end_promotion(
+        &api.pool,
+        &product_id,
+        promotion_id,
+        &EventContext::of_request(&request),
+    )
+    .await
+    .map(|()| StatusCode::NO_CONTENT)
+    .map_err(promotion_error)
+}
+
+async fn list_promotions(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    promotions::list_promotions(&api.pool, &product_id)
+        .await
+        .map(envelope::ok)
+        .map_err(promotion_error)
+}
+
+fn promotion_error(error: PromotionError) -> ApiError {
+    match error {
+        PromotionError::ProductNotFound => product_not_found(),
+        PromotionError::PromotionNotFound => ApiError::not_found(
+            "PROMOTION_NOT_FOUND",
+            "The product has no promotion with this id.",
+        ),
+        PromotionError::DiscountTooLarge => ApiError::unprocessable(
+            "DISCOUNT_TOO_LARGE",
+            "An amount off must be less than the product's base price.",
+        ),
+        PromotionError::Unexpected(cause) => ApiError::internal(&cause),
+    }
+}
+
 fn brand_error(error: BrandError) -> ApiError {
     match error {
         BrandError::AlreadyExists => ApiError::conflict("BRAND_EXISTS", "A brand with this id exists."),
@@ -1010,4 +1224,324 @@ fn invalid_options(invalid: InvalidInput) -> ApiError {
 
 fn unknown_category() -> ApiError {
     ApiError::unprocessable("UNKNOWN_CATEGORY", "The category does not exist.")
+}
+
+// Category attributes and product values (docs/adr/0042).
+
+pub fn manage_category_attributes_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new()
+            .route(
+                "/admin/categories/{id}/attributes",
+                post(create_category_attribute),
+            )
+            .route(
+                "/admin/categories/{id}/attributes/{attribute_id}",
+                put(update_category_attribute).delete(delete_category_attribute),
+            ),
+        api,
+        verifier,
+    )
+}
+
+pub fn list_category_attributes_routes(api: CatalogApi) -> Router {
+    Router::new()
+        .route("/categories/{id}/attributes", get(list_category_attributes))
+        .with_state(api)
+}
+
+pub fn set_product_attributes_routes(api: CatalogApi, verifier: Arc<AccessTokenVerifier>) -> Router {
+    authenticated(
+        Router::new().route("/admin/products/{id}/attributes", put(set_product_attributes)),
+        api,
+        verifier,
+    )
+}
+
+/// [`Fields::check`] for the attribute rules, which have their own error type.
+fn check_attribute<T>(fields: &mut Fields, field: &str, parsed: Result<T, InvalidAttribute>) -> Option<T> {
+    parsed
+        .map_err(|error| {
+            fields.0.push(FieldError {
+                field: field.to_owned(),
+                reason: error.to_string(),
+            })
+        })
+        .ok()
+}
+
+/// The browse's `attr.<attributeId>=<value>` parameters as filters; a bad one is a field
+/// error of the browse, named by its parameter.
+async fn attribute_filters(
+    api: &CatalogApi,
+    fields: &mut Fields,
+    parameters: &[(String, String)],
+) -> Result<Vec<AttributeFilter>, ApiError> {
+    if parameters.is_empty() {
+        return Ok(Vec::new());
+    }
+    match attributes::attribute_filters(&api.pool, parameters).await {
+        Ok(filters) => Ok(filters),
+        Err(FilterError::Invalid(problems)) => {
+            fields.0.extend(problems.into_iter().map(|problem| FieldError {
+                field: problem.parameter,
+                reason: problem.reason,
+            }));
+            Ok(Vec::new())
+        }
+        Err(FilterError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAttributeRequest {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    /// ENUM only.
+    pub options: Option<Vec<String>>,
+    /// The original called it `ordering`; omitted, the attribute goes last.
+    #[serde(alias = "ordering")]
+    pub position: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAttributeRequest {
+    pub name: String,
+    /// Accepted so a client may send back what it read, but it must be the attribute's type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    pub options: Option<Vec<String>>,
+    #[serde(alias = "ordering")]
+    pub position: Option<i32>,
+}
+
+async fn create_category_attribute(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    Json(body): Json<CreateAttributeRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let category_id = CategoryId::parse(&id).map_err(|_| category_not_found())?;
+    let mut fields = Fields::default();
+    let name = check_attribute(&mut fields, "name", rules::attribute_name(&body.name));
+    let kind = check_attribute(&mut fields, "type", AttributeType::parse(&body.kind));
+    let options = kind.and_then(|kind| {
+        check_attribute(
+            &mut fields,
+            "options",
+            rules::attribute_options(kind, body.options.as_deref()),
+        )
+    });
+    let attribute = fields.into_result(match (name, kind, options) {
+        (Some(name), Some(kind), Some(options)) => Some(NewAttribute {
+            name,
+            kind,
+            required: body.required,
+            options,
+            position: body.position,
+        }),
+        _ => None,
+    })?;
+    attributes::create_attribute(&api.pool, &category_id, &attribute)
+        .await
+        .map(envelope::created)
+        .map_err(attribute_error)
+}
+
+async fn update_category_attribute(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path((id, attribute_id)): Path<(String, String)>,
+    Json(body): Json<UpdateAttributeRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let category_id = CategoryId::parse(&id).map_err(|_| category_not_found())?;
+    let attribute_id: i64 = attribute_id.parse().map_err(|_| attribute_not_found())?;
+    let mut fields = Fields::default();
+    let name = check_attribute(&mut fields, "name", rules::attribute_name(&body.name));
+    let kind = match body.kind.as_deref() {
+        Some(kind) => check_attribute(&mut fields, "type", AttributeType::parse(kind)).map(Some),
+        None => Some(None),
+    };
+    let change = fields.into_result(name.zip(kind).map(|(name, kind)| AttributeChange {
+        name,
+        kind,
+        required: body.required,
+        options: body.options.clone(),
+        position: body.position,
+    }))?;
+    attributes::update_attribute(&api.pool, &category_id, attribute_id, &change)
+        .await
+        .map(envelope::ok)
+        .map_err(attribute_error)
+}
+
+async fn delete_category_attribute(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path((id, attribute_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let category_id = CategoryId::parse(&id).map_err(|_| category_not_found())?;
+    let attribute_id: i64 = attribute_id.parse().map_err(|_| attribute_not_found())?;
+    attributes::delete_attribute(&api.pool, &category_id, attribute_id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(attribute_error)
+}
+
+async fn list_category_attributes(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let category_id = CategoryId::parse(&id).map_err(|_| category_not_found())?;
+    let mut include_inherited = true;
+    for (name, value) in query_pairs(query.as_deref()) {
+        if name == "includeInherited" {
+            include_inherited = match value.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ApiError::validation(vec![FieldError {
+                        field: "includeInherited".to_owned(),
+                        reason: "must be true or false".to_owned(),
+                    }]));
+                }
+            };
+        }
+    }
+    attributes::list_attributes(&api.pool, &category_id, include_inherited)
+        .await
+        .map(envelope::ok)
+        .map_err(attribute_error)
+}
+
+fn attribute_error(error: AttributeError) -> ApiError {
+    match error {
+        AttributeError::CategoryNotFound => category_not_found(),
+        AttributeError::AttributeNotFound => attribute_not_found(),
+        AttributeError::NameTaken => ApiError::conflict(
+            "ATTRIBUTE_EXISTS",
+            "An attribute of this name applies to this category already (its own, inherited, or one of a sub-category's).",
+        ),
+        AttributeError::TypeFixed => ApiError::validation(vec![FieldError {
+            field: "type".to_owned(),
+            reason: "cannot change; delete the attribute and create a new one".to_owned(),
+        }]),
+        AttributeError::OptionsInUse(options) => ApiError::conflict(
+            "ATTRIBUTE_IN_USE",
+            format!(
+                "Products have these options as their value: {}. Change those products first.",
+                options.join(", ")
+            ),
+        ),
+        AttributeError::Invalid(invalid) => ApiError::validation(vec![FieldError {
+            field: "options".to_owned(),
+            reason: invalid.to_string(),
+        }]),
+        AttributeError::Unexpected(cause) => ApiError::internal(&cause),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetProductAttributesRequest {
+    pub attributes: Vec<AttributeValueRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttributeValueRequest {
+    pub attribute_id: i64,
+    /// A string, or a JSON number or boolean for a NUMBER or BOOLEAN attribute.
+    pub value: serde_json::Value,
+}
+
+async fn set_product_attributes(
+    State(api): State<CatalogApi>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    Json(body): Json<SetProductAttributesRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    let mut fields = Fields::default();
+    let mut given = Vec::with_capacity(body.attributes.len());
+    for (index, entry) in body.attributes.iter().enumerate() {
+        let value = match &entry.value {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            _ => {
+                fields.0.push(FieldError {
+                    field: format!("attributes[{index}].value"),
+                    reason: "must be a string, a number or a boolean".to_owned(),
+                });
+                continue;
+            }
+        };
+        given.push((entry.attribute_id, value));
+    }
+    let given = fields.into_result(Some(given))?;
+    match attributes::set_product_attributes(&api.pool, &product_id, &given).await {
+        Ok(values) => Ok(envelope::ok(values)),
+        Err(SetValuesError::ProductNotFound) => Err(product_not_found()),
+        Err(SetValuesError::NoCategory) => Err(ApiError::unprocessable(
+            "PRODUCT_HAS_NO_CATEGORY",
+            "The product has no category, so no attribute applies to it; give it a category first.",
+        )),
+        Err(SetValuesError::Rejected(ValuesRejected::Invalid(entries))) => Err(ApiError::validation(
+            entries
+                .into_iter()
+                .map(|entry| FieldError {
+                    field: format!(
+                        "attributes[{}].{}",
+                        entry.index,
+                        if entry.attribute_field {
+                            "attributeId"
+                        } else {
+                            "value"
+                        }
+                    ),
+                    reason: entry.problem.to_string(),
+                })
+                .collect(),
+        )),
+        Err(SetValuesError::Rejected(ValuesRejected::MissingRequired(names))) => {
+            let message = format!("Required attributes have no value: {}.", names.join(", "));
+            Err(names.into_iter().fold(
+                ApiError::unprocessable("MISSING_REQUIRED_ATTRIBUTES", message),
+                |error, name| error.with_field("attributes", format!("{name} is required")),
+            ))
+        }
+        Err(SetValuesError::Unexpected(cause)) => Err(ApiError::internal(&cause)),
+    }
+}
+
+async fn get_product_attributes(
+    State(api): State<CatalogApi>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let product_id = product_id(&id).map_err(|_| product_not_found())?;
+    match attributes::product_attributes(&api.pool, &product_id).await {
+        Ok(Some(values)) => Ok(envelope::ok(values)),
+        Ok(None) => Err(product_not_found()),
+        Err(cause) => Err(ApiError::internal(&cause)),
+    }
+}
+
+fn category_not_found() -> ApiError {
+    ApiError::not_found("CATEGORY_NOT_FOUND", "No such category.")
+}
+
+fn attribute_not_found() -> ApiError {
+    ApiError::not_found(
+        "ATTRIBUTE_NOT_FOUND",
+        "The category has no attribute with this id.",
+    )
 }

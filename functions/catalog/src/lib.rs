@@ -7,15 +7,18 @@
 //!
 //! - [`domain`]: the rules without I/O — ids, names, prices, status changes, paging.
 //! - [`products`]: the use cases on MariaDB.
+//! - [`attributes`]: category attributes and the values products give them.
 //! - [`http`]: the HTTP functions, admin writes and public reads.
 //! - [`cache`]: the optional Redis cache of product and browse pages, and what retires them.
 
 pub mod activity;
+pub mod attributes;
 pub mod brands;
 pub mod cache;
 pub mod domain;
 pub mod http;
 pub mod products;
+pub mod promotions;
 pub mod reviews;
 pub mod search;
 pub mod seed;

@@ -10,8 +10,8 @@ use store::mariadb::{DUPLICATE_KEY, MISSING_REFERENCE, error_number};
 use store::outbox::{self, EventContext, Origin};
 
 use crate::domain::{
-    BrandId, CategoryId, InvalidInput, OptionGroupSpec, Page, Price, ProductId, ProductStatus, Sort, Text,
-    status_change,
+    BrandId, CategoryId, InvalidInput, InvalidTransition, OptionGroupSpec, Page, Price, ProductId,
+    ProductStatus, Sort, Text, status_change,
 };
 use crate::search::{Keywords, product_search_text};
 use crate::skus;
@@ -29,6 +29,10 @@ pub struct ProductView {
     pub has_options: bool,
     /// The base price; a SKU adds its options' surcharges.
     pub price_minor: i64,
+    /// The base price after the winning active promotion.
+    pub selling_price_minor: i64,
+    /// How much cheaper the selling price is, in whole percent.
+    pub discount_rate: i64,
     pub currency: String,
     pub status: String,
     /// The mean rating of the visible reviews, to two decimals; none without reviews.
@@ -46,8 +50,8 @@ pub struct ProductView {
 /// The columns a [`ProductView`] is read from, in every statement that reads one.
 macro_rules! product_columns {
     () => {
-        "product_id, name, description, category_id, brand_id, has_options, price_minor, currency, status,
-         rating_sum, review_count, like_count, sales_count, available, created_at, updated_at"
+        "product_id, name, description, category_id, brand_id, has_options, price_minor, selling_price_minor,
+         currency, status, rating_sum, review_count, like_count, sales_count, available, created_at, updated_at"
     };
 }
 
@@ -56,6 +60,8 @@ impl<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> for ProductView {
         use sqlx::Row;
         let rating_sum: i64 = row.try_get("rating_sum")?;
         let review_count: i32 = row.try_get("review_count")?;
+        let price_minor: i64 = row.try_get("price_minor")?;
+        let selling_price_minor: i64 = row.try_get("selling_price_minor")?;
         Ok(Self {
             product_id: row.try_get("product_id")?,
             name: row.try_get("name")?,
@@ -63,7 +69,9 @@ impl<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> for ProductView {
             category_id: row.try_get("category_id")?,
             brand_id: row.try_get("brand_id")?,
             has_options: row.try_get("has_options")?,
-            price_minor: row.try_get("price_minor")?,
+            price_minor,
+            selling_price_minor,
+            discount_rate: crate::domain::discount_rate(price_minor, selling_price_minor),
             currency: row.try_get("currency")?,
             status: row.try_get("status")?,
             average_rating: crate::domain::average_rating(rating_sum, review_count),
@@ -86,8 +94,10 @@ pub struct NewProduct {
     pub category_id: Option<CategoryId>,
     pub brand_id: Option<BrandId>,
     pub price: Price,
-    /// None for a product sold as one SKU under its own id.
+    /// Empty for a product sold as one SKU under its own id.
     pub option_groups: Vec<OptionGroupSpec>,
+    /// Created as a DRAFT (not sold until activated) rather than ACTIVE.
+    pub draft: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,8 +143,8 @@ pub async fn create_product(
     let now = Utc::now();
     let inserted = sqlx::query(
         "INSERT INTO product (product_id, name, description, category_id, brand_id, has_options, price_minor,
-                              currency, status, search_text, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
+                              selling_price_minor, currency, status, search_text, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(product.product_id.as_str())
     .bind(product.name.as_str())
@@ -143,7 +153,16 @@ pub async fn create_product(
     .bind(product.brand_id.as_ref().map(BrandId::as_str))
     .bind(has_options)
     .bind(product.price.minor())
+    .bind(product.price.minor())
     .bind(product.price.currency().as_str())
+    .bind(
+        if product.draft {
+            ProductStatus::Draft
+        } else {
+            ProductStatus::Active
+        }
+        .as_str(),
+    )
     .bind(product_search_text(
         product.name.as_str(),
         product.description.as_str(),
@@ -181,6 +200,15 @@ pub async fn create_product(
             skus::MakeSkusError::SkuTaken(sku) => CreateProductError::SkuTaken(sku),
             skus::MakeSkusError::Unexpected(cause) => CreateProductError::Unexpected(cause),
         })?;
+    if product.draft {
+        // Ordering learns of a draft's SKUs with everything else, but may not sell them yet.
+        let discontinued = ProductDiscontinuedV1 {
+            product_id: product.product_id.clone(),
+        };
+        outbox::append(&mut transaction, &origin, &discontinued)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let view = load(&mut transaction, product.product_id.as_str(), false)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the product just created is missing"))?;
@@ -326,11 +354,17 @@ pub enum ChangeStatusError {
     #[error("no such product")]
     NotFound,
     #[error(transparent)]
+    Invalid(#[from] InvalidTransition),
+    #[error("a product needs an active SKU to be sold")]
+    NotReady,
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Discontinues (`product.discontinued`) or re-activates (`product.reactivated`) a product;
-/// asking for the status it already has changes nothing.
+/// Moves a product along its lifecycle (`domain::status_change`). Whether it can be ordered is
+/// what other contexts care about: becoming ACTIVE announces `product.reactivated`, leaving
+/// ACTIVE (suspended or deleted) announces `product.discontinued`; the other moves change
+/// nothing ordering sees. Asking for the status it has changes nothing.
 #[tracing::instrument(skip_all, fields(product_id = product_id.as_str(), ?wanted))]
 pub async fn change_status(
     pool: &MySqlPool,
@@ -344,7 +378,18 @@ pub async fn change_status(
         .ok_or(ChangeStatusError::NotFound)?;
     let status = ProductStatus::parse(&current.status)
         .ok_or_else(|| anyhow::anyhow!("unknown product status {:?}", current.status))?;
-    if let Some(next) = status_change(status, wanted) {
+    if let Some(next) = status_change(status, wanted)? {
+        if next == ProductStatus::Active {
+            let active_skus: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sku WHERE product_id = ? AND status = 'ACTIVE'")
+                    .bind(product_id.as_str())
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            if !crate::domain::ready_for_activation(active_skus) {
+                return Err(ChangeStatusError::NotReady);
+            }
+        }
         sqlx::query("UPDATE product SET status = ?, updated_at = ? WHERE product_id = ?")
             .bind(next.as_str())
             .bind(Utc::now())
@@ -352,18 +397,17 @@ pub async fn change_status(
             .execute(&mut *transaction)
             .await
             .map_err(anyhow::Error::from)?;
+        let origin = Origin::new("change-product-status", context.clone());
         let product_id = product_id.clone();
-        let appended = match next {
-            ProductStatus::Discontinued => {
-                let origin = Origin::new("discontinue-product", context.clone());
-                outbox::append(&mut transaction, &origin, &ProductDiscontinuedV1 { product_id }).await
-            }
-            ProductStatus::Active => {
-                let origin = Origin::new("activate-product", context.clone());
-                outbox::append(&mut transaction, &origin, &ProductReactivatedV1 { product_id }).await
-            }
-        };
-        appended.map_err(anyhow::Error::from)?;
+        if next == ProductStatus::Active {
+            outbox::append(&mut transaction, &origin, &ProductReactivatedV1 { product_id })
+                .await
+                .map_err(anyhow::Error::from)?;
+        } else if status == ProductStatus::Active {
+            outbox::append(&mut transaction, &origin, &ProductDiscontinuedV1 { product_id })
+                .await
+                .map_err(anyhow::Error::from)?;
+        }
     }
     let view = load(&mut transaction, product_id.as_str(), false)
         .await?
@@ -396,6 +440,11 @@ pub async fn get_product_detail(
     let Some(product) = load(&mut connection, product_id.as_str(), false).await? else {
         return Ok(None);
     };
+    // A draft is not published yet and a deleted product is gone; a suspended one keeps its
+    // page (it may come back).
+    if matches!(product.status.as_str(), "DRAFT" | "DELETED") {
+        return Ok(None);
+    }
     let options = skus::product_options(&mut connection, product_id).await?;
     Ok(Some(ProductDetail { product, options }))
 }
@@ -419,6 +468,8 @@ pub struct BrowseFilter {
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
     pub keywords: Option<Keywords>,
+    /// Values the product must have, every one (docs/adr/0042).
+    pub attributes: Vec<crate::attributes::AttributeFilter>,
 }
 
 /// Active products matching the filter, sorted and paged. Keywords rank by relevance unless
@@ -444,16 +495,28 @@ pub async fn browse(
                 .push_bind(brand.as_str().to_owned());
         }
         if let Some(min) = filter.min_price {
-            query.push(" AND price_minor >= ").push_bind(min);
+            query.push(" AND selling_price_minor >= ").push_bind(min);
         }
         if let Some(max) = filter.max_price {
-            query.push(" AND price_minor <= ").push_bind(max);
+            query.push(" AND selling_price_minor <= ").push_bind(max);
         }
         if let Some(keywords) = keywords {
             query
                 .push(" AND MATCH (search_text) AGAINST (")
                 .push_bind(keywords.to_owned())
                 .push(" IN BOOLEAN MODE)");
+        }
+        // One semi-join per filter, each answered from the (attribute, value, product) index.
+        for wanted in &filter.attributes {
+            query
+                .push(
+                    " AND EXISTS (SELECT 1 FROM product_attribute_value attribute_value
+                       WHERE attribute_value.product_id = product.product_id AND attribute_value.attribute_id = ",
+                )
+                .push_bind(wanted.attribute_id)
+                .push(" AND attribute_value.value = ")
+                .push_bind(wanted.value.clone())
+                .push(")");
         }
     };
     let tree = |query: &mut sqlx::QueryBuilder<sqlx::MySql>| {
@@ -494,8 +557,8 @@ pub async fn browse(
             " ORDER BY review_count = 0, rating_sum / NULLIF(review_count, 0) DESC, review_count DESC, product_id ASC"
         }
         (Sort::ReviewCount, _) => " ORDER BY review_count DESC, product_id ASC",
-        (Sort::PriceAscending, _) => " ORDER BY price_minor ASC, product_id ASC",
-        (Sort::PriceDescending, _) => " ORDER BY price_minor DESC, product_id ASC",
+        (Sort::PriceAscending, _) => " ORDER BY selling_price_minor ASC, product_id ASC",
+        (Sort::PriceDescending, _) => " ORDER BY selling_price_minor DESC, product_id ASC",
         (Sort::Name, _) => " ORDER BY name ASC, product_id ASC",
     };
     select.push(order);

@@ -396,6 +396,7 @@ pub fn generate(seed: u64, count: usize) -> Vec<SeedProduct> {
                     brand_id: Some(BrandId::parse(brand_id).expect("seed brands are valid")),
                     price: Price::new(base.max(100), "KRW").expect("seed prices are valid"),
                     option_groups,
+                    draft: false,
                 },
             }
         })
@@ -458,16 +459,24 @@ pub async fn write(
                 let Some(seed) = next else {
                     return Ok::<(), anyhow::Error>(());
                 };
-                match products::create_product(&pool, &seed.product, &context).await {
-                    Ok(_) => {}
-                    Err(CreateProductError::AlreadyExists) => {
-                        skipped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => {
-                        return Err(anyhow::anyhow!(
-                            "product {}: {error}",
-                            seed.product.product_id.as_str()
-                        ));
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match products::create_product(&pool, &seed.product, &context).await {
+                        Ok(_) => break,
+                        Err(CreateProductError::AlreadyExists) => {
+                            skipped.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        // Concurrent inserts under the same brands and categories can deadlock;
+                        // MariaDB rolled the transaction back, so it is simply run again.
+                        Err(CreateProductError::Unexpected(cause)) if attempt < 5 && lost_a_race(&cause) => {}
+                        Err(error) => {
+                            return Err(anyhow::anyhow!(
+                                "product {}: {error}",
+                                seed.product.product_id.as_str()
+                            ));
+                        }
                     }
                 }
                 let count = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -485,6 +494,14 @@ pub async fn write(
         products: done.load(Ordering::Relaxed) - skipped,
         skipped,
     })
+}
+
+/// Whether a failure was a deadlock or a lock wait timeout: another transaction won a race.
+fn lost_a_race(cause: &anyhow::Error) -> bool {
+    cause
+        .chain()
+        .filter_map(|error| error.downcast_ref::<sqlx::Error>())
+        .any(|error| matches!(store::mariadb::error_number(error), Some(1205 | 1213)))
 }
 
 #[cfg(test)]

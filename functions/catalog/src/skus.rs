@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use events::catalog::{SkuCreatedV1, SkuDeactivatedV1, SkuPriceChangedV1};
+use events::catalog::{SkuCreatedV1, SkuDeactivatedV1};
 use serde::Serialize;
 use sqlx::{MySqlConnection, MySqlPool};
 use store::mariadb::{DUPLICATE_KEY, error_number};
@@ -148,10 +148,13 @@ async fn make_missing_skus(
         .await
         .map_err(anyhow::Error::from)?;
     let mut number = u32::try_from(stored).map_err(anyhow::Error::from)?;
+    let active =
+        crate::promotions::active_promotions(transaction, product_id.as_str(), chrono::Utc::now()).await?;
     for combination in &missing {
         let price_minor = combination
             .price(product.price_minor)
             .map_err(MakeSkusError::Invalid)?;
+        let selling_minor = crate::domain::selling_price(price_minor, &active);
         let sku = if product.has_options {
             number += 1;
             sku_id(product_id, number)
@@ -160,13 +163,15 @@ async fn make_missing_skus(
         };
         let options = combination.options();
         let inserted = sqlx::query(
-            "INSERT INTO sku (sku, product_id, option_key, options, price_minor, status) VALUES (?, ?, ?, ?, ?, 'ACTIVE')",
+            "INSERT INTO sku (sku, product_id, option_key, options, price_minor, selling_price_minor, status)
+             VALUES (?, ?, ?, ?, ?, ?, 'ACTIVE')",
         )
         .bind(sku.as_str())
         .bind(product_id.as_str())
         .bind(combination.key())
         .bind(serde_json::to_string(&options).map_err(anyhow::Error::from)?)
         .bind(price_minor)
+        .bind(selling_minor)
         .execute(&mut *transaction)
         .await;
         match inserted {
@@ -180,7 +185,7 @@ async fn make_missing_skus(
             product_id: product_id.clone(),
             sku,
             name: combination.name(&product.name),
-            price_minor,
+            price_minor: selling_minor,
             currency: events::value::Currency::parse(&product.currency)
                 .map_err(|_| anyhow::anyhow!("stored currency {:?} is invalid", product.currency))?,
             options,
@@ -198,16 +203,17 @@ async fn make_missing_skus(
     Ok(missing.len())
 }
 
-/// Sets every active SKU's price to the new base price plus its surcharges, announcing each
-/// price that changed. Checks every price before writing any.
+/// Sets every active SKU's list price to the new base price plus its surcharges (checking
+/// every price before writing any), then recomputes the selling prices and announces every
+/// SKU's, so ordering follows the new price even where a promotion leaves it unchanged.
 pub(crate) async fn reprice(
     transaction: &mut MySqlConnection,
     product_id: &ProductId,
     base: Price,
     origin: &Origin,
 ) -> Result<(), MakeSkusError> {
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT s.sku, s.option_key, s.price_minor,
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.sku,
                 CAST(COALESCE((SELECT SUM(o.surcharge_minor) FROM product_option o
                                WHERE FIND_IN_SET(o.option_id, s.option_key)), 0) AS SIGNED)
          FROM sku s WHERE s.product_id = ? AND s.status = 'ACTIVE' ORDER BY s.sku",
@@ -216,35 +222,24 @@ pub(crate) async fn reprice(
     .fetch_all(&mut *transaction)
     .await
     .map_err(anyhow::Error::from)?;
-    let mut changes = Vec::new();
-    for (sku, _, old_price, surcharges) in rows {
+    let mut prices = Vec::new();
+    for (sku, surcharges) in rows {
         let price = base
             .minor()
             .checked_add(surcharges)
             .filter(|price| *price <= Price::MAX_MINOR)
             .ok_or(MakeSkusError::Invalid(InvalidInput::SkuPrice))?;
-        if price != old_price {
-            changes.push((sku, price));
-        }
+        prices.push((sku, price));
     }
-    for (sku, price_minor) in changes {
+    for (sku, price_minor) in prices {
         sqlx::query("UPDATE sku SET price_minor = ? WHERE sku = ?")
             .bind(price_minor)
             .bind(&sku)
             .execute(&mut *transaction)
             .await
             .map_err(anyhow::Error::from)?;
-        let changed = SkuPriceChangedV1 {
-            product_id: product_id.clone(),
-            sku: events::value::Sku::parse(&sku)
-                .map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
-            price_minor,
-            currency: base.currency(),
-        };
-        outbox::append(transaction, origin, &changed)
-            .await
-            .map_err(anyhow::Error::from)?;
     }
+    crate::promotions::reprice_selling(transaction, product_id, chrono::Utc::now(), origin, true).await?;
     Ok(())
 }
 
@@ -423,7 +418,10 @@ pub struct OptionView {
 pub struct SkuView {
     pub sku: String,
     pub options: BTreeMap<String, String>,
+    /// Base price plus the options' surcharges.
     pub price_minor: i64,
+    /// What an order pays now: the price after the winning promotion.
+    pub selling_price_minor: i64,
     pub status: String,
 }
 
@@ -450,8 +448,8 @@ pub(crate) async fn product_options(
                 .collect(),
         })
         .collect();
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT sku, CAST(options AS CHAR), price_minor, status FROM sku WHERE product_id = ?
+    let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT sku, CAST(options AS CHAR), price_minor, selling_price_minor, status FROM sku WHERE product_id = ?
          ORDER BY status, LENGTH(sku), sku",
     )
     .bind(product_id.as_str())
@@ -459,11 +457,12 @@ pub(crate) async fn product_options(
     .await?;
     let skus = rows
         .into_iter()
-        .map(|(sku, options, price_minor, status)| {
+        .map(|(sku, options, price_minor, selling_price_minor, status)| {
             Ok(SkuView {
                 sku,
                 options: serde_json::from_str(&options)?,
                 price_minor,
+                selling_price_minor,
                 status,
             })
         })

@@ -1,4 +1,5 @@
-//! `get-product`: GET /products/{id}, one product.
+//! `get-product`: GET /products/{id}, one product; /products/{id}/skus, the SKU a choice of
+//! options names; /products/{id}/attributes, its attribute values.
 
 use catalog::http::{CatalogApi, get_product_routes};
 
