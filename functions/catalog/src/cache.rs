@@ -132,8 +132,17 @@ pub fn browse_key(generation: u64, filter: &BrowseFilter, sort: Sort, page: Page
     }
     let text = |value: Option<&str>| value.unwrap_or("").to_owned();
     let number = |value: Option<i64>| value.map(|minor| minor.to_string()).unwrap_or_default();
+    // Attribute filters in one order, as JSON, so a value holding any character names no
+    // other filter.
+    let mut attributes: Vec<(i64, &str)> = filter
+        .attributes
+        .iter()
+        .map(|attribute| (attribute.attribute_id, attribute.value.as_str()))
+        .collect();
+    attributes.sort_unstable();
+    let attributes = serde_json::to_string(&attributes).unwrap_or_default();
     Some(format!(
-        "catalog:browse:{generation}:c={}:b={}:min={}:max={}:s={sort:?}:p={}:n={}",
+        "catalog:browse:{generation}:c={}:b={}:min={}:max={}:s={sort:?}:p={}:n={}:a={attributes}",
         text(filter.category.as_ref().map(|id| id.as_str())),
         text(filter.brand.as_ref().map(|id| id.as_str())),
         number(filter.min_price),
@@ -223,7 +232,10 @@ mod tests {
             ..BrowseFilter::default()
         };
         let key = browse_key(3, &filter, Sort::Name, page(2, 20)).expect("cached");
-        assert_eq!(key, "catalog:browse:3:c=mugs:b=:min=100:max=:s=Name:p=2:n=20");
+        assert_eq!(
+            key,
+            "catalog:browse:3:c=mugs:b=:min=100:max=:s=Name:p=2:n=20:a=[]"
+        );
         assert_eq!(browse_key(3, &filter.clone(), Sort::Name, page(2, 20)), Some(key));
     }
 
@@ -263,9 +275,41 @@ mod tests {
                 Sort::Newest,
                 page(1, 20),
             ),
+            browse_key(1, &with_attributes(&[(1, "red")]), Sort::Newest, page(1, 20)),
+            browse_key(1, &with_attributes(&[(1, "blue")]), Sort::Newest, page(1, 20)),
+            browse_key(1, &with_attributes(&[(2, "red")]), Sort::Newest, page(1, 20)),
+            browse_key(
+                1,
+                &with_attributes(&[(1, "red"), (2, "s")]),
+                Sort::Newest,
+                page(1, 20),
+            ),
         ];
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
+    }
+
+    fn with_attributes(values: &[(i64, &str)]) -> BrowseFilter {
+        BrowseFilter {
+            attributes: values
+                .iter()
+                .map(|(attribute_id, value)| crate::attributes::AttributeFilter {
+                    attribute_id: *attribute_id,
+                    value: (*value).to_owned(),
+                })
+                .collect(),
+            ..BrowseFilter::default()
+        }
+    }
+
+    #[test]
+    fn attribute_filters_in_any_order_have_one_key() {
+        let one = with_attributes(&[(2, "s"), (1, "red")]);
+        let other = with_attributes(&[(1, "red"), (2, "s")]);
+        assert_eq!(
+            browse_key(1, &one, Sort::Newest, page(1, 20)),
+            browse_key(1, &other, Sort::Newest, page(1, 20))
+        );
     }
 
     #[test]

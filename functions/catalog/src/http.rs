@@ -1088,15 +1088,17 @@ async fn create_promotion(
         }),
         _ => None,
     })?;
-    promotions::create_promotion(
+    let created = promotions::create_promotion(
         &api.pool,
         &product_id,
         &promotion,
         &EventContext::of_request(&request),
     )
     .await
-    .map(envelope::created)
-    .map_err(promotion_error)
+    .map_err(promotion_error)?;
+    // A promotion open now changed the selling price at once.
+    api.cache.forget_products([product_id.as_str()]).await;
+    Ok(envelope::created(created))
 }
 
 async fn end_promotion(
@@ -1116,8 +1118,9 @@ async fn end_promotion(
         &EventContext::of_request(&request),
     )
     .await
-    .map(|()| StatusCode::NO_CONTENT)
-    .map_err(promotion_error)
+    .map_err(promotion_error)?;
+    api.cache.forget_products([product_id.as_str()]).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_promotions(
@@ -1349,10 +1352,12 @@ async fn create_category_attribute(
         }),
         _ => None,
     })?;
-    attributes::create_attribute(&api.pool, &category_id, &attribute)
+    let created = attributes::create_attribute(&api.pool, &category_id, &attribute)
         .await
-        .map(envelope::created)
-        .map_err(attribute_error)
+        .map_err(attribute_error)?;
+    // Attribute filters of browse read the category's attributes.
+    api.cache.forget_browse().await;
+    Ok(envelope::created(created))
 }
 
 async fn update_category_attribute(
@@ -1376,10 +1381,11 @@ async fn update_category_attribute(
         options: body.options.clone(),
         position: body.position,
     }))?;
-    attributes::update_attribute(&api.pool, &category_id, attribute_id, &change)
+    let updated = attributes::update_attribute(&api.pool, &category_id, attribute_id, &change)
         .await
-        .map(envelope::ok)
-        .map_err(attribute_error)
+        .map_err(attribute_error)?;
+    api.cache.forget_browse().await;
+    Ok(envelope::ok(updated))
 }
 
 async fn delete_category_attribute(
@@ -1391,8 +1397,9 @@ async fn delete_category_attribute(
     let attribute_id: i64 = attribute_id.parse().map_err(|_| attribute_not_found())?;
     attributes::delete_attribute(&api.pool, &category_id, attribute_id)
         .await
-        .map(|()| StatusCode::NO_CONTENT)
-        .map_err(attribute_error)
+        .map_err(attribute_error)?;
+    api.cache.forget_browse().await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_category_attributes(
@@ -1489,7 +1496,11 @@ async fn set_product_attributes(
     }
     let given = fields.into_result(Some(given))?;
     match attributes::set_product_attributes(&api.pool, &product_id, &given).await {
-        Ok(values) => Ok(envelope::ok(values)),
+        Ok(values) => {
+            // The values decide which attribute filters of browse find the product.
+            api.cache.forget_products([product_id.as_str()]).await;
+            Ok(envelope::ok(values))
+        }
         Err(SetValuesError::ProductNotFound) => Err(product_not_found()),
         Err(SetValuesError::NoCategory) => Err(ApiError::unprocessable(
             "PRODUCT_HAS_NO_CATEGORY",

@@ -279,6 +279,15 @@ pub async fn apply_schedule(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<usize, anyhow::Error> {
+    Ok(apply_schedule_to(pool, now, limit).await?.len())
+}
+
+/// [`apply_schedule`], answering the products it repriced (whose cached pages are stale).
+pub async fn apply_schedule_to(
+    pool: &MySqlPool,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<String>, anyhow::Error> {
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT p.product_id FROM promotion p JOIN product ON product.product_id = p.product_id
          WHERE (p.starts_at <= ? AND (product.prices_as_of IS NULL OR p.starts_at > product.prices_as_of))
@@ -298,13 +307,14 @@ pub async fn apply_schedule(
         reprice_selling(&mut transaction, &product_id, now, &origin, false).await?;
         transaction.commit().await?;
     }
-    Ok(due.len())
+    Ok(due)
 }
 
 /// The scheduled `apply-promotion-schedule`.
 #[derive(Debug, Clone)]
 pub struct ApplyPromotionSchedule {
     pool: MySqlPool,
+    cache: crate::cache::CatalogCache,
 }
 
 impl ApplyPromotionSchedule {
@@ -313,7 +323,15 @@ impl ApplyPromotionSchedule {
     pub const MAX_BATCHES: u32 = 25;
 
     pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            cache: crate::cache::CatalogCache::off(),
+        }
+    }
+
+    /// The same job, retiring the cached pages of the products it reprices.
+    pub fn with_cache(self, cache: crate::cache::CatalogCache) -> Self {
+        Self { cache, ..self }
     }
 }
 
@@ -325,7 +343,11 @@ impl runtime::schedule::ScheduledJob for ApplyPromotionSchedule {
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let mut repriced = 0;
         for _ in 0..Self::MAX_BATCHES {
-            let batch = apply_schedule(&self.pool, Utc::now(), Self::BATCH).await?;
+            let products = apply_schedule_to(&self.pool, Utc::now(), Self::BATCH).await?;
+            if !products.is_empty() {
+                self.cache.forget_products(&products).await;
+            }
+            let batch = products.len();
             repriced += batch;
             if batch < Self::BATCH as usize {
                 break;

@@ -18,7 +18,7 @@ use testkit::app::TestApp;
 
 async fn spawn_app() -> TestApp {
     TestApp::spawn("catalog", |pool, verifier| {
-        let api = CatalogApi { pool };
+        let api = CatalogApi::new(pool);
         Router::new()
             .merge(create_product_routes(api.clone(), verifier.clone()))
             .merge(manage_promotions_routes(api.clone(), verifier))
