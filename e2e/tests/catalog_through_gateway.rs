@@ -10,16 +10,9 @@ use security::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// A query value percent-encoded as a form would send it.
 fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 #[tokio::test]

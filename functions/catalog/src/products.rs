@@ -416,12 +416,6 @@ pub async fn change_status(
     Ok(view)
 }
 
-/// One product, whatever its status (a discontinued product's page still exists).
-pub async fn get_product(pool: &MySqlPool, product_id: &str) -> Result<Option<ProductView>, anyhow::Error> {
-    let mut connection = pool.acquire().await?;
-    load(&mut connection, product_id, false).await
-}
-
 /// A product's page: the product with its live options and all its SKUs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

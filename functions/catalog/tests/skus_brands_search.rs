@@ -568,14 +568,7 @@ async fn keywords_find_korean_words_inside_compounds_and_english_prefixes_ranked
     app.database.drop().await;
 }
 
+/// A query value percent-encoded as a form would send it.
 fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
