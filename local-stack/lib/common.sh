@@ -53,6 +53,15 @@ stack_pid() {
     pid=$(<"$pid_file")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     [[ -r /proc/$pid/cmdline ]] || return 1
+    # /proc also answers for a thread's id, which a stale pid file may name: a thread of the
+    # Kafka broker then passed for the process whose pid it once was.
+    [[ $(thread_group "$pid") == "$pid" ]] || return 1
+    # The pid may have been reused since the file was written, by any process, including one
+    # this script started (a build, whose environment names $STACK_HOME too): the start time
+    # recorded beside the pid must still match.
+    if [[ -f $PID_DIR/$name.start ]]; then
+        [[ $(process_start_time "$pid") == "$(<"$PID_DIR/$name.start")" ]] || return 1
+    fi
     # Every process the stack starts names $STACK_HOME: the servers on their command line,
     # the platform's own processes in their environment (they inherit STACK_HOME). The files
     # are read whole rather than piped into `grep -q`, whose early exit would make the pipe
@@ -73,6 +82,41 @@ stack_pid() {
 
 is_running() { stack_pid "$1" >/dev/null; }
 
+# The process a thread id belongs to (the id itself for a process).
+thread_group() {
+    local line
+    while read -r line; do
+        if [[ $line == Tgid:* ]]; then
+            echo "${line##*[[:space:]]}"
+            return 0
+        fi
+    done <"/proc/$1/status" 2>/dev/null
+    return 1
+}
+
+# When a process started, in clock ticks after boot (field 22 of /proc/PID/stat; set at fork,
+# so it does not change when the process execs). The fields are counted after the command
+# name, which is in parentheses and may contain spaces.
+process_start_time() {
+    local stat fields
+    stat=$(<"/proc/$1/stat") 2>/dev/null || return 1
+    read -r -a fields <<<"${stat##*) }"
+    echo "${fields[19]}"
+}
+
+# Whether the process in NAME's pid file still exists, recognised or not: one just started
+# may not have exec'd its binary yet (a loaded machine can take seconds for that), and until
+# then it is a copy of this script that stack_pid does not recognise. Start-up waits use this
+# to tell "not started yet" from "exited".
+pid_alive() {
+    local pid state
+    pid=$(<"$PID_DIR/$1.pid") 2>/dev/null || return 1
+    [[ $pid =~ ^[0-9]+$ && $(thread_group "$pid") == "$pid" ]] || return 1
+    state=$({ cut -d' ' -f3 "/proc/$pid/stat"; } 2>/dev/null) || return 1
+    [[ $state != Z ]] || return 1
+    [[ ! -f $PID_DIR/$1.start || $(process_start_time "$pid") == "$(<"$PID_DIR/$1.start")" ]]
+}
+
 # Starts a command in its own session, detached from this shell, logging to a file.
 # Usage: start_detached NAME LOG_FILE COMMAND...
 start_detached() {
@@ -80,6 +124,7 @@ start_detached() {
     shift 2
     setsid "$@" >>"$log_file" 2>&1 </dev/null &
     echo $! >"$PID_DIR/$name.pid"
+    process_start_time $! >"$PID_DIR/$name.start" || rm -f "$PID_DIR/$name.start"
     # Until the child has exec'd, /proc shows a copy of this script, which stack_pid rightly
     # does not recognise; give it a moment so callers do not mistake that for a crash.
     local deadline=$((SECONDS + 5))
@@ -90,7 +135,7 @@ start_detached() {
 stop_server() {
     local name=$1 grace=${2:-30} pid deadline
     if ! pid=$(stack_pid "$name"); then
-        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
+        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health" "$PID_DIR/$name.start"
         ok "$name: not running"
         return 0
     fi
@@ -101,7 +146,7 @@ stop_server() {
         warn "$name (pid $pid) ignored SIGTERM for ${grace}s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health"
+    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.health" "$PID_DIR/$name.start"
     ok "$name: stopped (pid $pid)"
 }
 
@@ -134,7 +179,7 @@ wait_until() {
     shift 3
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
-        if ! is_running "$name"; then
+        if ! is_running "$name" && ! pid_alive "$name"; then
             print_log_tail "$log_file"
             die "$name exited during start-up; its log is $log_file (last lines above)."
         fi

@@ -92,8 +92,16 @@ wait_ready() {
     deadline=$((SECONDS + timeout))
     while true; do
         if ! is_running "$name"; then
-            print_log_tail "$log_file"
-            die "$name exited during start-up; its log is $log_file (last lines above)."
+            if ! pid_alive "$name"; then
+                print_log_tail "$log_file"
+                die "$name exited during start-up; its log is $log_file (last lines above)."
+            fi
+            # Started, but its binary is not exec'd yet: keep waiting until the deadline.
+            if ((SECONDS >= deadline)); then
+                die "$name did not start its binary within ${timeout}s; is the machine overloaded?"
+            fi
+            sleep 0.3
+            continue
         fi
         health=0
         process_health "$name" || health=$?

@@ -122,6 +122,23 @@ else
     fail "up moves running functions to new ports and restarts the gateway that routes to them" "$WORK/out.log"
 fi
 
+# 3d. A pid file left behind by a function that died names a number the system may give to
+#     something else, even to a thread of a stack server (the Kafka broker has dozens, and
+#     /proc answers for a thread's id as for a process). up must not take that for the
+#     function: it starts the function again.
+victim=$(pid_of list-categories)
+kafka_thread=$(ls "/proc/$(pid_of kafka)/task" | grep -vx "$(pid_of kafka)" | head -1)
+kill -KILL "$victim" 2>/dev/null || true
+while alive "$victim"; do sleep 0.1; done
+echo "$kafka_thread" >"$STACK_HOME/run/list-categories.pid"
+rm -f "$STACK_HOME/run/list-categories.start"
+if [[ -n $kafka_thread ]] && run "$STACK_DIR/up" && grep -q "list-categories: running (pid" "$WORK/out.log" &&
+    [[ $(pid_of list-categories) != "$kafka_thread" ]] && run "$STACK_DIR/status"; then
+    pass "a stale pid file naming a thread of the broker is not mistaken for the function"
+else
+    fail "a stale pid file naming a thread of the broker is not mistaken for the function" "$WORK/out.log"
+fi
+
 # 4. MariaDB killed with SIGKILL comes back with its committed data.
 admin_sql "CREATE DATABASE IF NOT EXISTS lifecycle; CREATE TABLE IF NOT EXISTS lifecycle.marker (id INT PRIMARY KEY);
            INSERT INTO lifecycle.marker VALUES (42);" >"$WORK/out.log" 2>&1
