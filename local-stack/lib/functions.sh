@@ -146,6 +146,15 @@ runs_replaced_binary() {
     [[ $links == 0 || $PLATFORM_BIN/$1 -nt $PID_DIR/$1.pid ]]
 }
 
+# Whether the named process runs a binary of the other profile (debug while STACK_PROFILE is
+# release, or the reverse): a benchmark would otherwise measure the wrong build without a word.
+runs_other_profile() {
+    local pid exe
+    pid=$(stack_pid "$1") || return 1
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    [[ $exe != "$PLATFORM_BIN"/* ]]
+}
+
 # Whether NAME runs, but was started before template.yaml last changed (its pid file is
 # written when it starts). The gateway, the dispatcher and the scheduler read the template
 # once, at start.
@@ -182,7 +191,10 @@ start_process() {
     local name=$1 port=$2 variable=$3 health=$4 log_file
     shift 4
     log_file="$FUNCTION_LOG_DIR/$name.log"
-    if runs_replaced_binary "$name"; then
+    if runs_other_profile "$name"; then
+        ok "$name: runs a binary of another build than $STACK_PROFILE; restarting it"
+        stop_server "$name" >/dev/null
+    elif runs_replaced_binary "$name"; then
         ok "$name: its binary was rebuilt; restarting it"
         stop_server "$name" >/dev/null
     elif [[ ${TEMPLATE_READER:-} == 1 ]] && runs_older_template "$name"; then
