@@ -110,7 +110,7 @@ impl Consumer for RestockRefund {
 impl Retryable for RestockError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::Invalid(_) | Self::UnknownSku(_) => false,
+            Self::Invalid(_) | Self::RefundId(_) | Self::UnknownSku(_) => false,
             Self::Database(_) | Self::Unexpected(_) => true,
         }
     }

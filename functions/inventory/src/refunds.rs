@@ -30,6 +30,9 @@ pub enum RestockError {
     /// The refund's lines cannot be units (no lines, a quantity out of range).
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// The refund id is not one ordering makes (empty, too long, not printable ASCII).
+    #[error("refund id {0:?} is not a refund id")]
+    RefundId(String),
     /// A refunded SKU has no stock here: a broken saga that needs a person, not a retry.
     #[error("refunded SKU {0} has no stock")]
     UnknownSku(String),
@@ -57,6 +60,11 @@ pub async fn restock(
     refunded: &OrderRefundedV1,
 ) -> Result<Restocked, RestockError> {
     let units = units_of(refunded)?;
+    let refund_id = &refunded.refund_id;
+    if refund_id.is_empty() || refund_id.len() > 36 || !refund_id.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(RestockError::RefundId(refund_id.clone()));
+    }
     let claimed = sqlx::query("INSERT IGNORE INTO refund_restock (refund_id, order_id) VALUES (?, ?)")
         .bind(&refunded.refund_id)
         .bind(&refunded.order_id)

@@ -169,6 +169,7 @@ async fn a_refund_of_an_unknown_sku_or_without_units_is_rejected_and_changes_not
         refunded("o-1", "r-1", &[("mug", 1), ("ghost", 1)]),
         refunded("o-1", "r-2", &[("mug", 0)]),
         refunded("o-1", "r-3", &[]),
+        refunded("o-1", &"r".repeat(37), &[("mug", 1)]),
     ] {
         assert!(matches!(deliver(&restock, &refund).await, Outcome::Reject(_)));
     }

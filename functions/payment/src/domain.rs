@@ -12,6 +12,17 @@ pub enum InvalidInput {
     Currency(String),
     #[error("payment token {0:?} must be 1 to 64 printable ASCII characters")]
     Token(String),
+    #[error("refund id {0:?} must be 1 to 36 printable ASCII characters")]
+    RefundId(String),
+}
+
+/// Checks a refund id (ordering's UUIDv7) before it is stored or handed to the gateway.
+pub fn refund_id(value: &str) -> Result<&str, InvalidInput> {
+    if !value.is_empty() && value.len() <= 36 && value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        Ok(value)
+    } else {
+        Err(InvalidInput::RefundId(value.to_owned()))
+    }
 }
 
 /// An amount to charge: payment's rule on top of the contract's money is that it is positive.

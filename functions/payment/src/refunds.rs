@@ -20,7 +20,7 @@ use store::outbox::{self, Origin};
 
 use crate::domain::{
     InvalidInput, Money, PaymentStatus, PaymentToken, RefundDecision, RefundFacts, amount_to_charge,
-    decide_refund,
+    decide_refund, refund_id,
 };
 use crate::gateway::{GatewayError, PaymentGateway};
 use crate::payments::{GatewayPolicy, call};
@@ -38,7 +38,7 @@ impl RefundRequest {
     pub fn of(requested: &OrderRefundRequestedV1) -> Result<Self, InvalidInput> {
         Ok(Self {
             order_id: requested.order_id.clone(),
-            refund_id: requested.refund_id.clone(),
+            refund_id: refund_id(&requested.refund_id)?.to_owned(),
             amount: amount_to_charge(requested.amount_minor, requested.currency.as_str())?,
         })
     }

@@ -297,6 +297,10 @@ async fn a_refund_request_with_a_nonsense_amount_is_rejected_for_a_person_to_loo
         deliver(&refund, &refund_requested("o-1", "r-1", -5)).await,
         Outcome::Reject(_)
     ));
+    assert!(matches!(
+        deliver(&refund, &refund_requested("o-1", &"r".repeat(37), 990)).await,
+        Outcome::Reject(_)
+    ));
     assert!(answers(pool).await.is_empty());
     assert_eq!(payment_of(pool, "o-1").await, ("CAPTURED".to_owned(), 0));
     database.drop().await;
