@@ -217,10 +217,14 @@ pub fn registry() -> &'static [Descriptor] {
         Descriptor::of::<ordering::OrderPlacedV1>(),
         Descriptor::of::<ordering::OrderConfirmedV1>(),
         Descriptor::of::<ordering::OrderCancelledV1>(),
+        Descriptor::of::<ordering::OrderRefundRequestedV1>(),
+        Descriptor::of::<ordering::OrderRefundedV1>(),
         Descriptor::of::<payment::PaymentAuthorizedV1>(),
         Descriptor::of::<payment::PaymentDeclinedV1>(),
         Descriptor::of::<payment::PaymentCapturedV1>(),
         Descriptor::of::<payment::PaymentVoidedV1>(),
+        Descriptor::of::<payment::PaymentRefundedV1>(),
+        Descriptor::of::<payment::PaymentRefundFailedV1>(),
     ];
     ALL
 }

@@ -3,6 +3,9 @@
 //! `order.placed` starts an order's saga; `order.confirmed` and `order.cancelled` end it, and
 //! are what inventory and payment settle their side on (commit or release the stock, capture
 //! or void the payment). The saga's correlation id is the order id.
+//!
+//! The refund saga starts with `order.refund-requested` (payment refunds part of the captured
+//! amount) and ends with `order.refunded` (inventory puts the units back on hand).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -77,9 +80,61 @@ pub struct OrderCancelledV1 {
     pub reason: String,
 }
 
+/// One line of a refund: which line of the order, what it sold and for how much.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundLineV1 {
+    /// The line's number on the order, as `GET /orders/{id}` shows it.
+    pub line_no: u32,
+    /// The SKU of the line; inventory returns its units under the same id.
+    pub product_id: Sku,
+    pub quantity: u32,
+    pub unit_price_minor: i64,
+}
+
+/// `commerce.ordering.order.refund-requested.v1`: the owner of a confirmed order asked to
+/// refund some of its lines; they are `REFUND_REQUESTED` until payment answers. Payment
+/// refunds `amount_minor` (the lines' prices times their quantities) of the captured amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRefundRequestedV1 {
+    pub order_id: String,
+    /// The refund's id (UUIDv7): payment's idempotency key at the gateway.
+    pub refund_id: String,
+    pub user_id: String,
+    pub lines: Vec<RefundLineV1>,
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+/// One refunded line as inventory needs it: the units to put back on hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundedLineV1 {
+    pub sku: Sku,
+    pub quantity: u32,
+}
+
+/// `commerce.ordering.order.refunded.v1`: payment gave the money of some lines back; those
+/// lines are `REFUNDED` and their units come back to stock. `status` is the order's status
+/// after the refund, `PARTIALLY_REFUNDED` or `REFUNDED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRefundedV1 {
+    pub order_id: String,
+    pub refund_id: String,
+    pub user_id: String,
+    pub lines: Vec<RefundedLineV1>,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub status: String,
+}
+
 crate::event_type!(OrderPlacedV1 = "commerce.ordering.order.placed.v1", version 1, on ORDERING_ORDER, keyed by order_id);
 crate::event_type!(OrderConfirmedV1 = "commerce.ordering.order.confirmed.v1", version 1, on ORDERING_ORDER, keyed by order_id);
 crate::event_type!(OrderCancelledV1 = "commerce.ordering.order.cancelled.v1", version 1, on ORDERING_ORDER, keyed by order_id);
+crate::event_type!(OrderRefundRequestedV1 = "commerce.ordering.order.refund-requested.v1", version 1, on ORDERING_ORDER, keyed by order_id);
+crate::event_type!(OrderRefundedV1 = "commerce.ordering.order.refunded.v1", version 1, on ORDERING_ORDER, keyed by order_id);
 
 #[cfg(test)]
 mod tests {

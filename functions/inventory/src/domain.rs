@@ -213,6 +213,8 @@ pub enum StockAction {
     Commit,
     /// A reservation lapsed and its units were given back.
     Expire,
+    /// Units of a refunded order line came back on hand.
+    Refund,
 }
 
 impl StockAction {
@@ -225,6 +227,7 @@ impl StockAction {
             Self::Release => "RELEASE",
             Self::Commit => "COMMIT",
             Self::Expire => "EXPIRE",
+            Self::Refund => "REFUND",
         }
     }
 
@@ -233,7 +236,9 @@ impl StockAction {
     /// is reserved, and would log nothing useful as a change of on hand (it stays the same).
     pub fn quantity(self, before: Levels, after: Levels) -> i64 {
         match self {
-            Self::Initialize | Self::Set | Self::Adjust | Self::Commit => after.on_hand - before.on_hand,
+            Self::Initialize | Self::Set | Self::Adjust | Self::Commit | Self::Refund => {
+                after.on_hand - before.on_hand
+            }
             Self::Reserve | Self::Release | Self::Expire => after.reserved - before.reserved,
         }
     }
@@ -517,6 +522,7 @@ mod tests {
         assert_eq!(StockAction::Release.quantity(levels(10, 6), levels(10, 4)), -2);
         assert_eq!(StockAction::Expire.quantity(levels(10, 6), levels(10, 1)), -5);
         assert_eq!(StockAction::Commit.quantity(levels(10, 6), levels(8, 4)), -2);
+        assert_eq!(StockAction::Refund.quantity(levels(8, 4), levels(10, 4)), 2);
         assert_eq!(StockAction::Initialize.quantity(Levels::NONE, Levels::NONE), 0);
     }
 

@@ -1,17 +1,18 @@
 //! The event functions of inventory: `reserve-stock` on `order.placed`, `release-stock` on
-//! `order.cancelled`, `commit-stock` on `order.confirmed` and `open-sku-stock` on catalog's
-//! `sku-created`, each a [`Consumer`] that the shared runner drives (every other event type on
+//! `order.cancelled`, `commit-stock` on `order.confirmed`, `restock-refund` on
+//! `order.refunded` and `open-sku-stock` on catalog's `sku-created`, each a [`Consumer`] that the shared runner drives (every other event type on
 //! the topic is acknowledged untouched, so producers can add event types freely); and the
 //! scheduled `expire-reservations`.
 
 use chrono::{Duration, Utc};
 use events::catalog::SkuCreatedV1;
-use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
+use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1, OrderRefundedV1};
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
 use crate::cache::{self, ChangesStock, StockCache};
 use crate::domain::{InvalidInput, Quantity, ReservationRequest};
+use crate::refunds::{self, RestockError};
 use crate::reservations::{self, ReservationError};
 use crate::stock::{self, OpenStockError};
 
@@ -84,6 +85,48 @@ impl Consumer for CommitStock {
     ) -> Result<(), Self::Error> {
         reservations::commit(transaction, &confirmed.origin, &confirmed.data.order_id).await?;
         Ok(())
+    }
+}
+
+/// `restock-refund`: puts the units of refunded order lines back on hand, once per refund.
+#[derive(Debug, Clone, Copy)]
+pub struct RestockRefund;
+
+impl Consumer for RestockRefund {
+    const NAME: &'static str = "restock-refund";
+    type Event = OrderRefundedV1;
+    type Error = RestockError;
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        refunded: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
+        refunds::restock(transaction, &refunded.origin, &refunded.data).await?;
+        Ok(())
+    }
+}
+
+impl Retryable for RestockError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid(_) | Self::RefundId(_) | Self::UnknownSku(_) => false,
+            Self::Database(_) | Self::Unexpected(_) => true,
+        }
+    }
+}
+
+impl ChangesStock for RestockRefund {
+    async fn changed_skus(
+        _pool: &MySqlPool,
+        refunded: &Received<Self::Event>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        Ok(refunded
+            .data
+            .lines
+            .iter()
+            .map(|line| line.sku.as_str().to_owned())
+            .collect())
     }
 }
 

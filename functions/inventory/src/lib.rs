@@ -9,8 +9,10 @@
 //!   a SKU runs out or comes back.
 //! - [`reservations`]: the use cases on MariaDB, each on one transaction with the outbox event
 //!   it causes (and, run by the consumer runner, the inbox record of the event that caused it).
-//! - [`handlers`]: the event functions `reserve-stock`, `release-stock`, `commit-stock` and
-//!   `open-sku-stock` (consumers for `store::consumer::Runner`) and the scheduled
+//! - [`refunds`]: units of refunded order lines back on hand, once per refund
+//!   (docs/adr/0046).
+//! - [`handlers`]: the event functions `reserve-stock`, `release-stock`, `commit-stock`,
+//!   `restock-refund` and `open-sku-stock` (consumers for `store::consumer::Runner`) and the scheduled
 //!   `expire-reservations`.
 //! - [`stock`]: opening, setting, adjusting and reading stock levels.
 //! - [`changes`]: the change log every stock change writes, and the `stock.depleted` /
@@ -24,5 +26,6 @@ pub mod changes;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod refunds;
 pub mod reservations;
 pub mod stock;

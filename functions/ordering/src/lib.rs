@@ -15,9 +15,17 @@
 //! - [`saga`]: the event functions `confirm-order` and `cancel-order`.
 //! - [`http`]: the HTTP functions `place-order`, `get-order`, `list-orders` and
 //!   `customer-cancel-order`, for authenticated customers.
+//! - The refund saga (docs/adr/0046): [`refund`] (the rules without I/O: which lines a refund
+//!   may take and what it is worth), [`refunds`] (asking for a refund, settling it with
+//!   payment's answer), [`refund_http`] (the HTTP function `request-refund`) and
+//!   [`refund_saga`] (the event function `settle-refund`).
 
 pub mod catalog_projection;
 pub mod http;
 pub mod order;
 pub mod orders;
+pub mod refund;
+pub mod refund_http;
+pub mod refund_saga;
+pub mod refunds;
 pub mod saga;

@@ -224,12 +224,15 @@ pub fn price_order(
     Ok(PricedOrder { lines: priced, total })
 }
 
-/// Where an order is. `Placed` waits for stock and payment; the other two are final.
+/// Where an order is. `Placed` waits for stock and payment; `Cancelled` is final; a
+/// `Confirmed` order may have lines refunded (`PartiallyRefunded`) until all are (`Refunded`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStatus {
     Placed,
     Confirmed,
     Cancelled,
+    PartiallyRefunded,
+    Refunded,
 }
 
 impl OrderStatus {
@@ -238,6 +241,8 @@ impl OrderStatus {
             Self::Placed => "PLACED",
             Self::Confirmed => "CONFIRMED",
             Self::Cancelled => "CANCELLED",
+            Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
+            Self::Refunded => "REFUNDED",
         }
     }
 
@@ -246,6 +251,8 @@ impl OrderStatus {
             "PLACED" => Self::Placed,
             "CONFIRMED" => Self::Confirmed,
             "CANCELLED" => Self::Cancelled,
+            "PARTIALLY_REFUNDED" => Self::PartiallyRefunded,
+            "REFUNDED" => Self::Refunded,
             _ => return None,
         })
     }
@@ -261,6 +268,10 @@ pub enum OrderTrigger {
     PaymentExpired,
     /// Inventory gave the order's stock back because the reservation lapsed.
     ReservationExpired,
+    /// Payment refunded some lines; others are left.
+    LinesRefunded,
+    /// Payment refunded the last lines that were not refunded.
+    LastLinesRefunded,
 }
 
 /// The result of the state machine.
@@ -305,8 +316,21 @@ pub fn transition(status: OrderStatus, trigger: OrderTrigger) -> Result<Transiti
         (S::Placed, T::CustomerCancelled) => Ok(cancel(cancel_reason::CUSTOMER_CANCELLED)),
         (S::Placed, T::PaymentExpired) => Ok(cancel(cancel_reason::PAYMENT_EXPIRED)),
         (S::Placed, T::ReservationExpired) => Ok(cancel(cancel_reason::RESERVATION_EXPIRED)),
-        (S::Confirmed, T::PaymentAuthorized) | (S::Cancelled, _) => Ok(Transition::Unchanged),
-        (S::Confirmed, _) => Err(TransitionRefused { status, trigger }),
+        (S::Confirmed | S::PartiallyRefunded, T::LinesRefunded) => Ok(Transition::Move {
+            from: status,
+            to: S::PartiallyRefunded,
+            reason: None,
+        }),
+        (S::Confirmed | S::PartiallyRefunded, T::LastLinesRefunded) => Ok(Transition::Move {
+            from: status,
+            to: S::Refunded,
+            reason: None,
+        }),
+        (S::Placed, T::LinesRefunded | T::LastLinesRefunded) => Err(TransitionRefused { status, trigger }),
+        (S::Confirmed | S::PartiallyRefunded | S::Refunded, T::PaymentAuthorized) | (S::Cancelled, _) => {
+            Ok(Transition::Unchanged)
+        }
+        (S::Confirmed | S::PartiallyRefunded | S::Refunded, _) => Err(TransitionRefused { status, trigger }),
     }
 }
 
@@ -467,6 +491,32 @@ mod tests {
                 trigger: OrderTrigger::CustomerCancelled
             })
         );
+    }
+
+    #[test]
+    fn given_a_confirmed_order_when_lines_are_refunded_then_it_is_partially_refunded_until_the_last() {
+        use {OrderStatus as S, OrderTrigger as T};
+        for from in [S::Confirmed, S::PartiallyRefunded] {
+            assert_eq!(
+                transition(from, T::LinesRefunded),
+                Ok(Transition::Move {
+                    from,
+                    to: S::PartiallyRefunded,
+                    reason: None
+                })
+            );
+            assert_eq!(
+                transition(from, T::LastLinesRefunded),
+                Ok(Transition::Move {
+                    from,
+                    to: S::Refunded,
+                    reason: None
+                })
+            );
+        }
+        assert!(transition(S::Placed, T::LinesRefunded).is_err());
+        assert!(transition(S::Refunded, T::LinesRefunded).is_err());
+        assert!(transition(S::PartiallyRefunded, T::CustomerCancelled).is_err());
     }
 
     #[test]

@@ -12,6 +12,17 @@ pub enum InvalidInput {
     Currency(String),
     #[error("payment token {0:?} must be 1 to 64 printable ASCII characters")]
     Token(String),
+    #[error("refund id {0:?} must be 1 to 36 printable ASCII characters")]
+    RefundId(String),
+}
+
+/// Checks a refund id (ordering's UUIDv7) before it is stored or handed to the gateway.
+pub fn refund_id(value: &str) -> Result<&str, InvalidInput> {
+    if !value.is_empty() && value.len() <= 36 && value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        Ok(value)
+    } else {
+        Err(InvalidInput::RefundId(value.to_owned()))
+    }
 }
 
 /// An amount to charge: payment's rule on top of the contract's money is that it is positive.
@@ -51,6 +62,10 @@ pub enum PaymentStatus {
     Voided,
     /// The order was cancelled before anything was authorized.
     Cancelled,
+    /// Captured, and part of the capture was given back (refunds of some lines).
+    PartiallyCanceled,
+    /// Captured, and all of it was given back.
+    FullyCanceled,
 }
 
 impl PaymentStatus {
@@ -62,6 +77,8 @@ impl PaymentStatus {
             Self::Captured => "CAPTURED",
             Self::Voided => "VOIDED",
             Self::Cancelled => "CANCELLED",
+            Self::PartiallyCanceled => "PARTIALLY_CANCELED",
+            Self::FullyCanceled => "FULLY_CANCELED",
         }
     }
 
@@ -73,6 +90,8 @@ impl PaymentStatus {
             "CAPTURED" => Self::Captured,
             "VOIDED" => Self::Voided,
             "CANCELLED" => Self::Cancelled,
+            "PARTIALLY_CANCELED" => Self::PartiallyCanceled,
+            "FULLY_CANCELED" => Self::FullyCanceled,
             _ => return None,
         })
     }
@@ -113,6 +132,59 @@ pub fn decide_authorization(facts: &PaymentFacts, max_attempts: u32) -> Authoriz
             token: token.clone(),
         },
         _ => AuthorizationDecision::Wait,
+    }
+}
+
+/// What payment knows when a refund is asked for: the payment's status, what was captured and
+/// refunded so far, and how often the gateway failed this refund transiently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub status: PaymentStatus,
+    /// The captured amount (the authorized one, taken whole).
+    pub captured: Option<Money>,
+    /// Refunded of the capture so far, in the capture's currency.
+    pub refunded_minor: i64,
+    pub gateway_attempts: u32,
+}
+
+/// What to do about a refund now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundDecision {
+    /// Ask the gateway; `fully` when nothing captured is left afterwards (a CANCEL rather than
+    /// a PARTIAL_CANCEL), `refunded_after` the refunded total then.
+    Refund { fully: bool, refunded_after: i64 },
+    /// Refuse without asking the gateway, with one of the wire's refund failure reasons.
+    Fail(&'static str),
+}
+
+/// A refund takes part of a captured payment back, never more than is left of the capture: the
+/// refunded total stays at most the captured amount, in its currency. After `max_attempts`
+/// transient gateway failures the refund fails (`gateway-unavailable`), so the lines become
+/// refundable again instead of waiting forever.
+pub fn decide_refund(facts: &RefundFacts, amount: Money, max_attempts: u32) -> RefundDecision {
+    use events::payment::refund_failure_reason as reason;
+    let captured = match (facts.status, facts.captured) {
+        (
+            PaymentStatus::Captured | PaymentStatus::PartiallyCanceled | PaymentStatus::FullyCanceled,
+            Some(captured),
+        ) => captured,
+        _ => return RefundDecision::Fail(reason::NOT_CAPTURED),
+    };
+    if captured.currency() != amount.currency() || amount.minor() <= 0 {
+        return RefundDecision::Fail(reason::EXCEEDS_CAPTURED);
+    }
+    let Some(refunded_after) = facts.refunded_minor.checked_add(amount.minor()) else {
+        return RefundDecision::Fail(reason::EXCEEDS_CAPTURED);
+    };
+    if refunded_after > captured.minor() {
+        return RefundDecision::Fail(reason::EXCEEDS_CAPTURED);
+    }
+    if facts.gateway_attempts >= max_attempts {
+        return RefundDecision::Fail(reason::GATEWAY_UNAVAILABLE);
+    }
+    RefundDecision::Refund {
+        fully: refunded_after == captured.minor(),
+        refunded_after,
     }
 }
 
@@ -182,6 +254,82 @@ mod tests {
         assert_eq!(
             decide_authorization(&facts(PaymentStatus::Pending, true, true, 5), 5),
             AuthorizationDecision::GiveUp
+        );
+    }
+
+    fn refund_facts(status: PaymentStatus, refunded_minor: i64, attempts: u32) -> RefundFacts {
+        RefundFacts {
+            status,
+            captured: Some(amount_to_charge(2_580, "EUR").expect("money")),
+            refunded_minor,
+            gateway_attempts: attempts,
+        }
+    }
+
+    fn eur(minor: i64) -> Money {
+        amount_to_charge(minor, "EUR").expect("money")
+    }
+
+    #[test]
+    fn given_a_captured_payment_when_part_is_refunded_then_the_gateway_is_asked_and_the_rest_stays() {
+        assert_eq!(
+            decide_refund(&refund_facts(PaymentStatus::Captured, 0, 0), eur(990), 5),
+            RefundDecision::Refund {
+                fully: false,
+                refunded_after: 990
+            }
+        );
+        assert_eq!(
+            decide_refund(
+                &refund_facts(PaymentStatus::PartiallyCanceled, 990, 0),
+                eur(1_590),
+                5
+            ),
+            RefundDecision::Refund {
+                fully: true,
+                refunded_after: 2_580
+            }
+        );
+    }
+
+    #[test]
+    fn the_refunded_total_never_exceeds_the_captured_amount() {
+        use events::payment::refund_failure_reason::EXCEEDS_CAPTURED;
+        assert_eq!(
+            decide_refund(
+                &refund_facts(PaymentStatus::PartiallyCanceled, 2_000, 0),
+                eur(581),
+                5
+            ),
+            RefundDecision::Fail(EXCEEDS_CAPTURED)
+        );
+        assert_eq!(
+            decide_refund(&refund_facts(PaymentStatus::FullyCanceled, 2_580, 0), eur(1), 5),
+            RefundDecision::Fail(EXCEEDS_CAPTURED)
+        );
+        let dollars = Money::parse(100, "USD").expect("money");
+        assert_eq!(
+            decide_refund(&refund_facts(PaymentStatus::Captured, 0, 0), dollars, 5),
+            RefundDecision::Fail(EXCEEDS_CAPTURED)
+        );
+    }
+
+    #[test]
+    fn only_captured_payments_are_refunded_and_a_gateway_that_keeps_failing_fails_the_refund() {
+        use events::payment::refund_failure_reason::{GATEWAY_UNAVAILABLE, NOT_CAPTURED};
+        for status in [
+            PaymentStatus::Pending,
+            PaymentStatus::Authorized,
+            PaymentStatus::Voided,
+        ] {
+            assert_eq!(
+                decide_refund(&refund_facts(status, 0, 0), eur(1), 5),
+                RefundDecision::Fail(NOT_CAPTURED)
+            );
+        }
+        assert_eq!(
+            decide_refund(&refund_facts(PaymentStatus::Captured, 0, 5), eur(1), 5),
+            RefundDecision::Fail(GATEWAY_UNAVAILABLE)
         );
     }
 }

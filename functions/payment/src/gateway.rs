@@ -63,6 +63,18 @@ pub trait PaymentGateway: Send + Sync + 'static {
         order_id: &str,
         authorization_id: &str,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+
+    /// Gives `amount` of a captured payment back (a partial cancellation of the capture);
+    /// returns the gateway's reference of the cancellation. Idempotent by `refund_id`: a
+    /// repeated call returns the first call's outcome and never refunds twice. `token` is the
+    /// payment method the capture charged. A refusal is [`GatewayError::Declined`].
+    fn refund(
+        &self,
+        refund_id: &str,
+        authorization_id: &str,
+        amount: Money,
+        token: &PaymentToken,
+    ) -> impl Future<Output = Result<String, GatewayError>> + Send;
 }
 
 /// Tokens the simulated gateway understands; any other token is approved.
@@ -74,6 +86,10 @@ pub mod tokens {
     pub const TIMEOUT: &str = "tok_timeout";
     /// Fails [`super::SimulatedGateway::FLAKY_FAILURES`] times per order, then approves.
     pub const FLAKY: &str = "tok_flaky";
+    /// Authorizes and captures, but every refund of it is refused.
+    pub const REFUND_DECLINE: &str = "tok_refund_decline";
+    /// Authorizes and captures, but a refund of it never answers: the caller's timeout decides.
+    pub const REFUND_TIMEOUT: &str = "tok_refund_timeout";
 }
 
 /// A gateway that behaves deterministically by token, after a configurable latency.
@@ -141,6 +157,21 @@ impl PaymentGateway for SimulatedGateway {
         tokio::time::sleep(self.latency).await;
         Ok(())
     }
+
+    async fn refund(
+        &self,
+        refund_id: &str,
+        _authorization_id: &str,
+        _amount: Money,
+        token: &PaymentToken,
+    ) -> Result<String, GatewayError> {
+        tokio::time::sleep(self.latency).await;
+        match token.as_str() {
+            tokens::REFUND_DECLINE => Err(GatewayError::Declined),
+            tokens::REFUND_TIMEOUT => std::future::pending().await,
+            _ => Ok(format!("sim-refund-{refund_id}")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +209,37 @@ mod tests {
         )
         .await;
         assert!(never.is_err(), "the timeout token never answers");
+    }
+
+    #[tokio::test]
+    async fn refund_tokens_authorize_like_any_other_but_their_refunds_fail_or_never_answer() {
+        let gateway = SimulatedGateway::default();
+        for refund_token in [tokens::REFUND_DECLINE, tokens::REFUND_TIMEOUT] {
+            assert!(
+                gateway
+                    .authorize("o-1", amount(), &token(refund_token))
+                    .await
+                    .is_ok()
+            );
+        }
+        assert_eq!(
+            gateway
+                .refund("r-1", "a-1", amount(), &token(tokens::APPROVE))
+                .await,
+            Ok("sim-refund-r-1".to_owned())
+        );
+        assert_eq!(
+            gateway
+                .refund("r-1", "a-1", amount(), &token(tokens::REFUND_DECLINE))
+                .await,
+            Err(GatewayError::Declined)
+        );
+        let never = tokio::time::timeout(
+            Duration::from_millis(20),
+            gateway.refund("r-1", "a-1", amount(), &token(tokens::REFUND_TIMEOUT)),
+        )
+        .await;
+        assert!(never.is_err(), "the refund timeout token never answers a refund");
     }
 
     #[tokio::test]

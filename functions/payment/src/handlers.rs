@@ -1,18 +1,19 @@
 //! The event functions of payment, each a [`Consumer`] the shared runner drives:
 //! `authorize-payment` (on `order.placed` and `stock.reserved`), `capture-payment` (on
-//! `order.confirmed`) and `void-payment` (on `order.cancelled`). Event types a function does
-//! not read are acknowledged untouched.
+//! `order.confirmed`), `void-payment` (on `order.cancelled`) and `refund-payment` (on
+//! `order.refund-requested`). Event types a function does not read are acknowledged untouched.
 
 use std::sync::Arc;
 
 use events::inventory::StockReservedV1;
-use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1};
+use events::ordering::{OrderCancelledV1, OrderConfirmedV1, OrderPlacedV1, OrderRefundRequestedV1};
 use sqlx::{MySqlConnection, MySqlPool};
 use store::consumer::{Consumer, Received, Retryable};
 
 use crate::domain::{PaymentToken, amount_to_charge};
 use crate::gateway::PaymentGateway;
 use crate::payments::{self, Fact, GatewayPolicy, PaymentError};
+use crate::refunds::{self, RefundError, RefundRequest};
 
 /// What every payment function holds: the gateway and how to treat it.
 #[derive(Debug)]
@@ -155,6 +156,56 @@ impl<G: PaymentGateway> Consumer for VoidPayment<G> {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// `refund-payment`.
+#[derive(Debug, Clone)]
+pub struct RefundPayment<G>(pub Payments<G>);
+
+impl<G: PaymentGateway> Consumer for RefundPayment<G> {
+    const NAME: &'static str = "refund-payment";
+    type Event = OrderRefundRequestedV1;
+    type Error = RefundError;
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        requested: &Received<Self::Event>,
+    ) -> Result<(), Self::Error> {
+        let Payments { gateway, policy } = &self.0;
+        let request = RefundRequest::of(&requested.data)?;
+        refunds::refund(
+            transaction,
+            gateway.as_ref(),
+            *policy,
+            &requested.origin,
+            &request,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn after_rollback(
+        &self,
+        pool: &MySqlPool,
+        requested: &Received<Self::Event>,
+        error: &Self::Error,
+    ) -> Result<(), Self::Error> {
+        if matches!(error, RefundError::GatewayUnavailable(_)) {
+            let request = RefundRequest::of(&requested.data)?;
+            refunds::count_refund_attempt(pool, &request).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Retryable for RefundError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid(_) | Self::OtherOrder { .. } => false,
+            Self::GatewayUnavailable(_) | Self::Database(_) | Self::Unexpected(_) => true,
+        }
     }
 }
 

@@ -9,13 +9,19 @@
 //! - [`gateway`]: the gateway port and the deterministic simulated gateway.
 //! - [`payments`]: the use cases on MariaDB, each on its caller's transaction with its outbox
 //!   event.
+//! - [`refunds`]: refunds as partial cancellations of a capture, idempotent by refund id, never
+//!   more than was captured (docs/adr/0046, 0047).
+//! - [`transactions`]: the ledger of gateway transactions (authorize, capture, void, partial
+//!   and full cancellations).
 //! - [`handlers`]: the event functions `authorize-payment`, `capture-payment`, `void-payment`
-//!   (consumers for `store::consumer::Runner`).
+//!   and `refund-payment` (consumers for `store::consumer::Runner`).
 
 pub mod domain;
 pub mod gateway;
 pub mod handlers;
 pub mod payments;
+pub mod refunds;
+pub mod transactions;
 
 use std::sync::Arc;
 use std::time::Duration;

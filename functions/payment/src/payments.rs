@@ -22,6 +22,7 @@ use crate::domain::{
     decide_authorization,
 };
 use crate::gateway::{GatewayError, PaymentGateway};
+use crate::transactions::{self, Ledger, TransactionKind};
 
 /// How payment treats its gateway.
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +147,8 @@ pub async fn record_and_authorize(
             .bind(order_id)
             .execute(&mut *transaction)
             .await?;
+            let authorize = Ledger::new(TransactionKind::Authorize, order_id, &payment_id, amount);
+            transactions::record(&mut *transaction, &authorize.reference(&authorization_id)).await?;
             let authorized = PaymentAuthorizedV1 {
                 order_id: order_id.to_owned(),
                 payment_id: payment_id.clone(),
@@ -193,7 +196,17 @@ pub async fn capture(
 ) -> Result<Done, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
     let row = match lock_payment(transaction, order_id).await? {
-        Some(row) if matches!(row.status, PaymentStatus::Authorized | PaymentStatus::Captured) => row,
+        Some(row)
+            if matches!(
+                row.status,
+                PaymentStatus::Authorized
+                    | PaymentStatus::Captured
+                    | PaymentStatus::PartiallyCanceled
+                    | PaymentStatus::FullyCanceled
+            ) =>
+        {
+            row
+        }
         other => {
             return Err(PaymentError::NotCapturable {
                 order_id: order_id.to_owned(),
@@ -201,7 +214,8 @@ pub async fn capture(
             });
         }
     };
-    if row.status == PaymentStatus::Captured {
+    // Captured before, and perhaps refunded since: a redelivered confirmation changes nothing.
+    if row.status != PaymentStatus::Authorized {
         return Ok(Done::NothingToDo);
     }
     let (amount, authorization_id) = row
@@ -212,6 +226,8 @@ pub async fn capture(
         .await
         .map_err(PaymentError::GatewayUnavailable)?;
     set_status(transaction, order_id, PaymentStatus::Captured).await?;
+    let capture = Ledger::new(TransactionKind::Capture, order_id, &row.payment_id, amount);
+    transactions::record(&mut *transaction, &capture.reference(&authorization_id)).await?;
     let captured = PaymentCapturedV1 {
         order_id: order_id.to_owned(),
         payment_id: row.payment_id,
@@ -259,6 +275,10 @@ pub async fn void(
                 .await
                 .map_err(PaymentError::GatewayUnavailable)?;
             set_status(transaction, order_id, PaymentStatus::Voided).await?;
+            if let Some(amount) = row.amount {
+                let void = Ledger::new(TransactionKind::Void, order_id, &row.payment_id, amount);
+                transactions::record(&mut *transaction, &void.reference(&authorization_id)).await?;
+            }
             let voided = PaymentVoidedV1 {
                 order_id: order_id.to_owned(),
                 payment_id: row.payment_id,
@@ -266,7 +286,7 @@ pub async fn void(
             outbox::append(transaction, origin, &voided).await?;
             Done::Voided
         }
-        PaymentStatus::Captured => {
+        PaymentStatus::Captured | PaymentStatus::PartiallyCanceled | PaymentStatus::FullyCanceled => {
             // Refunds are a separate flow; a cancellation never takes captured money back.
             tracing::warn!("A captured payment's order was cancelled; leaving it for a refund");
             Done::NothingToDo
@@ -277,7 +297,7 @@ pub async fn void(
     Ok(done)
 }
 
-async fn call<T>(
+pub(crate) async fn call<T>(
     policy: GatewayPolicy,
     future: impl std::future::Future<Output = Result<T, GatewayError>>,
 ) -> Result<T, GatewayError> {

@@ -271,7 +271,8 @@ async fn announce(
             };
             outbox::append(connection, origin, &cancelled).await?;
         }
-        OrderStatus::Placed => {}
+        // Refunds announce themselves (`crate::refunds`); no move of this module ends there.
+        OrderStatus::Placed | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {}
     }
     Ok(())
 }

@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::{MySqlConnection, MySqlPool};
 use uuid::Uuid;
 
+use crate::refund::LineRefundStatus;
+
 /// An order as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,11 +21,17 @@ pub struct OrderView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<StatusChangeView>,
+    /// Every refund asked for, oldest first, with its outcome.
+    pub refunds: Vec<crate::refunds::RefundView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineView {
+    /// What a refund names the line by.
+    pub line_no: i32,
+    /// `ORDERED`, `REFUND_REQUESTED` or `REFUNDED`.
+    pub status: String,
     pub product_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
@@ -123,8 +131,10 @@ pub(crate) async fn load_view(
     let Some((status, total_minor, currency, cancel_reason, created_at, updated_at)) = row else {
         return Ok(None);
     };
-    let lines: Vec<(String, Option<String>, i32, i64)> = sqlx::query_as(
-        "SELECT product_id, product_name, quantity, unit_price_minor FROM order_line WHERE order_id = ? ORDER BY line_no",
+    type LineRow = (i32, Option<String>, String, Option<String>, i32, i64);
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT line_no, refund_status, product_id, product_name, quantity, unit_price_minor
+         FROM order_line WHERE order_id = ? ORDER BY line_no",
     )
     .bind(order_id)
     .fetch_all(&mut *connection)
@@ -136,17 +146,24 @@ pub(crate) async fn load_view(
     .bind(order_id)
     .fetch_all(&mut *connection)
     .await?;
+    let refunds = crate::refunds::load_refunds(connection, order_id).await?;
     Ok(Some(OrderView {
         order_id: order_id.to_owned(),
         status,
         lines: lines
             .into_iter()
             .map(
-                |(product_id, product_name, quantity, unit_price_minor)| OrderLineView {
-                    product_id,
-                    product_name,
-                    quantity,
-                    unit_price_minor,
+                |(line_no, refund_status, product_id, product_name, quantity, unit_price_minor)| {
+                    OrderLineView {
+                        line_no,
+                        status: LineRefundStatus::from_stored(refund_status.as_deref())
+                            .map_or("UNKNOWN", LineRefundStatus::shown)
+                            .to_owned(),
+                        product_id,
+                        product_name,
+                        quantity,
+                        unit_price_minor,
+                    }
                 },
             )
             .collect(),
@@ -159,5 +176,6 @@ pub(crate) async fn load_view(
             .into_iter()
             .map(|(from, to, reason, at)| StatusChangeView { from, to, reason, at })
             .collect(),
+        refunds,
     }))
 }
