@@ -15,9 +15,20 @@
 //! - [`saga`]: the event functions `confirm-order` and `cancel-order`.
 //! - [`http`]: the HTTP functions `place-order`, `get-order`, `list-orders` and
 //!   `customer-cancel-order`, for authenticated customers.
+//! - The shopping flow (docs/adr/0044, 0045): [`shopping`] holds its rules without I/O (cart
+//!   limits, addresses, the shipping fee, totals, order numbers); [`cart`] and [`addresses`]
+//!   are its use cases, [`shopper`] the per-customer lock and `erase_customer`,
+//!   [`availability`] the port to inventory's availability, [`orders::checkout`] places a cart,
+//!   and [`shop_http`] serves `manage-cart`, `manage-addresses` and `POST /cart/checkout`.
 
+pub mod addresses;
+pub mod availability;
+pub mod cart;
 pub mod catalog_projection;
 pub mod http;
 pub mod order;
 pub mod orders;
 pub mod saga;
+pub mod shop_http;
+pub mod shopper;
+pub mod shopping;
