@@ -703,3 +703,26 @@ async fn the_cart_shows_each_lines_availability_from_inventorys_bulk_endpoint() 
     app.drop().await;
     stock.drop().await;
 }
+
+#[tokio::test]
+async fn erasing_a_customer_deletes_their_cart_and_addresses_and_nobody_elses() {
+    let app = App::spawn(Arc::new(NoInventory)).await;
+    let (leaving, staying) = (Uuid::now_v7(), Uuid::now_v7());
+    for user in [leaving, staying] {
+        app.add(user, "1", "cup", 1).await;
+        app.add_address(user, "Ada").await;
+    }
+    let mut transaction = app.context.database.pool.begin().await.expect("transaction");
+    ordering::shopper::erase_customer(&mut transaction, leaving)
+        .await
+        .expect("erased");
+    transaction.commit().await.expect("commit");
+
+    assert_eq!(skus(&app.cart(leaving).await), []);
+    let (_, addresses) = app.call(leaving, "GET", "/users/me/addresses", None, None).await;
+    assert_eq!(addresses["data"]["addresses"], json!([]));
+    assert_eq!(skus(&app.cart(staying).await), [("cup".to_owned(), 1)]);
+    assert_eq!(app.count("SELECT COUNT(*) FROM address").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM cart_add").await, 1);
+    app.drop().await;
+}
