@@ -58,6 +58,19 @@ impl ShopApi {
     }
 }
 
+impl ShopApi {
+    /// What `POST /cart/checkout` needs beside `place-order`'s own settings: the same pool
+    /// (one pool per function) and the shipping rule; checkout never asks inventory.
+    pub fn for_checkout(ordering: &crate::http::OrderingApi) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool: ordering.pool.clone(),
+            shipping: ShippingRule::from_env()?,
+            payment_timeout: ordering.payment_timeout,
+            inventory: Arc::new(crate::availability::NoInventory),
+        })
+    }
+}
+
 fn with_auth(router: Router<ShopApi>, api: ShopApi, verifier: Arc<AccessTokenVerifier>) -> Router {
     router.with_state(api).layer(Extension(verifier))
 }

@@ -10,7 +10,7 @@ use ordering::shop_http::{ShopApi, checkout_routes};
 async fn main() -> anyhow::Result<()> {
     telemetry::init("ordering", "place-order");
     let api = OrderingApi::from_env()?;
-    let shop = ShopApi::from_env()?;
+    let shop = ShopApi::for_checkout(&api)?;
     let verifier = Arc::new(security::AccessTokenVerifier::from_env()?);
     let ready = store::mariadb::readiness(api.pool.clone());
     let routes = place_order_routes(api, verifier.clone()).merge(checkout_routes(shop, verifier));
