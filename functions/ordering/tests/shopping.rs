@@ -726,3 +726,55 @@ async fn erasing_a_customer_deletes_their_cart_and_addresses_and_nobody_elses() 
     assert_eq!(app.count("SELECT COUNT(*) FROM cart_add").await, 1);
     app.drop().await;
 }
+
+#[tokio::test]
+async fn concurrent_adds_of_addresses_and_cart_lines_never_pass_the_limits() {
+    let app = App::spawn(Arc::new(NoInventory)).await;
+    let user = Uuid::now_v7();
+    let mut values = Vec::new();
+    for index in 0..60 {
+        values.push(format!("('c-{index}', 'C', 100, 'EUR', TRUE, NOW(6))"));
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO product_price (product_id, name, price_minor, currency, orderable, last_event_at) VALUES {}",
+        values.join(", ")
+    )))
+    .execute(&app.context.database.pool)
+    .await
+    .expect("products");
+
+    let names: Vec<String> = (0..15).map(|index| format!("Ada {index}")).collect();
+    let addresses = futures::future::join_all(names.iter().map(|name| app.add_address(user, name))).await;
+    let created = addresses
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 10);
+    assert!(
+        addresses
+            .iter()
+            .filter(|(status, _)| *status != StatusCode::CREATED)
+            .all(|(_, body)| code(body) == "TOO_MANY_ADDRESSES")
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM address WHERE is_default").await,
+        1
+    );
+
+    let keys: Vec<(String, String)> = (0..60)
+        .map(|index| (format!("k-{index}"), format!("c-{index}")))
+        .collect();
+    let adds = futures::future::join_all(keys.iter().map(|(key, sku)| app.add(user, key, sku, 1))).await;
+    let added = adds
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(added, 50);
+    assert!(
+        adds.iter()
+            .filter(|(status, _)| *status != StatusCode::CREATED)
+            .all(|(_, body)| code(body) == "CART_FULL")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM cart_line").await, 50);
+    app.drop().await;
+}
