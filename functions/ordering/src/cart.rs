@@ -24,13 +24,14 @@ pub struct CartLine {
     pub quantity: Quantity,
 }
 
-/// The cart as its owner sees it.
+/// The cart as its owner sees it. The totals are those of the lines that can be ordered:
+/// `total_minor` (lines + shipping fee) is what `POST /cart/checkout` would charge, and what
+/// it expects to be told back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartView {
     pub lines: Vec<CartLineView>,
-    /// The totals of the lines that can be ordered, what `POST /cart/checkout` would charge
-    /// (with the shipping fee); absent for an empty cart.
+    /// Absent while no line can be ordered (an empty cart, say).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     pub subtotal_minor: i64,

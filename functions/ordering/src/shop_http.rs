@@ -163,7 +163,7 @@ async fn add_item(
     headers: HeaderMap,
     Json(body): Json<AddItemRequest>,
 ) -> Result<Response, ApiError> {
-    let key = Some(idempotency_key(&headers, "Adding to the cart")?);
+    let idempotency_key = idempotency_key(&headers, "Adding to the cart")?;
     let mut fields = Vec::new();
     let sku = product_id(&body.sku)
         .map_err(|error| fields.push(field("sku", &error)))
@@ -171,7 +171,7 @@ async fn add_item(
     let quantity = Quantity::new(body.quantity)
         .map_err(|error| fields.push(field("quantity", &error)))
         .ok();
-    let (Some(product_id), Some(quantity), Some(idempotency_key)) = (sku, quantity, key) else {
+    let (Some(product_id), Some(quantity)) = (sku, quantity) else {
         return Err(ApiError::validation(fields));
     };
     let add = AddToCart {
@@ -270,7 +270,7 @@ async fn checkout_cart(
     headers: HeaderMap,
     Json(body): Json<CheckoutRequest>,
 ) -> Result<Response, ApiError> {
-    let key = Some(idempotency_key(&headers, "Checking out")?);
+    let idempotency_key = idempotency_key(&headers, "Checking out")?;
     let mut fields = Vec::new();
     let token = PaymentToken::parse(&body.payment_token)
         .map_err(|error| fields.push(field("paymentToken", &error)))
@@ -287,7 +287,7 @@ async fn checkout_cart(
             reason: "must be the positive totalMinor the cart showed".to_owned(),
         });
     }
-    let (Some(idempotency_key), Some(payment_token), true) = (key, token, fields.is_empty()) else {
+    let (Some(payment_token), true) = (token, fields.is_empty()) else {
         return Err(ApiError::validation(fields));
     };
     let command = Checkout {
