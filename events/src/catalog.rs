@@ -56,11 +56,16 @@ pub struct SkuCreatedV1 {
     pub sku: Sku,
     /// The product's name with the SKU's options, e.g. `T-shirt (Red, L)`.
     pub name: String,
-    /// The base price plus the options' surcharges.
+    /// What an order pays: the base price plus the options' surcharges, after the winning
+    /// promotion (the selling price).
     pub price_minor: i64,
     pub currency: Currency,
     /// Option group name to option name; empty for the one SKU of a product without options.
     pub options: BTreeMap<String, String>,
+    /// The list price before promotions (base plus surcharges), when the producer says it;
+    /// `priceMinor` below it is a discount. Absent in older events: no discount is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_price_minor: Option<i64>,
 }
 
 /// `commerce.catalog.product.sku-price-changed.v1`: a SKU's price changed (its product's base
@@ -70,8 +75,12 @@ pub struct SkuCreatedV1 {
 pub struct SkuPriceChangedV1 {
     pub product_id: Sku,
     pub sku: Sku,
+    /// The selling price, as in `sku-created`.
     pub price_minor: i64,
     pub currency: Currency,
+    /// The list price before promotions, as in `sku-created`; absent in older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_price_minor: Option<i64>,
 }
 
 /// `commerce.catalog.product.sku-deactivated.v1`: one of the SKU's options was removed, so it

@@ -243,6 +243,9 @@ platform_up() {
     plan=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT") ||
         die "template.yaml could not be read (above)."
     identity_env
+    # The cart asks inventory's availability through the gateway, as the template's
+    # InventoryUrl points at the API (docs/adr/0045).
+    export INVENTORY_URL="${INVENTORY_URL:-http://127.0.0.1:$GATEWAY_PORT}"
     stop_moved_functions "$plan"
     while read -r kind name context port; do
         [[ $kind == function ]] || continue

@@ -226,6 +226,8 @@ fn from_cluster(variable: &str, function: &FunctionSpec) -> anyhow::Result<Value
             cluster::from_secret("JWT_SIGNING_KEYS", SIGNING_KEYS_SECRET, "signing-keys.json")
         }
         "REDIS_URL" => cluster::from_secret(variable, REDIS_SECRET, "url"),
+        // Inventory's public routes for the cart's availability (docs/adr/0045).
+        "INVENTORY_URL" => cluster::from_config(variable, variable),
         // The secret that names the identity limits' Redis keys (docs/adr/0024), kept with
         // the signing keys that `identity-admin init-keys` makes next to it.
         "RATE_LIMIT_HMAC_KEY" => cluster::from_secret(variable, SIGNING_KEYS_SECRET, "rate-limit-key"),

@@ -6,13 +6,18 @@
 //! (and Prometheus on the metrics port), and Kourier's gateway accepts traffic only from the
 //! callers the platform intends: the Kafka source dispatchers and the PingSource adapter
 //! (Knative Eventing's namespace), Traefik (the HTTP routes, which set the host themselves),
-//! and Knative Serving's own components.
+//! Knative Serving's own components, and the one function that reads another context over
+//! HTTP: `manage-cart` asks `get-availability` (docs/adr/0045).
 
 use serde_json::{Value, json};
 
 use crate::cluster::{self, EVENTING_NAMESPACE, KOURIER_NAMESPACE, MONITORING_NAMESPACE, SERVING_NAMESPACE};
 use crate::function::CONTAINER_PORT;
 use crate::platform::RELAY_PORT;
+
+/// The function whose pods call inventory's `get-availability` through Kourier (the cart's
+/// availability, docs/adr/0045).
+const AVAILABILITY_READER: &str = "manage-cart";
 
 /// A peer: every pod of a namespace.
 fn namespace(name: &str) -> Value {
@@ -63,6 +68,10 @@ pub fn policies() -> Vec<Value> {
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+                },
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": cluster::NAMESPACE}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": AVAILABILITY_READER}},
                 },
             ]}]),
         ),

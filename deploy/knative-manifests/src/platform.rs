@@ -33,6 +33,8 @@ pub fn config() -> Value {
             "JWT_ISSUER": "https://identity.commerce.example",
             "JWT_AUDIENCE": "commerce",
             "STAGE": "dev",
+            // Where the cart asks inventory's availability: the function that serves it.
+            "INVENTORY_URL": format!("http://get-availability.{}.svc.cluster.local", cluster::NAMESPACE),
             // Unique among the replicas of the MariaDB server the relay streams from.
             "RELAY_SERVER_ID": "4242",
         },

@@ -78,6 +78,7 @@ pub(crate) async fn reprice_selling(
                 .map_err(|_| anyhow::anyhow!("stored SKU {sku:?} is invalid"))?,
             price_minor: selling,
             currency,
+            list_price_minor: Some(list),
         };
         outbox::append(transaction, origin, &changed).await?;
         announced += 1;

@@ -189,6 +189,7 @@ async fn make_missing_skus(
             currency: events::value::Currency::parse(&product.currency)
                 .map_err(|_| anyhow::anyhow!("stored currency {:?} is invalid", product.currency))?,
             options,
+            list_price_minor: Some(price_minor),
         };
         outbox::append(transaction, origin, &created)
             .await

@@ -72,6 +72,56 @@ async fn tee_and_cup(app: &TestApp) {
     }
 }
 
+/// The list prices ordering was told beside the selling prices, by SKU, in order.
+async fn announced_list_prices(app: &TestApp, event_type: &str) -> Vec<(String, i64, Option<i64>)> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE type = ? ORDER BY occurred_at, id")
+            .bind(event_type)
+            .fetch_all(&app.database.pool)
+            .await
+            .expect("outbox");
+    rows.iter()
+        .map(|payload| {
+            let payload: Value = serde_json::from_str(payload).expect("json");
+            (
+                payload["sku"].as_str().unwrap_or_default().to_owned(),
+                payload["priceMinor"].as_i64().unwrap_or(-1),
+                payload["listPriceMinor"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sku_events_carry_the_list_price_beside_the_selling_price() {
+    let app = spawn_app().await;
+    tee_and_cup(&app).await;
+    assert_eq!(
+        announced_list_prices(&app, events::catalog::SkuCreatedV1::NAME).await,
+        [
+            ("tee-1".to_owned(), 1000, Some(1000)),
+            ("tee-2".to_owned(), 1500, Some(1500)),
+            ("cup".to_owned(), 900, Some(900))
+        ]
+    );
+    let (status, body) = admin(
+        &app,
+        "POST",
+        "/admin/products/tee/promotions",
+        Some(json!({"name": "Winter sale", "discountType": "RATE", "discountValue": 20})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        announced_list_prices(&app, SkuPriceChangedV1::NAME).await,
+        [
+            ("tee-1".to_owned(), 800, Some(1000)),
+            ("tee-2".to_owned(), 1200, Some(1500))
+        ]
+    );
+    app.database.drop().await;
+}
+
 #[tokio::test]
 async fn a_running_promotion_sets_the_selling_price_of_every_sku_and_browse_uses_it() {
     let app = spawn_app().await;

@@ -35,10 +35,13 @@ pub enum CatalogChange {
         sku: Sku,
         name: String,
         price: Money,
+        /// The price before promotions, when catalog said it (in the same currency).
+        list_price: Option<Money>,
     },
     SkuPriceChanged {
         sku: Sku,
         price: Money,
+        list_price: Option<Money>,
     },
     SkuDeactivated {
         sku: Sku,
@@ -82,16 +85,26 @@ impl CatalogChange {
                 sku: created.sku.clone(),
                 name: created.name.clone(),
                 price: created.price().map_err(invalid)?,
+                list_price: list_price(created.list_price_minor, created.currency).map_err(invalid)?,
             },
             ProductEvent::SkuPriceChanged(changed) => Self::SkuPriceChanged {
                 sku: changed.sku.clone(),
                 price: changed.price().map_err(invalid)?,
+                list_price: list_price(changed.list_price_minor, changed.currency).map_err(invalid)?,
             },
             ProductEvent::SkuDeactivated(deactivated) => Self::SkuDeactivated {
                 sku: deactivated.sku.clone(),
             },
         }))
     }
+}
+
+/// The optional list price of a SKU event, checked like its selling price.
+fn list_price(
+    minor: Option<i64>,
+    currency: events::value::Currency,
+) -> Result<Option<Money>, events::value::MoneyError> {
+    minor.map(|minor| Money::new(minor, currency)).transpose()
 }
 
 /// The `project-catalog-product` function.
@@ -207,17 +220,20 @@ async fn write(
             sku,
             name,
             price,
+            list_price,
         } => {
             // The one SKU of a product without options is the product itself: product.created
             // wrote the same row a moment before, and this rewrites it with the same values.
             let product_of = (product_id != sku).then_some(product_id.as_str());
             sqlx::query(
-                "INSERT INTO product_price (product_id, product_of, name, price_minor, currency, orderable, last_event_at)
-                 VALUES (?, ?, ?, ?, ?, TRUE, ?)
+                "INSERT INTO product_price (product_id, product_of, name, price_minor, list_price_minor, currency,
+                                            orderable, last_event_at)
+                 VALUES (?, ?, ?, ?, ?, ?, TRUE, ?)
                  ON DUPLICATE KEY UPDATE
                    product_of = VALUES(product_of),
                    name = IF(VALUES(last_event_at) >= last_event_at, VALUES(name), name),
                    price_minor = IF(VALUES(last_event_at) >= last_event_at, VALUES(price_minor), price_minor),
+                   list_price_minor = IF(VALUES(last_event_at) >= last_event_at, VALUES(list_price_minor), list_price_minor),
                    currency = IF(VALUES(last_event_at) >= last_event_at, VALUES(currency), currency),
                    last_event_at = GREATEST(last_event_at, VALUES(last_event_at))",
             )
@@ -225,17 +241,24 @@ async fn write(
             .bind(product_of)
             .bind(name)
             .bind(price.minor())
+            .bind(list_price.map(|price| price.minor()))
             .bind(price.currency().as_str())
             .bind(occurred_at)
             .execute(connection)
             .await?;
         }
-        CatalogChange::SkuPriceChanged { sku, price } => {
+        CatalogChange::SkuPriceChanged {
+            sku,
+            price,
+            list_price,
+        } => {
             sqlx::query(
-                "UPDATE product_price SET price_minor = ?, currency = ?, last_event_at = GREATEST(last_event_at, ?)
+                "UPDATE product_price SET price_minor = ?, list_price_minor = ?, currency = ?,
+                        last_event_at = GREATEST(last_event_at, ?)
                  WHERE product_id = ? AND last_event_at <= ?",
             )
             .bind(price.minor())
+            .bind(list_price.map(|price| price.minor()))
             .bind(price.currency().as_str())
             .bind(occurred_at)
             .bind(sku.as_str())
@@ -331,7 +354,8 @@ mod tests {
                 product_id: sku("tee"),
                 sku: sku("tee-1"),
                 name: "Tee (Red)".to_owned(),
-                price: Money::parse(1200, "EUR").expect("valid")
+                price: Money::parse(1200, "EUR").expect("valid"),
+                list_price: None,
             }))
         );
     }

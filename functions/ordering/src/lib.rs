@@ -19,7 +19,15 @@
 //!   may take and what it is worth), [`refunds`] (asking for a refund, settling it with
 //!   payment's answer), [`refund_http`] (the HTTP function `request-refund`) and
 //!   [`refund_saga`] (the event function `settle-refund`).
+//! - The shopping flow (docs/adr/0044, 0045): [`shopping`] holds its rules without I/O (cart
+//!   limits, addresses, the shipping fee, totals, order numbers); [`cart`] and [`addresses`]
+//!   are its use cases, [`shopper`] the per-customer lock and `erase_customer`,
+//!   [`availability`] the port to inventory's availability, [`orders::checkout`] places a cart,
+//!   and [`shop_http`] serves `manage-cart`, `manage-addresses` and `POST /cart/checkout`.
 
+pub mod addresses;
+pub mod availability;
+pub mod cart;
 pub mod catalog_projection;
 pub mod http;
 pub mod order;
@@ -29,3 +37,6 @@ pub mod refund_http;
 pub mod refund_saga;
 pub mod refunds;
 pub mod saga;
+pub mod shop_http;
+pub mod shopper;
+pub mod shopping;

@@ -146,6 +146,8 @@ impl PlaceOrder {
 pub struct CatalogPrice {
     pub name: Option<String>,
     pub unit_price: Money,
+    /// The price before promotions, when catalog announced it.
+    pub list_price: Option<Money>,
     pub orderable: bool,
 }
 
@@ -156,6 +158,8 @@ pub struct PricedLine {
     pub product_name: Option<String>,
     pub quantity: Quantity,
     pub unit_price: Money,
+    /// The price before promotions, when known: what the line's discount is measured from.
+    pub list_price: Option<Money>,
 }
 
 /// An order with its prices, ready to be stored.
@@ -215,6 +219,7 @@ pub fn price_order(
             product_name: price.name.clone(),
             quantity: *quantity,
             unit_price: price.unit_price,
+            list_price: price.list_price,
         });
     }
     // `OrderLines` is never empty, so a missing total cannot happen; it would be refused too.
@@ -357,6 +362,7 @@ mod tests {
         CatalogPrice {
             name: Some("Cup".to_owned()),
             unit_price: Money::parse(minor, currency).expect("a price"),
+            list_price: None,
             orderable,
         }
     }

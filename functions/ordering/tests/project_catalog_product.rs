@@ -282,3 +282,55 @@ async fn the_skus_of_a_product_with_options_are_sold_and_stopped_and_the_product
     assert_eq!(before, after);
     database.drop().await;
 }
+
+async fn prices_of_sku(database: &TestDatabase, sku: &str) -> Option<(i64, Option<i64>)> {
+    sqlx::query_as("SELECT price_minor, list_price_minor FROM product_price WHERE product_id = ?")
+        .bind(sku)
+        .fetch_optional(&database.pool)
+        .await
+        .expect("select")
+}
+
+#[tokio::test]
+async fn a_skus_list_price_is_kept_beside_its_selling_price_and_older_events_leave_it_unknown() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let handler = Runner::new(database.pool.clone(), ProjectCatalogProduct);
+    let start = Utc::now();
+    let sku_created = |id: &str, sku: &str, list: Option<i64>| {
+        let mut data = json!({"productId": "p-1", "sku": sku, "name": "Cup", "priceMinor": 1290,
+                              "currency": "EUR", "options": {}});
+        if let Some(list) = list {
+            data["listPriceMinor"] = json!(list);
+        }
+        catalog_event(id, events::catalog::SkuCreatedV1::NAME, start, data)
+    };
+    assert_eq!(
+        deliver(&handler, &sku_created("e-1", "p-1", Some(1500))).await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        deliver(&handler, &sku_created("e-2", "p-2", None)).await,
+        Outcome::Ack
+    );
+    assert_eq!(prices_of_sku(&database, "p-1").await, Some((1290, Some(1500))));
+    assert_eq!(prices_of_sku(&database, "p-2").await, Some((1290, None)));
+
+    let ended = catalog_event(
+        "e-3",
+        events::catalog::SkuPriceChangedV1::NAME,
+        start + Duration::seconds(1),
+        json!({"productId": "p-1", "sku": "p-1", "priceMinor": 1500, "currency": "EUR", "listPriceMinor": 1500}),
+    );
+    assert_eq!(deliver(&handler, &ended).await, Outcome::Ack);
+    assert_eq!(prices_of_sku(&database, "p-1").await, Some((1500, Some(1500))));
+
+    let negative = catalog_event(
+        "e-4",
+        events::catalog::SkuPriceChangedV1::NAME,
+        start + Duration::seconds(2),
+        json!({"productId": "p-1", "sku": "p-1", "priceMinor": 1500, "currency": "EUR", "listPriceMinor": -1}),
+    );
+    assert!(matches!(deliver(&handler, &negative).await, Outcome::Reject(_)));
+    assert_eq!(prices_of_sku(&database, "p-1").await, Some((1500, Some(1500))));
+    database.drop().await;
+}

@@ -139,3 +139,61 @@ async fn the_gateway_appends_the_connecting_peer_after_any_forwarded_for_the_cli
         "one header line, the peer last"
     );
 }
+
+/// Answers every request with its method and path, so a test sees where the gateway sent it.
+async fn spawn_echo_of_path() -> String {
+    let app = Router::new().fallback(|request: Request<Body>| async move {
+        format!("{} {}", request.method(), request.uri().path())
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn the_shopping_routes_of_template_yaml_reach_the_functions_that_serve_them() {
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let registry = template::Registry::load(&template).expect("template.yaml");
+    let echo = spawn_echo_of_path().await;
+    // Every function behind one echo server, each under a prefix of its own name.
+    let targets: Vec<gateway::Target> = gateway::targets(&registry, "127.0.0.1", 1)
+        .into_iter()
+        .map(|target| gateway::Target {
+            base_url: format!("{echo}/{}", target.function),
+            ..target
+        })
+        .collect();
+    let router = runtime::http::HttpFunction::new(gateway::router(&targets).expect("routes")).into_router();
+    for (method, path, function) in [
+        ("GET", "/cart", "manage-cart"),
+        ("DELETE", "/cart", "manage-cart"),
+        ("POST", "/cart/items", "manage-cart"),
+        ("PATCH", "/cart/items/cup", "manage-cart"),
+        ("DELETE", "/cart/items/cup", "manage-cart"),
+        ("POST", "/cart/checkout", "place-order"),
+        ("POST", "/orders", "place-order"),
+        ("GET", "/users/me/addresses", "manage-addresses"),
+        ("POST", "/users/me/addresses", "manage-addresses"),
+        ("DELETE", "/users/me/addresses/a-1", "manage-addresses"),
+        ("PUT", "/users/me/addresses/a-1/default", "manage-addresses"),
+        ("GET", "/users/me", "get-my-profile"),
+        ("POST", "/inventory/availability", "get-availability"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            format!("{method} /{function}{path}"),
+            "{method} {path}"
+        );
+    }
+}

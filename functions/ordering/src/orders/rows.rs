@@ -67,16 +67,21 @@ pub async fn catalog_price(
     connection: &mut MySqlConnection,
     product_id: &ProductId,
 ) -> Result<Option<CatalogPrice>, anyhow::Error> {
-    let row: Option<(Option<String>, i64, String, bool)> = sqlx::query_as(
-        "SELECT name, price_minor, currency, orderable AND sku_active FROM product_price WHERE product_id = ?",
+    type Row = (Option<String>, i64, Option<i64>, String, bool);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT name, price_minor, list_price_minor, currency, orderable AND sku_active
+         FROM product_price WHERE product_id = ?",
     )
     .bind(product_id.as_str())
     .fetch_optional(connection)
     .await?;
-    row.map(|(name, price_minor, currency, orderable)| {
+    row.map(|(name, price_minor, list_price_minor, currency, orderable)| {
         Ok(CatalogPrice {
             name,
             unit_price: Money::parse(price_minor, &currency)?,
+            list_price: list_price_minor
+                .map(|minor| Money::parse(minor, &currency))
+                .transpose()?,
             orderable,
         })
     })

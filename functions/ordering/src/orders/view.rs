@@ -12,10 +12,24 @@ use crate::refund::LineRefundStatus;
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
+    /// Human-readable; absent on orders placed before numbers existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
     pub status: String,
     pub lines: Vec<OrderLineView>,
+    /// The lines at their selling prices, what promotions took off the list prices, and the
+    /// shipping fee; `total_minor` = subtotal + shipping fee. Absent on older orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtotal_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_fee_minor: Option<i64>,
     pub total_minor: i64,
     pub currency: String,
+    /// The address as it was at checkout; absent for an order placed without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddressView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -37,6 +51,22 @@ pub struct OrderLineView {
     pub product_name: Option<String>,
     pub quantity: i32,
     pub unit_price_minor: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_price_minor: Option<i64>,
+}
+
+/// The snapshot of a shipping address an order keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingAddressView {
+    pub recipient: String,
+    pub phone: String,
+    pub line1: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +84,8 @@ pub struct StatusChangeView {
 #[serde(rename_all = "camelCase")]
 pub struct OrderSummary {
     pub order_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
     pub status: String,
     pub total_minor: i64,
     pub currency: String,
@@ -92,8 +124,9 @@ pub async fn list_orders(
     limit: u32,
     offset: u32,
 ) -> Result<Vec<OrderSummary>, anyhow::Error> {
-    let rows: Vec<(String, String, i64, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT order_id, status, total_minor, currency, created_at FROM orders
+    type Row = (String, Option<String>, String, i64, String, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT order_id, order_number, status, total_minor, currency, created_at FROM orders
          WHERE user_id = ? ORDER BY created_at DESC, order_id DESC LIMIT ? OFFSET ?",
     )
     .bind(user_id.to_string())
@@ -104,8 +137,9 @@ pub async fn list_orders(
     Ok(rows
         .into_iter()
         .map(
-            |(order_id, status, total_minor, currency, created_at)| OrderSummary {
+            |(order_id, order_number, status, total_minor, currency, created_at)| OrderSummary {
                 order_id,
+                order_number,
                 status,
                 total_minor,
                 currency,
@@ -131,9 +165,10 @@ pub(crate) async fn load_view(
     let Some((status, total_minor, currency, cancel_reason, created_at, updated_at)) = row else {
         return Ok(None);
     };
-    type LineRow = (i32, Option<String>, String, Option<String>, i32, i64);
+    let shopping = load_shopping(connection, order_id).await?;
+    type LineRow = (i32, Option<String>, String, Option<String>, i32, i64, Option<i64>);
     let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT line_no, refund_status, product_id, product_name, quantity, unit_price_minor
+        "SELECT line_no, refund_status, product_id, product_name, quantity, unit_price_minor, list_price_minor
          FROM order_line WHERE order_id = ? ORDER BY line_no",
     )
     .bind(order_id)
@@ -149,11 +184,12 @@ pub(crate) async fn load_view(
     let refunds = crate::refunds::load_refunds(connection, order_id).await?;
     Ok(Some(OrderView {
         order_id: order_id.to_owned(),
+        order_number: shopping.order_number,
         status,
         lines: lines
             .into_iter()
             .map(
-                |(line_no, refund_status, product_id, product_name, quantity, unit_price_minor)| {
+                |(line_no, refund_status, product_id, product_name, quantity, unit_price_minor, list_price_minor)| {
                     OrderLineView {
                         line_no,
                         status: LineRefundStatus::from_stored(refund_status.as_deref())
@@ -163,12 +199,17 @@ pub(crate) async fn load_view(
                         product_name,
                         quantity,
                         unit_price_minor,
+                        list_price_minor,
                     }
                 },
             )
             .collect(),
+        subtotal_minor: shopping.subtotal_minor,
+        discount_minor: shopping.discount_minor,
+        shipping_fee_minor: shopping.shipping_fee_minor,
         total_minor,
         currency,
+        shipping_address: shopping.shipping_address,
         cancel_reason,
         created_at,
         updated_at,
@@ -178,4 +219,73 @@ pub(crate) async fn load_view(
             .collect(),
         refunds,
     }))
+}
+
+/// What the shopping flow added to an order (docs/adr/0045): its number, totals and address.
+struct OrderShopping {
+    order_number: Option<String>,
+    subtotal_minor: Option<i64>,
+    discount_minor: Option<i64>,
+    shipping_fee_minor: Option<i64>,
+    shipping_address: Option<ShippingAddressView>,
+}
+
+async fn load_shopping(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<OrderShopping, anyhow::Error> {
+    type Row = (
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let (
+        order_number,
+        subtotal_minor,
+        discount_minor,
+        shipping_fee_minor,
+        recipient,
+        phone,
+        line1,
+        line2,
+        city,
+        postal_code,
+        country,
+    ): Row = sqlx::query_as(
+        "SELECT order_number, subtotal_minor, discount_minor, shipping_fee_minor, ship_recipient, ship_phone,
+                    ship_line1, ship_line2, ship_city, ship_postal_code, ship_country
+             FROM orders WHERE order_id = ?",
+    )
+    .bind(order_id)
+    .fetch_one(&mut *connection)
+    .await?;
+    let shipping_address = match (recipient, phone, line1, city, postal_code, country) {
+        (Some(recipient), Some(phone), Some(line1), Some(city), Some(postal_code), Some(country)) => {
+            Some(ShippingAddressView {
+                recipient,
+                phone,
+                line1,
+                line2,
+                city,
+                postal_code,
+                country,
+            })
+        }
+        _ => None,
+    };
+    Ok(OrderShopping {
+        order_number,
+        subtotal_minor,
+        discount_minor,
+        shipping_fee_minor,
+        shipping_address,
+    })
 }
