@@ -5,8 +5,10 @@
 //!   tree and brands, a category with a sort and a price range, a brand, keyword searches in
 //!   Korean and English, product pages, a SKU chosen by options, and the availability of a
 //!   product's SKUs in one call (`browsing.rs`);
-//! - **shoppers** (weight 3): place a one-unit order with an `Idempotency-Key`, read it
-//!   back, and list their orders;
+//! - **shoppers** (weight 3): keep a shipping address, put one or two products in the cart,
+//!   read the cart and check out with the total it showed (`Idempotency-Key` on every add and
+//!   checkout), read the order back, list their orders, and now and then refund the first
+//!   line of a confirmed order;
 //! - **returning users** (weight 1): log in again (argon2id).
 //!
 //! Every user registers an account of its own when it starts (`POST /auth/register`, then
@@ -107,6 +109,10 @@ struct Session {
     token: String,
     forwarded_for: String,
     last_order: Option<String>,
+    /// The last order a refund was asked for, so each order is refunded at most once.
+    last_refunded: Option<String>,
+    /// The shipping address checkout sends.
+    address: Option<String>,
     /// The browser's random choices, so that users do not walk the catalog in step.
     dice: browsing::Dice,
     /// The products on the last list page a browser saw that had any.
@@ -205,28 +211,74 @@ async fn register_and_log_in(user: &mut GooseUser) -> TransactionResult {
         token,
         forwarded_for,
         last_order: None,
+        last_refunded: None,
+        address: None,
         dice: browsing::Dice::new(),
         results: Vec::new(),
     });
     Ok(())
 }
 
-fn some_product(user: &GooseUser) -> String {
+/// One of the products on sale, by the user's own dice (so users do not all buy the same).
+fn some_product(user: &mut GooseUser) -> String {
     let products = PRODUCTS.get().map(Vec::as_slice).unwrap_or_default();
-    let index = (user.weighted_users_index + Instant::now().elapsed().subsec_nanos() as usize)
-        % products.len().max(1);
-    products.get(index).cloned().unwrap_or_default()
+    let index = user
+        .get_session_data_mut::<Session>()
+        .map_or(user.weighted_users_index, |session| session.dice.below(products.len().max(1)));
+    products.get(index % products.len().max(1)).cloned().unwrap_or_default()
 }
 
-async fn place_order(user: &mut GooseUser) -> TransactionResult {
-    let product = some_product(user);
-    let key = uuid::Uuid::now_v7().to_string();
-    let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_approve"});
+/// On a shopper's start, after its account: the address its orders ship to.
+async fn add_address(user: &mut GooseUser) -> TransactionResult {
+    let body = json!({
+        "recipient": "Load Tester", "phone": "+82 10-0000-0000", "line1": "1 Test Street",
+        "city": "Seoul", "postalCode": "04524", "country": "KR"
+    });
     let answer = send(
         user,
         GooseMethod::Post,
-        "/orders",
-        "/orders",
+        "/users/me/addresses",
+        "/users/me/addresses",
+        Some(&body),
+        None,
+    )
+    .await?;
+    let address = json_of(answer)
+        .await
+        .and_then(|body| body["data"]["addressId"].as_str().map(str::to_owned));
+    if let Some(session) = user.get_session_data_mut::<Session>() {
+        session.address = address;
+    }
+    Ok(())
+}
+
+/// One or two products into the cart, the cart read back, and checkout with the total it
+/// showed: what a storefront does.
+async fn check_out_a_cart(user: &mut GooseUser) -> TransactionResult {
+    let lines = 1 + user
+        .get_session_data_mut::<Session>()
+        .map_or(0, |session| usize::from(session.dice.percent(40)));
+    for _ in 0..lines {
+        let product = some_product(user);
+        let key = uuid::Uuid::now_v7().to_string();
+        let body = json!({"sku": product, "quantity": 1});
+        send(user, GooseMethod::Post, "/cart/items", "/cart/items", Some(&body), Some(&key)).await?;
+    }
+    let cart = send(user, GooseMethod::Get, "/cart", "/cart", None, None).await?;
+    let total = json_of(cart).await.and_then(|body| body["data"]["totalMinor"].as_i64());
+    let Some(address) = session(user)?.address.clone() else {
+        return Ok(());
+    };
+    let Some(total) = total else {
+        return Ok(());
+    };
+    let key = uuid::Uuid::now_v7().to_string();
+    let body = json!({"addressId": address, "paymentToken": "tok_approve", "expectedTotalMinor": total});
+    let answer = send(
+        user,
+        GooseMethod::Post,
+        "/cart/checkout",
+        "/cart/checkout",
         Some(&body),
         Some(&key),
     )
@@ -236,6 +288,47 @@ async fn place_order(user: &mut GooseUser) -> TransactionResult {
         .and_then(|body| body["data"]["orderId"].as_str().map(str::to_owned));
     if let Some(session) = user.get_session_data_mut::<Session>() {
         session.last_order = order;
+    }
+    Ok(())
+}
+
+/// The first line of the last order back, once that order is confirmed; each order once.
+async fn refund_a_line(user: &mut GooseUser) -> TransactionResult {
+    let (order, refunded) = {
+        let session = session(user)?;
+        (session.last_order.clone(), session.last_refunded.clone())
+    };
+    let Some(order) = order.filter(|order| Some(order) != refunded.as_ref()) else {
+        return Ok(());
+    };
+    let answer = send(
+        user,
+        GooseMethod::Get,
+        &format!("/orders/{order}"),
+        "/orders/{id}",
+        None,
+        None,
+    )
+    .await?;
+    let Some(body) = json_of(answer).await else {
+        return Ok(());
+    };
+    let line = body["data"]["lines"][0]["lineNo"].as_i64();
+    let (Some("CONFIRMED"), Some(line)) = (body["data"]["status"].as_str(), line) else {
+        return Ok(());
+    };
+    let key = uuid::Uuid::now_v7().to_string();
+    send(
+        user,
+        GooseMethod::Post,
+        &format!("/orders/{order}/refunds"),
+        "/orders/{id}/refunds",
+        Some(&json!({"lines": [line]})),
+        Some(&key),
+    )
+    .await?;
+    if let Some(session) = user.get_session_data_mut::<Session>() {
+        session.last_refunded = Some(order);
     }
     Ok(())
 }
@@ -466,9 +559,11 @@ async fn attack(profile: &Profile, host: &str) -> Result<GooseMetrics, GooseErro
                 .set_weight(3)?
                 .set_wait_time(think_min, think_max)?
                 .register_transaction(transaction!(register_and_log_in).set_on_start())
-                .register_transaction(transaction!(place_order).set_weight(2)?)
+                .register_transaction(transaction!(add_address).set_on_start())
+                .register_transaction(transaction!(check_out_a_cart).set_name("cart and checkout").set_weight(2)?)
                 .register_transaction(transaction!(read_order).set_weight(2)?)
-                .register_transaction(transaction!(list_orders)),
+                .register_transaction(transaction!(list_orders))
+                .register_transaction(transaction!(refund_a_line).set_name("refund")),
         )
         .register_scenario(
             scenario!("returning user")
