@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::rows::{catalog_price, record_history};
 use super::view::{OrderView, load_view};
+use crate::customer_status::{CustomerRefusal, customer_status};
 use crate::order::{OrderStatus, PlaceOrder, PricedOrder, PricingError, price_order};
 
 /// The function that places orders, the `source` of `order.placed`.
@@ -31,6 +32,9 @@ pub enum PlaceOrderError {
     Pricing(#[from] PricingError),
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
+    /// Identity locked or withdrew the customer's account (ordering's projection says so).
+    #[error(transparent)]
+    Customer(#[from] CustomerRefusal),
     /// Every database connection stayed busy for the whole acquire timeout: the function is
     /// overloaded. Nothing was written; the same request (same key) may be sent again.
     #[error("the database is busy; nothing was written")]
@@ -60,6 +64,11 @@ pub async fn place_order(
     let order_id = Uuid::now_v7().to_string();
     let user_id = command.user_id.to_string();
     let fingerprint = command.fingerprint();
+    // A locked or withdrawn customer's access token lives until it expires; ordering refuses
+    // them as soon as it learned of the lock, before anything is written. Read outside the
+    // transaction: a plain read in it would fix its snapshot before the key row's wait, and a
+    // request that waited for a concurrent one with its key would not see that one's order.
+    customer_status(pool, &user_id).await?.may_order()?;
     let mut transaction = pool.begin().await?;
     // The key row goes in first: a concurrent request with the same key waits on it and then
     // finds the order this one created.
