@@ -445,8 +445,10 @@ pub async fn refresh(
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(stored.user_id));
     span.record("session_id", tracing::field::display(stored.session_id));
-    // A lock ends the account's sessions, so this is mostly the clearer answer for them; it
-    // also refuses a token whose session a concurrent lock is about to end.
+    // A lock ends the account's sessions, so its tokens would be refused as SESSION_REVOKED
+    // anyway; ACCOUNT_LOCKED tells the client why, and that logging in again will not help.
+    // (A lock committing while this refresh runs waits for the session row locked above and
+    // then ends the session with the token handed out here.)
     if db::account_status(&mut transaction, stored.user_id)
         .await
         .map_err(anyhow::Error::from)?
