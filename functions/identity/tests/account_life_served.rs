@@ -125,6 +125,10 @@ fn template_yaml_routes_each_function_where_the_readme_says() {
     assert_eq!(route("lock-user"), ["POST /admin/users/{id}/lock"]);
     assert_eq!(route("unlock-user"), ["POST /admin/users/{id}/unlock"]);
     assert_eq!(route("get-public-profile"), ["GET /users/{id}/profile"]);
+    // Next to `/users/me` (GET, PATCH, DELETE) and `/users/me/password`, the gateway routes
+    // every path of the template without a conflict (axum refuses conflicting routes).
+    let everything = gateway::targets(&registry, "127.0.0.1", 9000);
+    assert!(gateway::router(&everything).is_ok());
 }
 
 #[tokio::test]
