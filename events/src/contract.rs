@@ -201,6 +201,9 @@ pub fn registry() -> &'static [Descriptor] {
     use crate::{catalog, identity, inventory, ordering, payment};
     const ALL: &[Descriptor] = &[
         Descriptor::of::<identity::UserRegisteredV1>(),
+        Descriptor::of::<identity::UserLockedV1>(),
+        Descriptor::of::<identity::UserUnlockedV1>(),
+        Descriptor::of::<identity::UserWithdrawnV1>(),
         Descriptor::of::<catalog::ProductCreatedV1>(),
         Descriptor::of::<catalog::ProductPriceChangedV1>(),
         Descriptor::of::<catalog::ProductDiscontinuedV1>(),

@@ -1,6 +1,7 @@
 //! The identity context's values, each parsed once at the edge: [`Email`], [`Password`] (the
 //! password policy) and [`DisplayName`]. Their constructors name the broken rule; the HTTP
-//! layer turns those into field errors.
+//! layer turns those into field errors. [`AccountStatus`] and its rules say what an account
+//! may still do after an admin locked it or its user withdrew (docs/adr/0048).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -162,6 +163,79 @@ impl DisplayName {
     }
 }
 
+/// Where an account is in its life: the only moves are ACTIVE ⇄ LOCKED (an admin) and
+/// ACTIVE → WITHDRAWN (its user), and WITHDRAWN is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    /// An admin locked it: no login, no refresh, no session.
+    Locked,
+    /// Its user withdrew: its personal data is erased and it is gone for good.
+    Withdrawn,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Locked => "LOCKED",
+            Self::Withdrawn => "WITHDRAWN",
+        }
+    }
+
+    /// The status as stored; `None` for a value this code does not know.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "ACTIVE" => Some(Self::Active),
+            "LOCKED" => Some(Self::Locked),
+            "WITHDRAWN" => Some(Self::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+/// What an admin asked of an account's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockChange {
+    Lock,
+    Unlock,
+}
+
+/// Why an admin's lock or unlock was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LockRefusal {
+    /// An admin who locks their own account ends their own sessions and has no one left to
+    /// unlock it; another admin must do it.
+    #[error("an admin cannot lock their own account")]
+    OwnAccount,
+    #[error("the account was withdrawn")]
+    Withdrawn,
+}
+
+/// What a lock or unlock does to an account in `current` status, decided without I/O:
+/// `Ok(Some(status))` moves it there, `Ok(None)` means it is there already (asking twice
+/// changes nothing and announces nothing).
+pub fn decide_lock(
+    change: LockChange,
+    current: AccountStatus,
+    is_own_account: bool,
+) -> Result<Option<AccountStatus>, LockRefusal> {
+    match (change, current) {
+        (_, AccountStatus::Withdrawn) => Err(LockRefusal::Withdrawn),
+        (LockChange::Lock, _) if is_own_account => Err(LockRefusal::OwnAccount),
+        (LockChange::Lock, AccountStatus::Locked) | (LockChange::Unlock, AccountStatus::Active) => Ok(None),
+        (LockChange::Lock, AccountStatus::Active) => Ok(Some(AccountStatus::Locked)),
+        (LockChange::Unlock, AccountStatus::Locked) => Ok(Some(AccountStatus::Active)),
+    }
+}
+
+/// The e-mail column of a withdrawn account: `withdrawn:<id>`. It has no `@`, so
+/// [`Email::parse`] refuses it and no registration or login can ever produce it; the id makes
+/// it unique; and the real address is free to register again.
+pub fn withdrawn_email(user_id: uuid::Uuid) -> String {
+    format!("withdrawn:{user_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +307,56 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"é".repeat(101)).is_err());
         assert_eq!(DisplayName::parse("  Zoë 👩‍💻 ").expect("valid").as_str(), "Zoë 👩‍💻");
+    }
+
+    #[test]
+    fn the_email_of_a_withdrawn_account_is_no_address_anyone_can_register() {
+        let user_id = uuid::Uuid::now_v7();
+        let marker = withdrawn_email(user_id);
+        assert!(Email::parse(&marker).is_err());
+        assert!(marker.len() <= Email::MAX_LENGTH);
+        assert_ne!(marker, withdrawn_email(uuid::Uuid::now_v7()));
+    }
+
+    #[test]
+    fn an_admin_locks_an_active_account_and_unlocks_a_locked_one() {
+        use AccountStatus::{Active, Locked};
+        assert_eq!(decide_lock(LockChange::Lock, Active, false), Ok(Some(Locked)));
+        assert_eq!(decide_lock(LockChange::Unlock, Locked, false), Ok(Some(Active)));
+    }
+
+    #[test]
+    fn locking_a_locked_account_or_unlocking_an_active_one_changes_nothing() {
+        use AccountStatus::{Active, Locked};
+        assert_eq!(decide_lock(LockChange::Lock, Locked, false), Ok(None));
+        assert_eq!(decide_lock(LockChange::Unlock, Active, false), Ok(None));
+        // An admin's own account is never locked, but unlocking it is harmless.
+        assert_eq!(decide_lock(LockChange::Unlock, Active, true), Ok(None));
+    }
+
+    #[test]
+    fn an_admin_cannot_lock_themselves_and_nobody_touches_a_withdrawn_account() {
+        assert_eq!(
+            decide_lock(LockChange::Lock, AccountStatus::Active, true),
+            Err(LockRefusal::OwnAccount)
+        );
+        for change in [LockChange::Lock, LockChange::Unlock] {
+            assert_eq!(
+                decide_lock(change, AccountStatus::Withdrawn, false),
+                Err(LockRefusal::Withdrawn)
+            );
+        }
+    }
+
+    #[test]
+    fn every_status_reads_back_as_itself() {
+        for status in [
+            AccountStatus::Active,
+            AccountStatus::Locked,
+            AccountStatus::Withdrawn,
+        ] {
+            assert_eq!(AccountStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(AccountStatus::parse("active"), None);
     }
 }

@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Extension, Router};
 use runtime::envelope::{ApiError, Envelope, FieldError, Json, created, ok};
 use security::{AccessClaims, AccessTokenVerifier, Jwks, Role};
@@ -22,14 +22,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 
 use crate::client::{ClientAddress, TrustedProxies};
-use crate::domain::{DisplayName, Email, Invalid, Password};
+use crate::domain::{DisplayName, Email, Invalid, LockChange, LockRefusal, Password};
 use crate::hashing::{self, PasswordHashing};
 use crate::rate_limit::{AttemptLimiter, LoginGuard};
 use crate::sessions::{Issuing, SessionTokens};
-use crate::store::{self, Profile};
+use crate::store::{self, Profile, PublicProfile};
 use crate::use_cases::{
-    self, ChangePassword, ChangePasswordError, ClientInfo, LogIn, LoginError, ProfileError, RefreshError,
-    RegisterError, RegisterUser, SessionError,
+    self, AccountLock, ChangeLockError, ChangePassword, ChangePasswordError, ClientInfo, LogIn, LoginError,
+    ProfileError, PublicProfileError, RefreshError, RegisterError, RegisterUser, SessionError, WithdrawError,
 };
 
 /// Identity bodies are a few short strings; anything bigger is refused with `413`.
@@ -42,6 +42,11 @@ pub const LOGOUT_PATH: &str = "/auth/logout";
 pub const MY_PROFILE_PATH: &str = "/users/me";
 pub const MY_PASSWORD_PATH: &str = "/users/me/password";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// `DELETE` on the caller's own profile withdraws the account.
+pub const WITHDRAW_PATH: &str = MY_PROFILE_PATH;
+pub const PUBLIC_PROFILE_PATH: &str = "/users/{id}/profile";
+pub const LOCK_USER_PATH: &str = "/admin/users/{id}/lock";
+pub const UNLOCK_USER_PATH: &str = "/admin/users/{id}/unlock";
 
 // ---------------------------------------------------------------------------------------
 // Routers, one per function
@@ -139,6 +144,47 @@ pub fn change_password_routes(state: ChangePasswordState, verifier: Arc<AccessTo
         .layer(Extension(verifier))
 }
 
+/// What the withdraw function needs: the password check and its limit, as for a password
+/// change.
+#[derive(Debug, Clone)]
+pub struct WithdrawState {
+    pub pool: MySqlPool,
+    pub hashing: PasswordHashing,
+    /// Wrong passwords per session, the same counter as the password change's.
+    pub limiter: AttemptLimiter,
+}
+
+/// `DELETE /users/me` (function `withdraw-account`).
+pub fn withdraw_account_routes(state: WithdrawState, verifier: Arc<AccessTokenVerifier>) -> Router {
+    Router::new()
+        .route(WITHDRAW_PATH, delete(withdraw_account))
+        .with_state(Arc::new(state))
+        .layer(Extension(verifier))
+}
+
+/// `POST /admin/users/{id}/lock` (function `lock-user`).
+pub fn lock_user_routes(pool: MySqlPool, verifier: Arc<AccessTokenVerifier>) -> Router {
+    Router::new()
+        .route(LOCK_USER_PATH, post(lock_user))
+        .with_state(pool)
+        .layer(Extension(verifier))
+}
+
+/// `POST /admin/users/{id}/unlock` (function `unlock-user`).
+pub fn unlock_user_routes(pool: MySqlPool, verifier: Arc<AccessTokenVerifier>) -> Router {
+    Router::new()
+        .route(UNLOCK_USER_PATH, post(unlock_user))
+        .with_state(pool)
+        .layer(Extension(verifier))
+}
+
+/// `GET /users/{id}/profile` (function `get-public-profile`): public, no token.
+pub fn get_public_profile_routes(pool: MySqlPool) -> Router {
+    Router::new()
+        .route(PUBLIC_PROFILE_PATH, get(get_public_profile))
+        .with_state(pool)
+}
+
 /// `GET /.well-known/jwks.json` (function `jwks`).
 pub fn jwks_routes(jwks: Jwks) -> Router {
     Router::new()
@@ -193,12 +239,23 @@ pub fn all_routes(identity: Identity, verifier: Arc<AccessTokenVerifier>) -> Rou
     .merge(update_my_profile_routes(pool.clone(), Arc::clone(&verifier)))
     .merge(change_password_routes(
         ChangePasswordState {
-            pool,
+            pool: pool.clone(),
+            hashing: hashing.clone(),
+            limiter: password_changes.clone(),
+        },
+        Arc::clone(&verifier),
+    ))
+    .merge(withdraw_account_routes(
+        WithdrawState {
+            pool: pool.clone(),
             hashing,
             limiter: password_changes,
         },
-        verifier,
+        Arc::clone(&verifier),
     ))
+    .merge(lock_user_routes(pool.clone(), Arc::clone(&verifier)))
+    .merge(unlock_user_routes(pool.clone(), verifier))
+    .merge(get_public_profile_routes(pool))
     .merge(jwks_routes(jwks))
 }
 
@@ -331,6 +388,52 @@ impl From<Profile> for ProfileView {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithdrawRequest {
+    pub password: Option<String>,
+}
+
+/// An account's lock, as an admin sees it after locking or unlocking.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountLockView {
+    pub id: String,
+    /// `ACTIVE` or `LOCKED`.
+    pub status: &'static str,
+    pub locked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<AccountLock> for AccountLockView {
+    fn from(lock: AccountLock) -> Self {
+        Self {
+            id: lock.user_id.to_string(),
+            status: lock.status.as_str(),
+            locked_at: lock.locked_at,
+        }
+    }
+}
+
+/// What anyone may see of a user: never the e-mail address, the roles or the status.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicProfileView {
+    pub id: String,
+    pub display_name: String,
+    /// The day the account was registered (UTC), not the exact time.
+    pub member_since: chrono::NaiveDate,
+}
+
+impl From<PublicProfile> for PublicProfileView {
+    fn from(profile: PublicProfile) -> Self {
+        Self {
+            id: profile.user_id.to_string(),
+            display_name: profile.display_name,
+            member_since: profile.created_at.date_naive(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Done {
@@ -450,6 +553,69 @@ async fn change_password(
     Ok(ok(Done { done: true }))
 }
 
+async fn withdraw_account(
+    State(state): State<Arc<WithdrawState>>,
+    claims: AccessClaims,
+    Json(body): Json<WithdrawRequest>,
+) -> Result<StatusCode, Refusal> {
+    let mut fields = Fields::default();
+    let password = fields
+        .required("password", body.password.as_deref())
+        .map(Password::candidate);
+    fields.into_result()?;
+    let password = password.ok_or_else(|| ApiError::validation(Vec::new()))?;
+    use_cases::withdraw(&state.pool, &state.hashing, &state.limiter, &claims, password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn lock_user(
+    State(pool): State<MySqlPool>,
+    claims: AccessClaims,
+    Path(id): Path<String>,
+) -> Result<Envelope<AccountLockView>, ApiError> {
+    change_lock(&pool, &claims, &id, LockChange::Lock).await
+}
+
+async fn unlock_user(
+    State(pool): State<MySqlPool>,
+    claims: AccessClaims,
+    Path(id): Path<String>,
+) -> Result<Envelope<AccountLockView>, ApiError> {
+    change_lock(&pool, &claims, &id, LockChange::Unlock).await
+}
+
+async fn change_lock(
+    pool: &MySqlPool,
+    claims: &AccessClaims,
+    id: &str,
+    change: LockChange,
+) -> Result<Envelope<AccountLockView>, ApiError> {
+    // An id that is no user id names no user.
+    let user_id = uuid::Uuid::parse_str(id).map_err(|_| user_not_found())?;
+    let lock = use_cases::change_lock(pool, claims, user_id, change).await?;
+    Ok(ok(lock.into()))
+}
+
+/// How long shared caches may keep a public profile: a changed display name or a
+/// withdrawal shows within a minute.
+const PUBLIC_PROFILE_MAX_AGE: &str = "public, max-age=60";
+
+async fn get_public_profile(
+    State(pool): State<MySqlPool>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user_id = uuid::Uuid::parse_str(id.trim()).map_err(|_| user_not_found())?;
+    let profile = use_cases::public_profile(&pool, user_id).await?;
+    Ok((
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PUBLIC_PROFILE_MAX_AGE),
+        )],
+        ok(PublicProfileView::from(profile)),
+    )
+        .into_response())
+}
+
 /// The JWKS in its standard shape (not the envelope): JWT libraries read it as is.
 async fn publish_jwks(State(jwks): State<Arc<Jwks>>) -> Response {
     (
@@ -538,6 +704,17 @@ fn session_revoked() -> ApiError {
     ApiError::unauthorized("SESSION_REVOKED", "This session has ended. Log in again.")
 }
 
+fn user_not_found() -> ApiError {
+    ApiError::not_found("USER_NOT_FOUND", "No such user.")
+}
+
+fn account_locked() -> ApiError {
+    ApiError::forbidden(
+        "ACCOUNT_LOCKED",
+        "This account is locked. Contact support to have it unlocked.",
+    )
+}
+
 impl From<RegisterError> for Refusal {
     fn from(error: RegisterError) -> Self {
         match error {
@@ -565,6 +742,7 @@ impl From<LoginError> for Refusal {
                 "The e-mail address or the password is wrong.",
             )
             .into(),
+            LoginError::AccountLocked => account_locked().into(),
             LoginError::Busy => Refusal::busy(),
             LoginError::Unexpected(error) => ApiError::internal(&error).into(),
         }
@@ -586,6 +764,7 @@ impl From<RefreshError> for ApiError {
                 "This session has reached its maximum lifetime. Log in again.",
             ),
             RefreshError::SessionRevoked => session_revoked(),
+            RefreshError::AccountLocked => account_locked(),
             RefreshError::Reused => ApiError::unauthorized(
                 "REFRESH_TOKEN_REUSED",
                 "This refresh token was already used; the session has been ended. Log in again.",
@@ -633,6 +812,61 @@ impl From<ChangePasswordError> for Refusal {
             }
             ChangePasswordError::Busy => Refusal::busy(),
             ChangePasswordError::Unexpected(error) => ApiError::internal(&error).into(),
+        }
+    }
+}
+
+impl From<WithdrawError> for Refusal {
+    fn from(error: WithdrawError) -> Self {
+        match error {
+            WithdrawError::SessionRevoked => session_revoked().into(),
+            // 403, not 401: the caller is authenticated, and a client that drops its tokens on
+            // 401 must not log its user out for a mistyped password.
+            WithdrawError::WrongPassword => ApiError::forbidden(
+                "WRONG_PASSWORD",
+                "The password is wrong; the account was not withdrawn.",
+            )
+            .into(),
+            WithdrawError::RateLimited { retry_after_seconds } => Refusal::rate_limited(
+                "Too many wrong passwords in this session. Retry later.",
+                retry_after_seconds,
+            ),
+            WithdrawError::AccountLocked => account_locked().into(),
+            WithdrawError::NotFound => {
+                ApiError::not_found("USER_NOT_FOUND", "The account no longer exists.").into()
+            }
+            WithdrawError::Busy => Refusal::busy(),
+            WithdrawError::Unexpected(error) => ApiError::internal(&error).into(),
+        }
+    }
+}
+
+impl From<ChangeLockError> for ApiError {
+    fn from(error: ChangeLockError) -> Self {
+        match error {
+            ChangeLockError::SessionRevoked => session_revoked(),
+            ChangeLockError::NotAdmin => {
+                ApiError::forbidden("FORBIDDEN", "This action needs the admin role.")
+            }
+            ChangeLockError::NotFound => user_not_found(),
+            ChangeLockError::Refused(LockRefusal::OwnAccount) => ApiError::unprocessable(
+                "CANNOT_LOCK_YOURSELF",
+                "An admin cannot lock their own account; ask another admin.",
+            ),
+            ChangeLockError::Refused(LockRefusal::Withdrawn) => ApiError::conflict(
+                "ACCOUNT_WITHDRAWN",
+                "This account was withdrawn; there is nothing to lock or unlock.",
+            ),
+            ChangeLockError::Unexpected(error) => ApiError::internal(&error),
+        }
+    }
+}
+
+impl From<PublicProfileError> for ApiError {
+    fn from(error: PublicProfileError) -> Self {
+        match error {
+            PublicProfileError::NotFound => user_not_found(),
+            PublicProfileError::Unexpected(error) => ApiError::internal(&error),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The identity context: accounts, logins, sessions and the keys that sign access tokens.
 //!
 //! - [`domain`]: the values parsed at the edge — [`domain::Email`] (normalised),
-//!   [`domain::Password`] (the policy, NFC) and [`domain::DisplayName`].
+//!   [`domain::Password`] (the policy, NFC) and [`domain::DisplayName`] — and the account's
+//!   status with the rules of its lock (docs/adr/0048).
 //! - [`use_cases`]: register, log in, refresh (rotation with reuse detection, an absolute
-//!   session lifetime), log out, profile, change password, grant admin; one error enum each.
+//!   session lifetime), log out, profile, change password, withdraw, an admin's lock and
+//!   unlock, the public profile, grant admin; one error enum each.
 //! - [`limits`]: the abuse limits as rules without I/O — which attempt may go on given what
 //!   the counters read (ADR 0013).
 //! - [`hashing`]: argon2id on a fixed number of threads behind a bounded queue, so a burst of

@@ -3,14 +3,14 @@
 //! | variable | used by | default |
 //! |---|---|---|
 //! | `DATABASE_URL` | every function but `jwks` | required |
-//! | `JWT_ISSUER`, `JWT_AUDIENCE` | every function but `register-user` and `jwks` | required |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | every function but `register-user`, `get-public-profile` and `jwks` | required |
 //! | `JWT_SIGNING_KEYS` / `JWT_SIGNING_KEYS_FILE` / `JWT_SIGNING_KEYS_SECRET_ID` / `JWT_SIGNING_KEYS_PARAMETER` | `login`, `refresh-token` | one required |
 //! | `JWT_JWKS` / `JWT_JWKS_FILE` | `jwks` and the functions that verify access tokens | one required |
 //! | `ACCESS_TOKEN_TTL_SECONDS` | `login`, `refresh-token` | 300 (at most 900) |
 //! | `REFRESH_TOKEN_TTL_SECONDS` | `login`, `refresh-token` | 1 209 600 (14 days, sliding) |
 //! | `SESSION_MAX_LIFETIME_SECONDS` | `login`, `refresh-token` | 2 592 000 (30 days from login) |
-//! | `REDIS_URL` | `login`, `register-user`, `change-password` | required |
-//! | `RATE_LIMIT_HMAC_KEY` / `RATE_LIMIT_HMAC_KEY_FILE` | `login`, `register-user`, `change-password` | one required, ≥ 32 bytes |
+//! | `REDIS_URL` | `login`, `register-user`, `change-password`, `withdraw-account` | required |
+//! | `RATE_LIMIT_HMAC_KEY` / `RATE_LIMIT_HMAC_KEY_FILE` | `login`, `register-user`, `change-password`, `withdraw-account` | one required, ≥ 32 bytes |
 //! | `TRUSTED_PROXY_HOPS` | `login`, `register-user` | 1 |
 //! | `LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS`, `LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS_WINDOW_SECONDS` | `login` | 5, 900 |
 //! | `LOGIN_FAILURES_PER_ACCOUNT`, `LOGIN_FAILURES_PER_ACCOUNT_WINDOW_SECONDS` | `login` | 50, 3600 |
@@ -18,8 +18,8 @@
 //! | `LOGIN_UNKNOWN_ACCOUNTS_PER_ADDRESS`, `LOGIN_UNKNOWN_ACCOUNTS_PER_ADDRESS_WINDOW_SECONDS` | `login` | 20, 900 |
 //! | `LOGIN_KNOWN_ADDRESS_DAYS` | `login` | 30 |
 //! | `REGISTRATIONS_PER_ADDRESS`, `REGISTRATIONS_PER_ADDRESS_WINDOW_SECONDS` | `register-user` | 20, 3600 |
-//! | `PASSWORD_CHANGE_FAILURES_PER_SESSION`, `PASSWORD_CHANGE_FAILURES_PER_SESSION_WINDOW_SECONDS` | `change-password` | 5, 900 |
-//! | `PASSWORD_HASHING_WORKERS`, `PASSWORD_HASHING_QUEUE` | `login`, `register-user`, `change-password` | the cores, 32 per worker |
+//! | `PASSWORD_CHANGE_FAILURES_PER_SESSION`, `PASSWORD_CHANGE_FAILURES_PER_SESSION_WINDOW_SECONDS` | `change-password`, `withdraw-account` (one counter for both) | 5, 900 |
+//! | `PASSWORD_HASHING_WORKERS`, `PASSWORD_HASHING_QUEUE` | `login`, `register-user`, `change-password`, `withdraw-account` | the cores, 32 per worker |
 
 use std::path::Path;
 use std::sync::Arc;

@@ -6,6 +6,8 @@ use security::Role;
 use sqlx::{MySqlConnection, MySqlPool, Row};
 use uuid::Uuid;
 
+use crate::domain::{AccountStatus, withdrawn_email};
+
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
     pub id: Uuid,
@@ -53,28 +55,41 @@ pub async fn grant_role(
 pub struct Credentials {
     pub user_id: Uuid,
     pub password_hash: String,
+    pub status: AccountStatus,
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid, sqlx::Error> {
     Uuid::parse_str(text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
 
+fn parse_status(text: &str) -> Result<AccountStatus, sqlx::Error> {
+    AccountStatus::parse(text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown account status {text:?}").into()))
+}
+
+/// The credentials of the account with `email`. A withdrawn account has neither its address
+/// nor a password any more, so it is never found here.
 pub async fn credentials_by_email(pool: &MySqlPool, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, password_hash FROM user_account WHERE email = ?")
-        .bind(email)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, password_hash, status FROM user_account WHERE email = ? AND password_hash IS NOT NULL",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
     row.map(|row| {
         Ok(Credentials {
             user_id: parse_uuid(row.try_get("id")?)?,
             password_hash: row.try_get("password_hash")?,
+            status: parse_status(row.try_get("status")?)?,
         })
     })
     .transpose()
 }
 
+/// The password hash of the account; `None` when there is no such account or it has none
+/// (withdrawn).
 pub async fn password_hash_of(pool: &MySqlPool, user_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT password_hash FROM user_account WHERE id = ?")
+    sqlx::query_scalar("SELECT password_hash FROM user_account WHERE id = ? AND password_hash IS NOT NULL")
         .bind(user_id.to_string())
         .fetch_optional(pool)
         .await
@@ -337,6 +352,149 @@ pub async fn session_revoked_reason(
             .fetch_optional(pool)
             .await?;
     Ok(reason.flatten())
+}
+
+/// Revokes every active session of the user; returns how many were active.
+pub async fn revoke_all_sessions(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    revoke_other_sessions(connection, user_id, None, reason, now).await
+}
+
+// ---------------------------------------------------------------------------------------
+// The account's life: lock, unlock, withdrawal, the public profile
+
+/// An account's status and e-mail column, read and locked until the transaction ends, so a
+/// lock, an unlock and a withdrawal of one account are serialised.
+#[derive(Debug, Clone)]
+pub struct LockedAccount {
+    pub status: AccountStatus,
+    pub email: String,
+    pub locked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn lock_account(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+) -> Result<Option<LockedAccount>, sqlx::Error> {
+    let row = sqlx::query("SELECT status, email, locked_at FROM user_account WHERE id = ? FOR UPDATE")
+        .bind(user_id.to_string())
+        .fetch_optional(connection)
+        .await?;
+    row.map(|row| {
+        Ok(LockedAccount {
+            status: parse_status(row.try_get("status")?)?,
+            email: row.try_get("email")?,
+            locked_at: row.try_get("locked_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// The account's status, read without a lock; `None` when there is no such account.
+pub async fn account_status(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+) -> Result<Option<AccountStatus>, sqlx::Error> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM user_account WHERE id = ?")
+        .bind(user_id.to_string())
+        .fetch_optional(connection)
+        .await?;
+    status.as_deref().map(parse_status).transpose()
+}
+
+/// Sets the status an admin's lock or unlock decided; a lock remembers when and by whom.
+pub async fn set_lock_status(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+    status: AccountStatus,
+    locked_by: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let locked = status == AccountStatus::Locked;
+    sqlx::query(
+        "UPDATE user_account SET status = ?, locked_at = ?, locked_by = ?, updated_at = ?
+         WHERE id = ? AND status <> 'WITHDRAWN'",
+    )
+    .bind(status.as_str())
+    .bind(locked.then_some(now))
+    .bind(locked.then(|| locked_by.to_string()))
+    .bind(now)
+    .bind(user_id.to_string())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Erases the account's personal data and marks it withdrawn: the e-mail becomes
+/// [`withdrawn_email`] (the address is free to register again), the display name empty, the
+/// password hash gone. The row and its id stay, for the books of other contexts.
+pub async fn anonymise_account(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE user_account
+         SET email = ?, display_name = '', password_hash = NULL, status = 'WITHDRAWN',
+             locked_at = NULL, locked_by = NULL, withdrawn_at = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(withdrawn_email(user_id))
+    .bind(now)
+    .bind(now)
+    .bind(user_id.to_string())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Erases who tried to log in to the account and from where: its attempts, and those made
+/// with its address before it was known to match, keep their time and outcome (what abuse
+/// analysis counts) but lose the address, the client's address and user agent.
+pub async fn anonymise_login_history(
+    connection: &mut MySqlConnection,
+    user_id: Uuid,
+    email: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE login_history SET email = ?, ip = '', user_agent = ''
+         WHERE user_id = ? OR (user_id IS NULL AND email = ?)",
+    )
+    .bind(withdrawn_email(user_id))
+    .bind(user_id.to_string())
+    .bind(email)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// What anyone may see of an account that was not withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicProfile {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn public_profile(pool: &MySqlPool, user_id: Uuid) -> Result<Option<PublicProfile>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT display_name, created_at FROM user_account WHERE id = ? AND status <> 'WITHDRAWN'",
+    )
+    .bind(user_id.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(PublicProfile {
+            user_id,
+            display_name: row.try_get("display_name")?,
+            created_at: row.try_get("created_at")?,
+        })
+    })
+    .transpose()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use store::outbox::{self, EventContext, Origin};
 use uuid::Uuid;
 
 use crate::client::ClientAddress;
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{AccountStatus, DisplayName, Email, LockChange, LockRefusal, Password, decide_lock};
 use crate::hashing::{HashingError, PasswordHashing};
 use crate::limits::Verdict;
 use crate::rate_limit::{AttemptLimiter, LoginGuard, LoginOutcome};
@@ -17,6 +17,14 @@ use crate::store::{self as db, LoginAttempt, NewUser};
 
 /// The function that registers users, the `source` of `user.registered`.
 const REGISTER_USER: &str = "register-user";
+/// The functions of the account's later life, the `source` of their events.
+const WITHDRAW_ACCOUNT: &str = "withdraw-account";
+const LOCK_USER: &str = "lock-user";
+const UNLOCK_USER: &str = "unlock-user";
+
+/// The login history's reason, and the sessions' revocation reasons, of the account's life.
+const ACCOUNT_LOCKED: &str = "account-locked";
+const ACCOUNT_WITHDRAWN: &str = "account-withdrawn";
 
 // ---------------------------------------------------------------------------------------
 // Register
@@ -149,6 +157,10 @@ pub enum LoginError {
     /// which e-mail addresses have accounts.
     #[error("the e-mail address or the password is wrong")]
     InvalidCredentials,
+    /// The password was right, but an admin locked the account. Said only after the password
+    /// was checked, so it tells nothing to someone who does not know it (docs/adr/0048).
+    #[error("the account is locked")]
+    AccountLocked,
     #[error("too many login attempts; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
     #[error("too many passwords are being checked; this one was not")]
@@ -169,7 +181,13 @@ impl From<HashingError> for LoginError {
 /// What the password check found.
 enum Judgement {
     UnknownAccount,
-    WrongPassword { user_id: Uuid },
+    WrongPassword {
+        user_id: Uuid,
+    },
+    /// The right password of a locked account.
+    Locked {
+        user_id: Uuid,
+    },
     Correct(db::Credentials),
 }
 
@@ -179,7 +197,9 @@ impl Judgement {
             Ok(Self::Correct(_)) => LoginOutcome::Succeeded,
             Ok(Self::WrongPassword { .. }) => LoginOutcome::WrongPassword,
             Ok(Self::UnknownAccount) => LoginOutcome::UnknownAccount,
-            Err(_) => LoginOutcome::NotJudged,
+            // No guess and no success: it neither counts against the limits nor makes the
+            // address known to the account.
+            Ok(Self::Locked { .. }) | Err(_) => LoginOutcome::NotJudged,
         }
     }
 }
@@ -237,6 +257,14 @@ pub async fn log_in(
             record(pool, &attempt).await?;
             return Err(LoginError::InvalidCredentials);
         }
+        Judgement::Locked { user_id } => {
+            tracing::Span::current().record("user_id", tracing::field::display(user_id));
+            attempt.user_id = Some(user_id);
+            attempt.failure_reason = Some(ACCOUNT_LOCKED);
+            record(pool, &attempt).await?;
+            tracing::info!("Login refused: the account is locked");
+            return Err(LoginError::AccountLocked);
+        }
     };
     tracing::Span::current().record("user_id", tracing::field::display(credentials.user_id));
     attempt.user_id = Some(credentials.user_id);
@@ -245,6 +273,24 @@ pub async fn log_in(
     let refresh = RefreshToken::generate();
     let refresh_expires_at = issuing.refresh_expiry(now, now);
     let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
+    // An admin may have locked the account while its password was being checked: the
+    // account's row lock orders this session against the lock, which ends every session it
+    // finds.
+    let current = db::lock_account(&mut transaction, credentials.user_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map(|account| account.status);
+    if current != Some(AccountStatus::Active) {
+        drop(transaction);
+        let (reason, refusal) = match current {
+            Some(AccountStatus::Locked) => (ACCOUNT_LOCKED, LoginError::AccountLocked),
+            // Withdrawn while its password was being checked: the account is gone.
+            _ => ("unknown-account", LoginError::InvalidCredentials),
+        };
+        attempt.failure_reason = Some(reason);
+        record(pool, &attempt).await?;
+        return Err(refusal);
+    }
     db::insert_session(&mut transaction, session_id, credentials.user_id, now)
         .await
         .map_err(anyhow::Error::from)?;
@@ -301,6 +347,11 @@ async fn judge(
         .verify(password, credentials.password_hash.clone())
         .await?
     {
+        if credentials.status == AccountStatus::Locked {
+            return Ok(Judgement::Locked {
+                user_id: credentials.user_id,
+            });
+        }
         Ok(Judgement::Correct(credentials))
     } else {
         Ok(Judgement::WrongPassword {
@@ -330,6 +381,9 @@ pub enum RefreshError {
     SessionExpired,
     #[error("the session was ended")]
     SessionRevoked,
+    /// An admin locked the account: its sessions were ended, and none goes on.
+    #[error("the account is locked")]
+    AccountLocked,
     /// A rotated-out token was presented again: someone holds a copy. The whole family is
     /// revoked, so neither the thief nor the user can go on with it.
     #[error("the refresh token was already used; the session is revoked")]
@@ -391,6 +445,17 @@ pub async fn refresh(
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(stored.user_id));
     span.record("session_id", tracing::field::display(stored.session_id));
+    // A lock ends the account's sessions, so its tokens would be refused as SESSION_REVOKED
+    // anyway; ACCOUNT_LOCKED tells the client why, and that logging in again will not help.
+    // (A lock committing while this refresh runs waits for the session row locked above and
+    // then ends the session with the token handed out here.)
+    if db::account_status(&mut transaction, stored.user_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        == Some(AccountStatus::Locked)
+    {
+        return Err(RefreshError::AccountLocked);
+    }
     match decide_refresh(&stored, issuing.session_end(stored.session_started_at), now) {
         RefreshDecision::Rotate => {}
         RefreshDecision::RevokeFamily => {
@@ -629,6 +694,258 @@ pub async fn change_password(
     transaction.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(other_sessions_ended = ended, "Password changed");
     Ok(())
+}
+
+/// `time` cut to the microseconds MariaDB stores, so what an answer or an event says equals
+/// what a later read finds.
+fn stored_precision(time: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(time, 6)
+}
+
+// ---------------------------------------------------------------------------------------
+// Withdrawal
+
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    #[error("the session of this access token was ended")]
+    SessionRevoked,
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Too many wrong passwords in this session: someone holding a stolen access token is
+    /// guessing. Counted together with the password change's wrong current passwords.
+    #[error("too many wrong passwords; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("the account is locked")]
+    AccountLocked,
+    #[error("the account no longer exists")]
+    NotFound,
+    #[error("too many passwords are being checked; nothing was changed")]
+    Busy,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<HashingError> for WithdrawError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy(_) => Self::Busy,
+            HashingError::Failed(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+impl From<SessionError> for WithdrawError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Revoked => Self::SessionRevoked,
+            SessionError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+/// The user withdraws, confirming with their password: the account's personal data is
+/// erased (e-mail, display name, password, the login history's addresses), every session
+/// ends, and `user.withdrawn` tells the other contexts, all in one transaction. The row and
+/// its id stay for the books; the e-mail address may register again at once, as a new user.
+///
+/// Wrong passwords are limited per session with the same counter as the password change's,
+/// so a stolen access token gets one small allowance of guesses across both.
+#[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
+pub async fn withdraw(
+    pool: &MySqlPool,
+    hashing: &PasswordHashing,
+    limiter: &AttemptLimiter,
+    claims: &AccessClaims,
+    password: Password,
+) -> Result<(), WithdrawError> {
+    require_active_session(pool, claims).await?;
+    let session_id = claims.sid.ok_or(WithdrawError::SessionRevoked)?;
+    let stored_hash = db::password_hash_of(pool, claims.sub)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(WithdrawError::NotFound)?;
+
+    let (verdict, ticket) = limiter.admit(&session_id.to_string()).await;
+    if let Verdict::Limited { retry_after_seconds } = verdict {
+        tracing::warn!(%session_id, "Withdrawal rate limited");
+        return Err(WithdrawError::RateLimited { retry_after_seconds });
+    }
+    let checked = hashing.verify(password, stored_hash).await;
+    limiter.settle(ticket, matches!(checked, Ok(false))).await;
+    if !checked? {
+        return Err(WithdrawError::WrongPassword);
+    }
+
+    let now = stored_precision(Utc::now());
+    let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
+    let account = db::lock_account(&mut transaction, claims.sub)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(WithdrawError::NotFound)?;
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Locked => return Err(WithdrawError::AccountLocked),
+        AccountStatus::Withdrawn => return Err(WithdrawError::NotFound),
+    }
+    db::anonymise_account(&mut transaction, claims.sub, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let history = db::anonymise_login_history(&mut transaction, claims.sub, &account.email)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let sessions = db::revoke_all_sessions(&mut transaction, claims.sub, ACCOUNT_WITHDRAWN, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let withdrawn = events::identity::UserWithdrawnV1 {
+        user_id: claims.sub.to_string(),
+        withdrawn_at: now,
+    };
+    outbox::append(
+        &mut transaction,
+        &Origin::new(WITHDRAW_ACCOUNT, EventContext::default()),
+        &withdrawn,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    transaction.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(
+        sessions_ended = sessions,
+        login_attempts_anonymised = history,
+        "Account withdrawn"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// An admin's lock and unlock
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeLockError {
+    #[error("the session of this access token was ended")]
+    SessionRevoked,
+    #[error("this action needs the admin role")]
+    NotAdmin,
+    #[error("no account has this id")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] LockRefusal),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<SessionError> for ChangeLockError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Revoked => Self::SessionRevoked,
+            SessionError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+/// An account's lock as it stands after an admin's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLock {
+    pub user_id: Uuid,
+    pub status: AccountStatus,
+    pub locked_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Locks or unlocks the account `user_id` for the admin of `claims`. A lock ends every
+/// session of the account and announces `user.locked`; an unlock announces `user.unlocked`
+/// (the user logs in again). Asking for the status the account has changes nothing and
+/// announces nothing, so a retried request is harmless.
+#[tracing::instrument(skip_all, fields(admin_id = %claims.sub, user_id = %user_id, ?change))]
+pub async fn change_lock(
+    pool: &MySqlPool,
+    claims: &AccessClaims,
+    user_id: Uuid,
+    change: LockChange,
+) -> Result<AccountLock, ChangeLockError> {
+    if !claims.roles.contains(&Role::Admin) {
+        return Err(ChangeLockError::NotAdmin);
+    }
+    require_active_session(pool, claims).await?;
+    let now = stored_precision(Utc::now());
+    let mut transaction = pool.begin().await.map_err(anyhow::Error::from)?;
+    let account = db::lock_account(&mut transaction, user_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(ChangeLockError::NotFound)?;
+    let Some(status) = decide_lock(change, account.status, user_id == claims.sub)? else {
+        return Ok(AccountLock {
+            user_id,
+            status: account.status,
+            locked_at: account.locked_at,
+        });
+    };
+    db::set_lock_status(&mut transaction, user_id, status, claims.sub, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let user = user_id.to_string();
+    match change {
+        LockChange::Lock => {
+            let sessions = db::revoke_all_sessions(&mut transaction, user_id, ACCOUNT_LOCKED, now)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let locked = events::identity::UserLockedV1 {
+                user_id: user,
+                locked_at: now,
+            };
+            outbox::append(
+                &mut transaction,
+                &Origin::new(LOCK_USER, EventContext::default()),
+                &locked,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+            transaction.commit().await.map_err(anyhow::Error::from)?;
+            tracing::info!(sessions_ended = sessions, "Account locked");
+        }
+        LockChange::Unlock => {
+            let unlocked = events::identity::UserUnlockedV1 {
+                user_id: user,
+                unlocked_at: now,
+            };
+            outbox::append(
+                &mut transaction,
+                &Origin::new(UNLOCK_USER, EventContext::default()),
+                &unlocked,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+            transaction.commit().await.map_err(anyhow::Error::from)?;
+            tracing::info!("Account unlocked");
+        }
+    }
+    Ok(AccountLock {
+        user_id,
+        status,
+        locked_at: (status == AccountStatus::Locked).then_some(now),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The public profile
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublicProfileError {
+    /// No such account, or its user withdrew: the same answer for both.
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// What anyone may see of a user: the display name and since when they are a member. A
+/// locked account is shown like any other, so the answer does not tell that it is locked.
+pub async fn public_profile(
+    pool: &MySqlPool,
+    user_id: Uuid,
+) -> Result<db::PublicProfile, PublicProfileError> {
+    db::public_profile(pool, user_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(PublicProfileError::NotFound)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
 
+use crate::customer_status::CustomerRefusal;
 use crate::order::{
     IdempotencyKey, InvalidInput, OrderLines, PaymentToken, PlaceOrder, PricingError, Quantity, product_id,
 };
@@ -186,6 +187,14 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
             };
             ApiError::unprocessable(code, format!("The order cannot be placed: {pricing}."))
         }
+        PlaceOrderError::Customer(CustomerRefusal::Locked) => ApiError::forbidden(
+            "ACCOUNT_LOCKED",
+            "This account is locked; it cannot place orders.",
+        ),
+        PlaceOrderError::Customer(CustomerRefusal::Withdrawn) => ApiError::forbidden(
+            "ACCOUNT_WITHDRAWN",
+            "This account was withdrawn; it cannot place orders.",
+        ),
         PlaceOrderError::IdempotencyKeyReused => ApiError::unprocessable(
             "IDEMPOTENCY_KEY_REUSED",
             "This Idempotency-Key was already used for a different order request.",

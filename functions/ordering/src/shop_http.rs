@@ -29,6 +29,7 @@ use uuid::Uuid;
 use crate::addresses::{self, AddressError};
 use crate::availability::StockAvailability;
 use crate::cart::{self, AddToCart, Added, CartError, CartView};
+use crate::customer_status::CustomerRefusal;
 use crate::order::{IdempotencyKey, InvalidInput, PaymentToken, PricingError, Quantity, product_id};
 use crate::orders::{Checkout, CheckoutError, PlaceOrderError, Placed, checkout};
 use crate::shopping::{Address, AddressInput, CartLimit, ShippingRule};
@@ -344,6 +345,14 @@ fn checkout_error(error: CheckoutError) -> ApiError {
         CheckoutError::Place(PlaceOrderError::IdempotencyKeyReused) => ApiError::unprocessable(
             "IDEMPOTENCY_KEY_REUSED",
             "This Idempotency-Key was already used for a different order request.",
+        ),
+        CheckoutError::Place(PlaceOrderError::Customer(CustomerRefusal::Locked)) => ApiError::forbidden(
+            "ACCOUNT_LOCKED",
+            "This account is locked; it cannot place orders.",
+        ),
+        CheckoutError::Place(PlaceOrderError::Customer(CustomerRefusal::Withdrawn)) => ApiError::forbidden(
+            "ACCOUNT_WITHDRAWN",
+            "This account was withdrawn; it cannot place orders.",
         ),
         CheckoutError::Place(PlaceOrderError::Busy) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

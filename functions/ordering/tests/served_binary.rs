@@ -1,5 +1,6 @@
-//! The `project-catalog-product` binary as Knative and the local dispatcher run it: without
-//! the Lambda variable it serves HTTP on `$PORT` and takes CloudEvent POSTs.
+//! The event binaries (`project-catalog-product`, `project-customer-status`) as Knative and
+//! the local dispatcher run them: without the Lambda variable each serves HTTP on `$PORT` and
+//! takes CloudEvent POSTs.
 
 use events::EventType;
 use std::process::Command;
@@ -142,6 +143,51 @@ async fn with_its_database_up_a_function_is_ready() {
     let function = serve(&database.url()).await;
     let (health, ready, body) = probes(&function).await;
     assert_eq!((health, ready), (200, 200), "{body}");
+    drop(function);
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn the_customer_status_binary_takes_identity_events_as_the_dispatcher_posts_them() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_project-customer-status"));
+    command.env("DATABASE_URL", database.url());
+    let function = ServedBinary::start(command).await;
+    let user = uuid::Uuid::now_v7().to_string();
+    let post = |id: &'static str, body: String| {
+        reqwest::Client::new()
+            .post(format!("{}/", function.url()))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-source", "commerce/identity/lock-user")
+            .header("ce-type", events::identity::UserLockedV1::NAME)
+            .header("ce-partitionkey", user.as_str())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let locked = post(
+        "0196f6a0-0000-7000-8000-000000000101",
+        format!(r#"{{"userId":"{user}","lockedAt":"2026-12-02T10:00:00Z"}}"#),
+    )
+    .await
+    .expect("post");
+    assert_eq!(locked.status(), 200, "acknowledged");
+    let broken = post(
+        "0196f6a0-0000-7000-8000-000000000102",
+        r#"{"userId":"nobody","lockedAt":"2026-12-02T10:00:01Z"}"#.to_owned(),
+    )
+    .await
+    .expect("post");
+    assert_eq!(broken.status(), 422, "a user id that is no id is final");
+
+    let status: String = sqlx::query_scalar("SELECT status FROM customer_status WHERE user_id = ?")
+        .bind(&user)
+        .fetch_one(&database.pool)
+        .await
+        .expect("row");
+    assert_eq!(status, "LOCKED");
     drop(function);
     database.drop().await;
 }

@@ -262,6 +262,63 @@ impl TestApp {
             .await
     }
 
+    /// Withdraws the account of `access_token`, confirming with `password` (none: no field).
+    pub async fn withdraw(&self, access_token: &str, password: Option<&str>) -> TestResponse {
+        let body = match password {
+            Some(password) => serde_json::json!({"password": password}),
+            None => serde_json::json!({}),
+        };
+        self.request(
+            Method::DELETE,
+            http::WITHDRAW_PATH,
+            Some(Body::from(body.to_string())),
+            Some(access_token),
+        )
+        .await
+    }
+
+    /// An admin's lock of the user `id` (any text, to try malformed ids too).
+    pub async fn lock(&self, admin_token: Option<&str>, id: &str) -> TestResponse {
+        self.request(
+            Method::POST,
+            &format!("/admin/users/{id}/lock"),
+            None,
+            admin_token,
+        )
+        .await
+    }
+
+    pub async fn unlock(&self, admin_token: Option<&str>, id: &str) -> TestResponse {
+        self.request(
+            Method::POST,
+            &format!("/admin/users/{id}/unlock"),
+            None,
+            admin_token,
+        )
+        .await
+    }
+
+    /// The public profile of the user `id`, asked without a token.
+    pub async fn public_profile(&self, id: &str) -> TestResponse {
+        self.request(Method::GET, &format!("/users/{id}/profile"), None, None)
+            .await
+    }
+
+    /// Registers a fresh user, grants it the admin role and logs it in: (user id, login
+    /// response, whose access token carries the role).
+    pub async fn logged_in_admin(&self) -> (uuid::Uuid, TestResponse) {
+        let email = unique_email();
+        let registered = self.register(&email, PASSWORD, "Admin").await;
+        assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
+        let parsed = identity::domain::Email::parse(&email).expect("a valid address");
+        let admin_id = identity::use_cases::grant_admin(&self.database.pool, &parsed)
+            .await
+            .expect("grant admin");
+        let login = self.login(&email, PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+        (admin_id, login)
+    }
+
     /// Registers and logs in a fresh user: (email, login response).
     pub async fn logged_in_user(&self) -> (String, TestResponse) {
         let email = unique_email();

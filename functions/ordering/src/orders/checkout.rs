@@ -87,6 +87,11 @@ pub async fn checkout(
     context: &EventContext,
 ) -> Result<Placed, CheckoutError> {
     let order_id = Uuid::now_v7();
+    // As place-order: a locked or withdrawn customer is refused before anything is written.
+    crate::customer_status::customer_status(pool, &command.user_id.to_string())
+        .await?
+        .may_order()
+        .map_err(PlaceOrderError::from)?;
     let mut transaction = pool.begin().await?;
     if let Claim::Replayed(view) = claim_key(
         &mut transaction,

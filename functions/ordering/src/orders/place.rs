@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::rows::{catalog_price, record_history};
 use super::view::{OrderView, load_view};
+use crate::customer_status::{CustomerRefusal, customer_status};
 use crate::order::{
     IdempotencyKey, OrderLines, OrderStatus, PaymentToken, PlaceOrder, PricedOrder, PricingError, price_order,
 };
@@ -34,6 +35,9 @@ pub enum PlaceOrderError {
     Pricing(#[from] PricingError),
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
+    /// Identity locked or withdrew the customer's account (ordering's projection says so).
+    #[error(transparent)]
+    Customer(#[from] CustomerRefusal),
     /// Every database connection stayed busy for the whole acquire timeout: the function is
     /// overloaded. Nothing was written; the same request (same key) may be sent again.
     #[error("the database is busy; nothing was written")]
@@ -61,6 +65,13 @@ pub async fn place_order(
     context: &EventContext,
 ) -> Result<Placed, PlaceOrderError> {
     let order_id = Uuid::now_v7();
+    // A locked or withdrawn customer's access token lives until it expires; ordering refuses
+    // them as soon as it learned of the lock, before anything is written. Read outside the
+    // transaction: a plain read in it would fix its snapshot before the key row's wait, and a
+    // request that waited for a concurrent one with its key would not see that one's order.
+    customer_status(pool, &command.user_id.to_string())
+        .await?
+        .may_order()?;
     let mut transaction = pool.begin().await?;
     if let Claim::Replayed(view) = claim_key(
         &mut transaction,

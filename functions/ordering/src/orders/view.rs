@@ -189,7 +189,15 @@ pub(crate) async fn load_view(
         lines: lines
             .into_iter()
             .map(
-                |(line_no, refund_status, product_id, product_name, quantity, unit_price_minor, list_price_minor)| {
+                |(
+                    line_no,
+                    refund_status,
+                    product_id,
+                    product_name,
+                    quantity,
+                    unit_price_minor,
+                    list_price_minor,
+                )| {
                     OrderLineView {
                         line_no,
                         status: LineRefundStatus::from_stored(refund_status.as_deref())
