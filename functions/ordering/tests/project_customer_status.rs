@@ -270,3 +270,107 @@ async fn a_status_event_with_a_bad_payload_or_a_forged_source_is_rejected_and_wr
     assert_eq!(app.count("customer_status").await, 0);
     app.finish().await;
 }
+
+/// A cart line and an address of a customer, written as the shopping functions write them.
+async fn fill_cart_and_addresses(pool: &sqlx::MySqlPool, customer: Uuid) -> Uuid {
+    let address = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO cart_line (user_id, product_id, quantity, added_at) VALUES (?, 'cup', 2, NOW(6))",
+    )
+    .bind(customer.to_string())
+    .execute(pool)
+    .await
+    .expect("cart line");
+    sqlx::query(
+        "INSERT INTO address (address_id, user_id, recipient, phone, line1, city, postal_code, country,
+                              is_default, created_at, default_of)
+         VALUES (?, ?, 'Ada', '+82 10-1234-5678', '1 Main St', 'Seoul', '04524', 'KR', TRUE, NOW(6), ?)",
+    )
+    .bind(address.to_string())
+    .bind(customer.to_string())
+    .bind(customer.to_string())
+    .execute(pool)
+    .await
+    .expect("address");
+    address
+}
+
+async fn rows_of(pool: &sqlx::MySqlPool, table: &str, customer: Uuid) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE user_id = ?"
+    )))
+    .bind(customer.to_string())
+    .fetch_one(pool)
+    .await
+    .expect("count")
+}
+
+#[tokio::test]
+async fn a_withdrawal_erases_that_customers_cart_and_addresses_and_no_one_elses() {
+    let app = App::spawn().await;
+    let pool = app.context.database.pool.clone();
+    let (customer, neighbour) = (Uuid::now_v7(), Uuid::now_v7());
+    fill_cart_and_addresses(&pool, customer).await;
+    fill_cart_and_addresses(&pool, neighbour).await;
+
+    assert_eq!(
+        app.deliver(&withdrawn("e-1", customer, Utc::now())).await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        rows_of(&pool, "cart_line", customer).await,
+        0,
+        "the cart is erased"
+    );
+    assert_eq!(
+        rows_of(&pool, "address", customer).await,
+        0,
+        "the addresses are erased"
+    );
+    assert_eq!(
+        rows_of(&pool, "cart_line", neighbour).await,
+        1,
+        "another cart stays"
+    );
+    assert_eq!(
+        rows_of(&pool, "address", neighbour).await,
+        1,
+        "another address stays"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_locked_customer_cannot_check_out_a_cart_and_it_is_kept() {
+    let app = App::spawn().await;
+    let pool = app.context.database.pool.clone();
+    let customer = Uuid::now_v7();
+    let address = fill_cart_and_addresses(&pool, customer).await;
+    assert_eq!(
+        app.deliver(&locked("e-1", customer, Utc::now())).await,
+        Outcome::Ack
+    );
+    let checkout = runtime::http::HttpFunction::new(ordering::shop_http::checkout_routes(
+        ordering::shop_http::ShopApi {
+            pool: pool.clone(),
+            shipping: ordering::shopping::ShippingRule::DEFAULT,
+            payment_timeout: Duration::minutes(15),
+            inventory: std::sync::Arc::new(ordering::availability::NoInventory),
+        },
+        app.context.tokens.verifier(),
+    ))
+    .into_router();
+    let token = app.context.tokens.token(customer, Role::Customer);
+    let body =
+        json!({"addressId": address.to_string(), "paymentToken": "tok_approve", "expectedTotalMinor": 5580});
+    let mut request = request("POST", "/cart/checkout", Some(&token), Some(body));
+    request
+        .headers_mut()
+        .insert("idempotency-key", HeaderValue::from_static("co-1"));
+    let reply = send(&checkout, request).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert_eq!(reply.body["error"]["code"], "ACCOUNT_LOCKED");
+    assert_eq!(app.count("orders").await, 0, "nothing is placed");
+    assert_eq!(rows_of(&pool, "cart_line", customer).await, 1, "the cart is kept");
+    app.finish().await;
+}
