@@ -222,10 +222,14 @@ async fn register_and_log_in(user: &mut GooseUser) -> TransactionResult {
 /// One of the products on sale, by the user's own dice (so users do not all buy the same).
 fn some_product(user: &mut GooseUser) -> String {
     let products = PRODUCTS.get().map(Vec::as_slice).unwrap_or_default();
+    let fallback = user.weighted_users_index;
     let index = user
         .get_session_data_mut::<Session>()
-        .map_or(user.weighted_users_index, |session| session.dice.below(products.len().max(1)));
-    products.get(index % products.len().max(1)).cloned().unwrap_or_default()
+        .map_or(fallback, |session| session.dice.below(products.len().max(1)));
+    products
+        .get(index % products.len().max(1))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// On a shopper's start, after its account: the address its orders ship to.
@@ -262,10 +266,20 @@ async fn check_out_a_cart(user: &mut GooseUser) -> TransactionResult {
         let product = some_product(user);
         let key = uuid::Uuid::now_v7().to_string();
         let body = json!({"sku": product, "quantity": 1});
-        send(user, GooseMethod::Post, "/cart/items", "/cart/items", Some(&body), Some(&key)).await?;
+        send(
+            user,
+            GooseMethod::Post,
+            "/cart/items",
+            "/cart/items",
+            Some(&body),
+            Some(&key),
+        )
+        .await?;
     }
     let cart = send(user, GooseMethod::Get, "/cart", "/cart", None, None).await?;
-    let total = json_of(cart).await.and_then(|body| body["data"]["totalMinor"].as_i64());
+    let total = json_of(cart)
+        .await
+        .and_then(|body| body["data"]["totalMinor"].as_i64());
     let Some(address) = session(user)?.address.clone() else {
         return Ok(());
     };
@@ -560,7 +574,11 @@ async fn attack(profile: &Profile, host: &str) -> Result<GooseMetrics, GooseErro
                 .set_wait_time(think_min, think_max)?
                 .register_transaction(transaction!(register_and_log_in).set_on_start())
                 .register_transaction(transaction!(add_address).set_on_start())
-                .register_transaction(transaction!(check_out_a_cart).set_name("cart and checkout").set_weight(2)?)
+                .register_transaction(
+                    transaction!(check_out_a_cart)
+                        .set_name("cart and checkout")
+                        .set_weight(2)?,
+                )
                 .register_transaction(transaction!(read_order).set_weight(2)?)
                 .register_transaction(transaction!(list_orders))
                 .register_transaction(transaction!(refund_a_line).set_name("refund")),
