@@ -161,9 +161,41 @@ impl From<sqlx::Error> for PromotionError {
     }
 }
 
-/// Adds a promotion; if its window is open now, the selling prices change at once.
+/// Adds a promotion; if its window is open now, the selling prices change at once. It reprices
+/// SKU rows that other writers (an admin's price change, the promotion schedule) lock too, so
+/// MariaDB may pick it as a deadlock's victim: the transaction was rolled back whole, and it is
+/// run again, up to three times, before the error reaches the client.
 #[tracing::instrument(skip_all, fields(product_id = product_id.as_str()))]
 pub async fn create_promotion(
+    pool: &MySqlPool,
+    product_id: &ProductId,
+    promotion: &NewPromotion,
+    context: &EventContext,
+) -> Result<PromotionView, PromotionError> {
+    let mut attempt = 1;
+    loop {
+        match create_promotion_once(pool, product_id, promotion, context).await {
+            Err(PromotionError::Unexpected(cause)) if attempt < 3 && lost_a_race(&cause) => {
+                tracing::warn!(
+                    attempt,
+                    "Lost a lock race to another writer; running the promotion's transaction again"
+                );
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether a failure was a deadlock or a lock wait timeout: another transaction won a race.
+fn lost_a_race(cause: &anyhow::Error) -> bool {
+    cause
+        .chain()
+        .filter_map(|error| error.downcast_ref::<sqlx::Error>())
+        .any(|error| matches!(store::mariadb::error_number(error), Some(1205 | 1213)))
+}
+
+async fn create_promotion_once(
     pool: &MySqlPool,
     product_id: &ProductId,
     promotion: &NewPromotion,
