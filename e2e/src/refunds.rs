@@ -9,7 +9,7 @@ use crate::shop::{Answer, SETTLE, Shop};
 
 impl Shop {
     /// Places an order of `lines` (SKU, quantity), asked again with the same key while ordering
-    /// has not seen a product yet or is busy, as [`Shop::place`] does for one line.
+    /// has not seen a product yet or is busy; [`Shop::place`] is the one-line case.
     pub async fn place_lines(
         &self,
         token: &str,

@@ -159,23 +159,7 @@ impl Shop {
         quantity: u32,
         payment_token: &str,
     ) -> Answer {
-        let body = json!({"lines": [{"productId": product_id, "quantity": quantity}], "paymentToken": payment_token});
-        SETTLE
-            .until(
-                || {
-                    self.send(
-                        Method::POST,
-                        "/orders",
-                        Some(token),
-                        Some(key),
-                        Some(body.clone()),
-                    )
-                },
-                |answer| {
-                    answer.body["error"]["code"] != "UNKNOWN_PRODUCT"
-                        && answer.status != StatusCode::SERVICE_UNAVAILABLE
-                },
-            )
+        self.place_lines(token, key, &[(product_id, quantity)], payment_token)
             .await
     }
 
