@@ -56,12 +56,18 @@ impl App {
 
     /// Places two cups (line 0) and a mug (line 1), and confirms the order as payment would.
     async fn confirmed_order(&self, user: Uuid) -> String {
+        self.confirmed_order_keyed(user, "place-1").await
+    }
+
+    /// [`Self::confirmed_order`] under an idempotency key of the caller's, for several orders.
+    async fn confirmed_order_keyed(&self, user: Uuid, key: &str) -> String {
         let body = json!({"lines": [{"productId": "cup", "quantity": 2}, {"productId": "mug", "quantity": 1}],
                           "paymentToken": "tok_approve"});
         let mut place = request("POST", "/orders", Some(&self.token(user)), Some(body));
-        place
-            .headers_mut()
-            .insert("idempotency-key", HeaderValue::from_static("place-1"));
+        place.headers_mut().insert(
+            "idempotency-key",
+            HeaderValue::from_str(key).expect("a header value"),
+        );
         let reply = send(&self.context.router, place).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         let order_id = reply.body["data"]["orderId"]
@@ -351,6 +357,75 @@ async fn concurrent_refunds_of_one_line_take_it_once() {
             .len(),
         1
     );
+    app.context.database.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_read_while_its_refund_settles_shows_the_refund_wholly_or_not_at_all() {
+    const ORDERS: usize = 12;
+    let app = App::spawn().await;
+    let user = Uuid::now_v7();
+    let mut refunds = Vec::with_capacity(ORDERS);
+    for n in 0..ORDERS {
+        let order_id = app.confirmed_order_keyed(user, &format!("place-{n}")).await;
+        let (status, body) = app
+            .refund(
+                user,
+                &order_id,
+                Some(&format!("whole-{n}")),
+                json!({"lines": [0, 1]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let refund_id = body["data"]["refundId"].as_str().expect("refund id").to_owned();
+        refunds.push((order_id, refund_id));
+    }
+
+    // Readers ask for each order over and over while the answers are settled one by one.
+    let readers: Vec<_> = refunds
+        .iter()
+        .map(|(order_id, _)| {
+            let router = app.context.router.clone();
+            let (path, token) = (format!("/orders/{order_id}"), app.token(user));
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                loop {
+                    let reply = send(&router, request("GET", &path, Some(&token), None)).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                    let order = &reply.body["data"];
+                    let refund = order["refunds"][0]["status"].as_str().expect("refund").to_owned();
+                    seen.push((
+                        order["status"].as_str().expect("status").to_owned(),
+                        line_statuses(order),
+                        refund.clone(),
+                    ));
+                    if refund != "REQUESTED" {
+                        return seen;
+                    }
+                }
+            })
+        })
+        .collect();
+    let settle = Runner::new(app.pool().clone(), SettleRefund);
+    for (order_id, refund_id) in &refunds {
+        assert_eq!(
+            deliver(&settle, &refunded(order_id, refund_id, 2 * 1290 + 990)).await,
+            Outcome::Ack
+        );
+    }
+
+    let before = ("CONFIRMED", ["REFUND_REQUESTED", "REFUND_REQUESTED"], "REQUESTED");
+    let after = ("REFUNDED", ["REFUNDED", "REFUNDED"], "SUCCEEDED");
+    for reader in readers {
+        for (status, lines, refund) in reader.await.expect("a reader") {
+            let read = (
+                status.as_str(),
+                [lines[0].as_str(), lines[1].as_str()],
+                refund.as_str(),
+            );
+            assert!(read == before || read == after, "a torn read: {read:?}");
+        }
+    }
     app.context.database.drop().await;
 }
 

@@ -102,19 +102,26 @@ pub enum GetOrderError {
 }
 
 /// One of the customer's orders.
+///
+/// The view takes several queries (order, lines, history, refunds); they all read one snapshot,
+/// so a settlement committing meanwhile shows either wholly or not at all, never a refund that
+/// succeeded on an order still waiting for it.
 pub async fn get_order(pool: &MySqlPool, user_id: Uuid, order_id: &str) -> Result<OrderView, GetOrderError> {
-    let mut connection = pool.acquire().await.map_err(anyhow::Error::from)?;
+    let mut snapshot = pool
+        .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .map_err(anyhow::Error::from)?;
     let owner: Option<String> = sqlx::query_scalar("SELECT user_id FROM orders WHERE order_id = ?")
         .bind(order_id)
-        .fetch_optional(&mut *connection)
+        .fetch_optional(&mut *snapshot)
         .await
         .map_err(anyhow::Error::from)?;
     if owner != Some(user_id.to_string()) {
         return Err(GetOrderError::NotFound);
     }
-    load_view(&mut connection, order_id)
-        .await?
-        .ok_or(GetOrderError::NotFound)
+    let view = load_view(&mut snapshot, order_id).await?;
+    snapshot.rollback().await.map_err(anyhow::Error::from)?;
+    view.ok_or(GetOrderError::NotFound)
 }
 
 /// A page of the customer's orders, newest first.
