@@ -59,9 +59,11 @@ function Guarded({ route }) {
 
 function App() {
   const route = useRoute();
-  const [signedIn, setSignedIn] = useState(isSignedIn());
+  // Re-rendered on every session change (a refresh brings the token's roles, too).
+  const [, setSessionVersion] = useState(0);
+  const signedIn = isSignedIn();
   const main = useRef(null);
-  useEffect(() => onSessionChange(setSignedIn), []);
+  useEffect(() => onSessionChange(() => setSessionVersion((version) => version + 1)), []);
   // Moves focus to the new page, so keyboard and screen-reader users start at its top.
   useEffect(() => {
     if (main.current) main.current.focus();
