@@ -159,6 +159,43 @@ function ManageProduct({ productId }) {
           <button type="submit">Change price</button>
         </p>
       </form>
+      {(data.optionGroups || []).length ? <h3>Options</h3> : null}
+      {(data.optionGroups || []).map((group) => (
+        <form
+          class="inline"
+          onSubmit={(event) => {
+            const values = formValues(event);
+            let options;
+            try {
+              [{ options }] = parseOptionGroups(`${group.name}: ${values[`add-${group.groupId}`]}`, data.currency);
+            } catch (error) {
+              act.setError({ code: 'OPTIONS', message: error.message });
+              return;
+            }
+            act.run('POST', `${admin}/options`, { groupId: group.groupId, options }, 'Options added; their SKUs have no stock yet.');
+          }}
+        >
+          <strong>{group.name}:</strong>
+          {group.options.map((option) => (
+            <span>
+              {option.name}
+              {option.surchargeMinor ? ` (+${money(option.surchargeMinor, data.currency)})` : ''}{' '}
+              <button
+                type="button"
+                aria-label={`Remove the option ${option.name}`}
+                onClick={() => act.run('DELETE', `${admin}/options/${option.optionId}`, undefined, `${option.name} removed; its SKUs stop selling.`)}
+              >
+                ×
+              </button>
+            </span>
+          ))}
+          <label for={`add-${group.groupId}`} class="visually-hidden">
+            New options of {group.name}
+          </label>
+          <input id={`add-${group.groupId}`} name={`add-${group.groupId}`} placeholder="Red, Blue +1.00" required />
+          <button type="submit">Add options</button>
+        </form>
+      ))}
       <h3>SKUs and stock</h3>
       <table>
         <thead>

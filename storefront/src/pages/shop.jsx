@@ -1,5 +1,5 @@
 // Browsing, a product with its options, the cart and the checkout.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, isSignedIn, newIdempotencyKey } from '../api.js';
 import { ErrorMessage, Field, Loading, formValues, go, useAction, useLoad } from '../ui.jsx';
 import { money, toMinor, when } from '../words.js';
@@ -396,12 +396,15 @@ export const PAYMENT_TOKENS = [
 export function Checkout() {
   const cart = useLoad(() => api('GET', '/cart'), []);
   const addresses = useLoad(() => api('GET', '/users/me/addresses'), []);
-  const [key] = useState(newIdempotencyKey);
+  // The same attempt (same body) keeps its key, so a retry after a lost answer places the
+  // order once; a changed body (another card, a new total) is a new attempt with a new key.
+  const attempt = useRef({ body: null, key: null });
   const place = useAction(async (values) => {
-    const order = await api('POST', '/cart/checkout', {
-      body: { addressId: values.addressId, paymentToken: values.paymentToken, expectedTotalMinor: cart.data.totalMinor },
-      idempotencyKey: key,
-    });
+    const body = { addressId: values.addressId, paymentToken: values.paymentToken, expectedTotalMinor: cart.data.totalMinor };
+    if (JSON.stringify(body) !== attempt.current.body) {
+      attempt.current = { body: JSON.stringify(body), key: newIdempotencyKey() };
+    }
+    const order = await api('POST', '/cart/checkout', { body, idempotencyKey: attempt.current.key });
     go(`/orders/${encodeURIComponent(order.orderId)}`);
   });
   useEffect(() => {
