@@ -15,6 +15,9 @@
 //! (`into_make_service_with_connect_info`, as the `local-gateway` binary does); without it
 //! every client is forwarded as `unknown`, never as what it claims.
 //!
+//! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
+//! the origins `CORS_ALLOWED_ORIGINS` lists.
+//!
 //! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +32,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
 
+pub mod cors;
 pub mod scheduler;
+pub mod storefront;
 
 /// The largest request body the gateway forwards.
 pub const BODY_LIMIT: usize = 1024 * 1024;
