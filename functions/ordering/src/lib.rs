@@ -37,6 +37,7 @@ pub mod customer_status;
 pub mod http;
 pub mod order;
 pub mod orders;
+pub mod progress;
 pub mod refund;
 pub mod refund_http;
 pub mod refund_saga;
