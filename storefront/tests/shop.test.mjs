@@ -100,14 +100,18 @@ before(async () => {
     },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  for (const sku of created.body.data.skus.map((entry) => entry.sku)) {
+  const product = await call('GET', `/products/${mugId}`);
+  assert.equal(product.status, 200, JSON.stringify(product.body));
+  const skus = product.body.data.skus.map((entry) => entry.sku);
+  assert.equal(skus.length, 2, 'one SKU per colour');
+  for (const sku of skus) {
     // Inventory opens a SKU's stock when its event arrives; until then the SKU is unknown there.
     await poll(`stock of ${sku} set`, async () => (await call('PUT', `/admin/inventory/${sku}`, { token, body: { onHand: 20 } })).status === 200);
   }
   // Ordering learns the SKUs' prices from catalog's events; the cart refuses them until then.
   const probe = await registerAndLogIn({ email: `probe-${run}@example.com`, name: 'Probe' });
   const probeToken = await probe();
-  for (const sku of created.body.data.skus.map((entry) => entry.sku)) {
+  for (const sku of skus) {
     await poll(`ordering knows ${sku}`, async () => {
       const added = await call('POST', '/cart/items', { token: probeToken, key: `probe-${sku}-${Date.now()}`, body: { sku, quantity: 1 } });
       return added.status === 201;
@@ -176,6 +180,11 @@ test('a new visitor signs up, searches, picks an option, checks out with tok_app
 
   await statusOf(page, 'CONFIRMED');
   await page.locator('.step-done', { hasText: 'Confirmed' }).waitFor();
+  // Every step with its time, the two taken in inventory and payment included (they may
+  // arrive a moment after the status; the page keeps polling for them).
+  for (const label of ['Placed', 'Stock reserved', 'Payment authorized', 'Confirmed']) {
+    await page.locator('.step-done', { hasText: label }).locator('time').waitFor({ timeout: SAGA_DEADLINE_MS });
+  }
   confirmedOrderUrl = page.url();
   await screenshot(page, 'order-confirmed');
   assert.deepEqual(page.problems, []);
@@ -197,6 +206,8 @@ test('a checkout with tok_decline ends CANCELLED and the page says why', async (
   await statusOf(page, 'CANCELLED');
   const reason = await page.locator('[data-testid=cancel-reason]').innerText();
   assert.match(reason, /payment was declined/);
+  await page.locator('.step-done', { hasText: 'Stock reserved' }).locator('time').waitFor({ timeout: SAGA_DEADLINE_MS });
+  await page.locator('.step-failed', { hasText: 'Payment authorized' }).waitFor();
   await screenshot(page, 'order-cancelled');
 });
 

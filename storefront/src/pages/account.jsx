@@ -79,9 +79,34 @@ export function Orders() {
 
 const POLL_MILLISECONDS = 1000;
 
+/** How long after the saga ended the page still waits for its steps' times to arrive. */
+const STEP_GRACE_MILLISECONDS = 15_000;
+
 /** Whether the order can still change without the shopper doing anything. */
 function stillMoving(order) {
-  return order.status === 'PLACED' || order.refunds.some((refund) => refund.status === 'REQUESTED');
+  return order.status === 'PLACED' || order.refunds.some((refund) => refund.status === 'REQUESTED') || stepsTrailing(order);
+}
+
+/** The move that ended the saga, if it ended. */
+function endOf(order) {
+  return order.history.find((change) => change.to === 'CONFIRMED' || change.to === 'CANCELLED');
+}
+
+/** When a step happened elsewhere, as ordering heard of it (`STOCK_RESERVED`, `PAYMENT_AUTHORIZED`). */
+function stepAt(order, name) {
+  const step = (order.steps || []).find((recorded) => recorded.step === name);
+  return step ? step.at : null;
+}
+
+/**
+ * Whether the saga ended moments ago and a step it went through is not recorded yet: the
+ * steps reach ordering through a consumer of their own and may trail the order's status.
+ */
+function stepsTrailing(order) {
+  const ended = endOf(order);
+  if (!ended || Date.now() - Date.parse(ended.at) > STEP_GRACE_MILLISECONDS) return false;
+  if (ended.to === 'CONFIRMED') return !stepAt(order, 'STOCK_RESERVED') || !stepAt(order, 'PAYMENT_AUTHORIZED');
+  return ended.reason === 'payment-declined' && !stepAt(order, 'STOCK_RESERVED');
 }
 
 /**
@@ -145,16 +170,23 @@ export function Order({ orderId }) {
 }
 
 /**
- * The saga's steps. Ordering records the order's own moves with their times (PLACED, then
- * CONFIRMED or CANCELLED); the steps between — stock reserved, payment authorized — happen
- * in inventory and payment, and the order shows them by the move they led to.
+ * The saga's steps, each with its time. Ordering records the order's own moves (PLACED, then
+ * CONFIRMED or CANCELLED) and, as their events reach it, the steps between that happen in
+ * inventory and payment (`order.steps`: stock reserved, payment authorized). A step not
+ * recorded yet is told by the move it led to, without a time.
  */
 function Saga({ order }) {
   const placed = order.history.find((change) => change.to === 'PLACED');
-  const ended = order.history.find((change) => change.to === 'CONFIRMED' || change.to === 'CANCELLED');
+  const ended = endOf(order);
   const reason = ended && ended.reason;
-  const stockReserved = ended ? (reason === 'out-of-stock' ? false : reason === 'customer-cancelled' ? null : true) : null;
-  const paymentAuthorized = ended ? (ended.to === 'CONFIRMED' ? true : reason === 'out-of-stock' ? null : false) : null;
+  const reservedAt = stepAt(order, 'STOCK_RESERVED');
+  const authorizedAt = stepAt(order, 'PAYMENT_AUTHORIZED');
+  const stockReserved = reservedAt
+    ? true
+    : ended ? (reason === 'out-of-stock' ? false : reason === 'customer-cancelled' ? null : true) : null;
+  const paymentAuthorized = authorizedAt
+    ? true
+    : ended ? (ended.to === 'CONFIRMED' ? true : reason === 'out-of-stock' ? null : false) : null;
   const step = (label, state, at, detail) => (
     <li class={`step step-${state === true ? 'done' : state === false ? 'failed' : 'pending'}`}>
       <span class="visually-hidden">{state === true ? 'Done: ' : state === false ? 'Failed: ' : 'Waiting: '}</span>
@@ -166,11 +198,11 @@ function Saga({ order }) {
       <h2>How the order went</h2>
       <ol class="saga" data-testid="saga">
         {step('Placed', true, placed ? placed.at : order.createdAt)}
-        {step('Stock reserved', stockReserved, null, stockReserved === false ? reasonWords(reason) : null)}
+        {step('Stock reserved', stockReserved, reservedAt, stockReserved === false ? reasonWords(reason) : null)}
         {step(
           'Payment authorized',
           paymentAuthorized,
-          null,
+          authorizedAt,
           paymentAuthorized === false && reason !== 'customer-cancelled' ? reasonWords(reason) : null,
         )}
         {ended
