@@ -62,6 +62,22 @@ ensure_k8s_validate() {
         { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Installing the validator's packages failed; the full log is $LOG_DIR/pip-k8s-validate.log."; }
 }
 
+# schemathesis, the property-based tester of the API against its OpenAPI document
+# (local-stack/tests/schemathesis.sh), in a venv of its own: it pins many packages.
+SCHEMATHESIS_VENV="$STACK_HOME/venv-schemathesis"
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+    [[ $("$SCHEMATHESIS_VENV/bin/st" --version 2>/dev/null) == "st, version $SCHEMATHESIS_VERSION" ]] && return 0
+    say "Installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_VENV"
+    rm -rf "$SCHEMATHESIS_VENV"
+    python3 -m venv "$SCHEMATHESIS_VENV" >"$LOG_DIR/pip-schemathesis.log" 2>&1 ||
+        { ensure_packages python3-venv && python3 -m venv "$SCHEMATHESIS_VENV" >"$LOG_DIR/pip-schemathesis.log" 2>&1; } ||
+        { print_log_tail "$LOG_DIR/pip-schemathesis.log"; die "Creating the venv $SCHEMATHESIS_VENV failed."; }
+    "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        >>"$LOG_DIR/pip-schemathesis.log" 2>&1 ||
+        { print_log_tail "$LOG_DIR/pip-schemathesis.log"; die "Installing schemathesis failed; the full log is $LOG_DIR/pip-schemathesis.log."; }
+}
+
 # moto in server mode is the AWS-compatible endpoint the identity key-loading tests read
 # Secrets Manager and SSM from (docs/adr/0012); each test starts its own on a free port.
 MOTO_VERSION=5.2.5

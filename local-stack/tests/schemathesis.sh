@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Property-based tests of the API against its own OpenAPI document (the one the gateway
+# serves at /openapi.json): schemathesis generates requests for every operation, the admin
+# ones included, from the document's schemas and examples, and checks that no answer is a
+# 5xx and that every answer's status, content type and body match what the document says.
+#
+#   local-stack/tests/schemathesis.sh          the short run of the test command
+#   local-stack/tests/schemathesis.sh --long   the long run (docs/api/README.md), many more cases
+#
+# Requests go through the local gateway of the running stack (local-stack/up), as an account
+# of its own that is made admin with identity-admin, so every route can be reached; the routes
+# that end the session (withdrawal, log-out) run last, as a second account. The JUnit report is
+# written to $LOG_DIR/schemathesis/. Installs schemathesis from PyPI into a venv on first use.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+source "$STACK_DIR/lib/build.sh"
+
+examples=${SCHEMATHESIS_MAX_EXAMPLES:-5}
+phases=examples,coverage,fuzzing
+if [[ ${1:-} == --long ]]; then
+    examples=${SCHEMATHESIS_MAX_EXAMPLES:-200}
+    phases=examples,coverage,fuzzing,stateful
+fi
+: "${STACK_PROFILE:=debug}"
+ensure_dirs
+ensure_schemathesis
+[[ -f $STACK_HOME/stack.env ]] || die "No $STACK_HOME/stack.env: start the platform with local-stack/up first."
+set -a; source "$STACK_HOME/stack.env"; set +a
+gateway="http://127.0.0.1:${GATEWAY_PORT:-8080}"
+curl -fsS -o /dev/null "$gateway/openapi.json" || die "The gateway does not serve $gateway/openapi.json; is the platform up?"
+grant_admin=${GRANT_ADMIN:-$REPO_DIR/target/$STACK_PROFILE/identity-admin}
+[[ -x $grant_admin ]] || die "$grant_admin is missing: local-stack/up builds it."
+report="$LOG_DIR/schemathesis"
+mkdir -p "$report"
+
+password='schemathesis passphrase 1'
+# An account of this run: registered, optionally made admin, then logged in; prints its token.
+account() {
+    local email="schemathesis-$1-$(date +%s%N)@example.com" answer
+    answer=$(curl -sS -X POST "$gateway/auth/register" -H 'content-type: application/json' \
+        -d "{\"email\":\"$email\",\"password\":\"$password\",\"displayName\":\"Schemathesis $1\"}" -w '\n%{http_code}')
+    [[ ${answer##*$'\n'} == 201 ]] || die "Registering $email answered ${answer##*$'\n'}: ${answer%$'\n'*}"
+    if [[ $2 == admin ]]; then
+        DATABASE_URL=$IDENTITY_DATABASE_URL "$grant_admin" grant-admin "$email" >"$report/grant.log" 2>&1 ||
+            { print_log_tail "$report/grant.log"; die "identity-admin grant-admin $email failed."; }
+    fi
+    curl -fsS -X POST "$gateway/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\":\"$email\",\"password\":\"$password\"}" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["accessToken"])' ||
+        die "Logging in as $email failed."
+}
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+# One worker: the functions run on the same two cores as everything else, and answers must
+# not depend on timing. The seed makes a failure reproducible from the printed command.
+seed=${SCHEMATHESIS_SEED:-$RANDOM}
+run() {
+    local name=$1 token=$2
+    shift 2
+    say "schemathesis ($name): up to $examples cases per operation, phases $phases, seed $seed"
+    "$SCHEMATHESIS_VENV/bin/st" run "$gateway/openapi.json" --url "$gateway" \
+        --header "Authorization: Bearer $token" \
+        --checks "$checks" --phases "$phases" --max-examples "$examples" --seed "$seed" \
+        --workers 1 --request-timeout 10 --no-color --generation-database none \
+        --report junit --report-junit-path "$report/$name.xml" "$@"
+}
+
+admin=$(account admin admin)
+run everything "$admin" --exclude-operation-id withdrawAccount --exclude-operation-id logout
+leaving=$(account leaving customer)
+run session-enders "$leaving" --include-operation-id withdrawAccount --include-operation-id logout
+ok "schemathesis found no 5xx and no answer that breaks the document (reports in $report)"
