@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 pub fn document() -> Value {
     let mut merged = runtime::openapi::shared();
     merged.merge(inventory::openapi::openapi());
+    merged.merge(ordering::openapi::openapi());
     merged.info.title = "Commerce platform HTTP API".to_owned();
     merged.info.version = env!("CARGO_PKG_VERSION").to_owned();
     merged.info.description = Some(DESCRIPTION.to_owned());
