@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 /// The merged, completed document.
 pub fn document() -> Value {
     let mut merged = runtime::openapi::shared();
+    merged.merge(catalog::openapi::openapi());
     merged.merge(identity::openapi::openapi());
     merged.merge(inventory::openapi::openapi());
     merged.merge(ordering::openapi::openapi());
