@@ -260,7 +260,8 @@ platform_up() {
             --function-base-port "$FUNCTION_BASE_PORT" --group-prefix local --metrics-port "$DISPATCHER_PORT"
     fi
     TEMPLATE_READER=1 start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
-        "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
+        "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT" \
+        --openapi "$REPO_DIR/docs/api/openapi.json"
     TEMPLATE_READER=1 start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
         RUST_LOG="$FUNCTION_RUST_LOG" "$bin/local-scheduler" --template "$REPO_DIR/template.yaml" \
         --function-base-port "$FUNCTION_BASE_PORT"
