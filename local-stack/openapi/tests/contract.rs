@@ -54,11 +54,23 @@ fn every_operation_has_an_id_a_success_answer_and_error_examples() {
             );
             for (status, response) in responses {
                 if status.starts_with('4') || status.starts_with('5') {
-                    let examples = &response["content"]["application/json"]["examples"];
-                    assert!(
-                        examples.as_object().is_some_and(|examples| !examples.is_empty()),
-                        "{method} {path} {status} names no error code"
-                    );
+                    let examples = response["content"]["application/json"]["examples"]
+                        .as_object()
+                        .filter(|examples| !examples.is_empty());
+                    let Some(examples) = examples else {
+                        panic!("{method} {path} {status} names no error code");
+                    };
+                    for (code, example) in examples {
+                        let name = example["$ref"]
+                            .as_str()
+                            .and_then(|reference| reference.strip_prefix("#/components/examples/"))
+                            .unwrap_or_default();
+                        assert_eq!(
+                            document["components"]["examples"][name]["value"]["error"]["code"],
+                            code.as_str(),
+                            "{method} {path} {status}: the example of {code}"
+                        );
+                    }
                 }
             }
         }

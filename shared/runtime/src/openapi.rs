@@ -96,9 +96,12 @@ const BODY_ERRORS: [(&str, &[&str]); 3] = [
     ("415", &["UNSUPPORTED_MEDIA_TYPE"]),
 ];
 
-/// Completes every operation of `document` (serialized): the shared errors, the [`Failure`]
-/// body and an example per code of every error response.
+/// Completes every operation of `document` (serialized): the shared errors, and the
+/// [`Failure`] body of every error response with an example per code. The examples are
+/// components (`#/components/examples/<CODE>`), written once however many routes answer the
+/// code; each carries the message of the first route (by path) that describes it.
 pub fn finish(mut document: Value) -> Value {
+    let mut examples = Map::new();
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
             let Some(item) = item.as_object_mut() else {
@@ -108,9 +111,15 @@ pub fn finish(mut document: Value) -> Value {
                 if !is_method(method) {
                     continue;
                 }
-                finish_operation(operation);
+                finish_operation(operation, &mut examples);
             }
         }
+    }
+    if !examples.is_empty() {
+        if !document.get("components").is_some_and(Value::is_object) {
+            document["components"] = json!({});
+        }
+        document["components"]["examples"] = Value::Object(examples);
     }
     document
 }
@@ -122,7 +131,7 @@ fn is_method(name: &str) -> bool {
     )
 }
 
-fn finish_operation(operation: &mut Value) {
+fn finish_operation(operation: &mut Value, examples: &mut Map<String, Value>) {
     let roles = bearer_roles(operation);
     let has_body = operation.get("requestBody").is_some();
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
@@ -134,7 +143,7 @@ fn finish_operation(operation: &mut Value) {
                 responses,
                 status,
                 codes,
-                "The body is not JSON of the expected shape",
+                "the body is not JSON of the expected shape",
             );
         }
     }
@@ -143,21 +152,21 @@ fn finish_operation(operation: &mut Value) {
             responses,
             "401",
             &["UNAUTHENTICATED"],
-            "No valid bearer access token",
+            "no valid bearer access token",
         );
         if roles.iter().any(|role| role == "admin") {
-            add_codes(responses, "403", &["FORBIDDEN"], "The token lacks the admin role");
+            add_codes(responses, "403", &["FORBIDDEN"], "the token lacks the admin role");
         }
     }
     add_codes(
         responses,
         "500",
         &["INTERNAL_ERROR"],
-        "Something went wrong on our side",
+        "something went wrong on our side",
     );
     for (status, response) in responses.iter_mut() {
         if status.starts_with('4') || status.starts_with('5') {
-            failure_body(response);
+            failure_body(response, examples);
         }
     }
 }
@@ -226,44 +235,58 @@ pub fn codes_of(description: &str) -> Vec<String> {
         .collect()
 }
 
-/// The [`Failure`] envelope as the body of an error response, with an example per code.
-fn failure_body(response: &mut Value) {
+/// The [`Failure`] envelope as the body of an error response, with a reference to the example
+/// of each code, which `examples` gets if it has none yet.
+fn failure_body(response: &mut Value, examples: &mut Map<String, Value>) {
     let description = response
         .get("description")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let mut examples = Map::new();
+    let mut references = Map::new();
     for code in codes_of(&description) {
-        let mut error = json!({
-            "message": message_of(&description, &code),
-            "code": code,
-            "requestId": "4f6c2a1e-8d3b-4c7a-9e21-5b0d7f3a9c11",
-        });
-        if code == "VALIDATION_FAILED" {
-            error["fieldErrors"] = json!([{ "field": "quantity", "reason": "must be at least 1" }]);
-        }
-        let value = json!({ "success": false, "error": error, "timestamp": "2026-01-15T09:30:00Z" });
-        examples.insert(code, json!({ "value": value }));
+        references.insert(
+            code.clone(),
+            json!({ "$ref": format!("#/components/examples/{code}") }),
+        );
+        examples
+            .entry(code.clone())
+            .or_insert_with(|| json!({ "value": failure_example(&code, &description) }));
     }
     let mut content = json!({ "schema": { "$ref": "#/components/schemas/Failure" } });
-    if !examples.is_empty() {
-        content["examples"] = Value::Object(examples);
+    if !references.is_empty() {
+        content["examples"] = Value::Object(references);
     }
     response["content"] = json!({ "application/json": content });
 }
 
-/// What the description says of `code`: the rest of its line after the colon.
+/// An answer with `code`, its message taken from `description`.
+fn failure_example(code: &str, description: &str) -> Value {
+    let mut error = json!({
+        "code": code,
+        "message": message_of(description, code),
+        "requestId": "4f6c2a1e-8d3b-4c7a-9e21-5b0d7f3a9c11",
+    });
+    if code == "VALIDATION_FAILED" {
+        // What `ApiError::validation` says, whichever fields are at fault.
+        error["message"] = json!("The request has invalid fields.");
+        error["fieldErrors"] = json!([{ "field": "quantity", "reason": "must be at least 1" }]);
+    }
+    json!({ "success": false, "error": error, "timestamp": "2026-01-15T09:30:00Z" })
+}
+
+/// What the description says of `code`: the rest of its line after the colon, as a sentence.
 fn message_of(description: &str, code: &str) -> String {
     let quoted = format!("`{code}`");
-    description
+    let text = description
         .lines()
         .find(|line| line.contains(&quoted))
         .and_then(|line| line.split_once(": "))
-        .map_or_else(
-            || "A sentence for people; it may change.".to_owned(),
-            |(_, text)| text.trim().to_owned(),
-        )
+        .map_or("a sentence for people; it may change.", |(_, text)| text.trim());
+    let mut letters = text.chars();
+    letters
+        .next()
+        .map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
 }
 
 #[cfg(test)]
@@ -290,6 +313,7 @@ mod tests {
         } } } });
         let finished = finish(document);
         let responses = &finished["paths"]["/admin/x"]["put"]["responses"];
+        let examples = &finished["components"]["examples"];
         for (status, code) in [
             ("400", "VALIDATION_FAILED"),
             ("400", "MALFORMED_JSON"),
@@ -299,8 +323,13 @@ mod tests {
             ("415", "UNSUPPORTED_MEDIA_TYPE"),
             ("500", "INTERNAL_ERROR"),
         ] {
-            let example = &responses[status]["content"]["application/json"]["examples"][code];
-            assert_eq!(example["value"]["error"]["code"], code, "{status} {code}");
+            let reference = &responses[status]["content"]["application/json"]["examples"][code]["$ref"];
+            assert_eq!(
+                reference,
+                &json!(format!("#/components/examples/{code}")),
+                "{status} {code}"
+            );
+            assert_eq!(examples[code]["value"]["error"]["code"], code, "{status} {code}");
         }
         assert!(
             responses["200"].get("content").is_none(),
