@@ -176,6 +176,34 @@ impl Shop {
         answer.body["data"].clone()
     }
 
+    /// The saga steps other contexts took for an order (`STOCK_RESERVED`, `PAYMENT_AUTHORIZED`)
+    /// once `expected` many are recorded (or as they are at the deadline), with their times.
+    /// They come through a consumer of their own, so they may trail the order's status.
+    pub async fn steps(&self, token: &str, order_id: &str, expected: usize) -> Vec<(String, String)> {
+        let path = format!("/orders/{order_id}");
+        let answer = SETTLE
+            .until(
+                || self.send(Method::GET, &path, Some(token), None, None),
+                |answer| {
+                    answer.status != StatusCode::OK
+                        || answer.body["data"]["steps"]
+                            .as_array()
+                            .is_some_and(|steps| steps.len() >= expected)
+                },
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["data"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|step| {
+                let name = step["step"].as_str().unwrap_or_default().to_owned();
+                (name, step["at"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    }
+
     /// (onHand, reserved) of a SKU once nothing is reserved any more (or at the deadline).
     pub async fn stock_at_rest(&self, sku: &str) -> (i64, i64) {
         let path = format!("/inventory/{sku}");

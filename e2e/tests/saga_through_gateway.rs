@@ -47,6 +47,39 @@ async fn a_paid_order_is_confirmed_a_declined_one_and_an_oversized_one_are_cance
 
     // Sold: 2 + 1; the declined unit went back, the oversized order never held any.
     assert_eq!(shop.stock_at_rest(&cup).await, (7, 0));
+
+    // The order page's steps between PLACED and the end, each with its time.
+    let names = |steps: &[(String, String)]| steps.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>();
+    let paid_steps = shop
+        .steps(&customer, paid["orderId"].as_str().expect("id"), 2)
+        .await;
+    assert_eq!(names(&paid_steps), ["STOCK_RESERVED", "PAYMENT_AUTHORIZED"]);
+    let placed_at = paid["createdAt"].as_str().expect("created at");
+    for (name, at) in &paid_steps {
+        let (at, placed_at) = (parse_time(at), parse_time(placed_at));
+        assert!(
+            at >= placed_at,
+            "{name} at {at}, before the order was placed at {placed_at}"
+        );
+    }
+    let declined_steps = shop
+        .steps(&customer, declined["orderId"].as_str().expect("id"), 1)
+        .await;
+    assert_eq!(
+        names(&declined_steps),
+        ["STOCK_RESERVED"],
+        "stock held, payment declined"
+    );
+    let too_many_steps = shop
+        .steps(&customer, too_many["orderId"].as_str().expect("id"), 0)
+        .await;
+    assert!(too_many_steps.is_empty(), "nothing reserved: {too_many_steps:?}");
+}
+
+fn parse_time(at: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .expect("an RFC 3339 time")
+        .to_utc()
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Catalog's part of the HTTP API's OpenAPI document (docs/adr/0051).
+//! Catalog's part of the HTTP API's OpenAPI document (docs/adr/0052).
 
 use utoipa::OpenApi;
 

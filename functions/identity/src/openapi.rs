@@ -1,4 +1,4 @@
-//! Identity's part of the HTTP API's OpenAPI document (docs/adr/0051).
+//! Identity's part of the HTTP API's OpenAPI document (docs/adr/0052).
 
 use utoipa::OpenApi;
 

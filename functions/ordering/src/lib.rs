@@ -38,6 +38,7 @@ pub mod http;
 pub mod openapi;
 pub mod order;
 pub mod orders;
+pub mod progress;
 pub mod refund;
 pub mod refund_http;
 pub mod refund_saga;

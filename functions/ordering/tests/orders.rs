@@ -9,6 +9,7 @@ use ordering::order::{
     IdempotencyKey, OrderLines, PaymentToken, PlaceOrder, PricingError, ProductId, Quantity,
 };
 use ordering::orders::{self, CancelOrderError, GetOrderError, OrderView, PlaceOrderError, Placed};
+use ordering::progress::RecordOrderProgress;
 use ordering::saga::{CancelOrder, ConfirmOrder};
 use runtime::events::{Delivery, EventHandler, Outcome};
 use serde_json::json;
@@ -539,6 +540,68 @@ async fn a_lapsed_reservation_cancels_a_placed_order_and_a_release_it_caused_its
     assert_eq!(
         status_of(&database.pool, user, &confirmed.order_id).await.0,
         "CONFIRMED"
+    );
+    database.drop().await;
+}
+
+fn reserved(id: &str, order_id: &str) -> Event {
+    saga_event(
+        id,
+        events::inventory::StockReservedV1::NAME,
+        json!({"orderId": order_id, "lines": [{"sku": "cup", "quantity": 2}],
+               "expiresAt": "2026-12-02T12:15:00Z"}),
+    )
+}
+
+/// `event` as its producer says it happened at `at`.
+fn at(mut event: Event, at: &str) -> Event {
+    event.set_time(Some(
+        chrono::DateTime::parse_from_rfc3339(at).expect("a time").to_utc(),
+    ));
+    event
+}
+
+#[tokio::test]
+async fn the_reservation_and_the_authorization_show_on_the_order_with_their_times_once() {
+    let database = with_catalog().await;
+    let user = Uuid::now_v7();
+    let order = place_new(&database.pool, user, "k-1").await;
+    assert!(order.steps.is_empty(), "nothing happened elsewhere yet");
+    let record = Runner::new(database.pool.clone(), RecordOrderProgress);
+
+    let reservation = at(reserved("e-1", &order.order_id), "2026-12-02T12:00:01.250Z");
+    let authorization = at(authorized("e-2", &order.order_id), "2026-12-02T12:00:02.500Z");
+    // Payment's answer may be read first: the steps still list in the order they happened.
+    assert_eq!(deliver(&record, &authorization).await, Outcome::Ack);
+    assert_eq!(deliver(&record, &reservation).await, Outcome::Ack);
+    assert_eq!(deliver(&record, &reservation).await, Outcome::Ack, "a redelivery");
+    let replayed = at(reserved("e-3", &order.order_id), "2026-12-02T13:00:00Z");
+    assert_eq!(
+        deliver(&record, &replayed).await,
+        Outcome::Ack,
+        "a second reservation event"
+    );
+
+    let view = orders::get_order(&database.pool, user, &order.order_id)
+        .await
+        .expect("order");
+    let steps: Vec<_> = view
+        .steps
+        .iter()
+        .map(|step| (step.step.as_str(), step.at.to_rfc3339()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("STOCK_RESERVED", "2026-12-02T12:00:01.250+00:00".to_owned()),
+            ("PAYMENT_AUTHORIZED", "2026-12-02T12:00:02.500+00:00".to_owned()),
+        ],
+        "each step once, at the time its context gave, the first event kept"
+    );
+    assert_eq!(view.status, "PLACED", "steps inform; confirm-order confirms");
+    assert_eq!(
+        outbox_types(&database.pool).await,
+        [events::ordering::OrderPlacedV1::NAME]
     );
     database.drop().await;
 }

@@ -16,7 +16,10 @@
 //! every client is forwarded as `unknown`, never as what it claims.
 //!
 //! It also serves the API's OpenAPI document at [`OPENAPI_PATH`] ([`openapi_router`]): the
-//! file `openapi-document` generates from the functions' code (docs/adr/0051).
+//! file `openapi-document` generates from the functions' code (docs/adr/0052).
+//!
+//! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
+//! the origins `CORS_ALLOWED_ORIGINS` lists.
 //!
 //! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
@@ -32,7 +35,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
 
+pub mod cors;
 pub mod scheduler;
+pub mod storefront;
 
 /// Where the gateway serves the API's OpenAPI document.
 pub const OPENAPI_PATH: &str = "/openapi.json";

@@ -1,4 +1,4 @@
-//! The HTTP API's OpenAPI 3.1 document (docs/adr/0051).
+//! The HTTP API's OpenAPI 3.1 document (docs/adr/0052).
 //!
 //! Each context documents its own handlers (`#[utoipa::path]` on the handler, `ToSchema` on
 //! what it takes and answers) and exposes one `openapi()`. [`document`] merges them onto the

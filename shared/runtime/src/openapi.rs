@@ -1,4 +1,4 @@
-//! What every context's OpenAPI document shares (docs/adr/0051): the envelope, bearer
+//! What every context's OpenAPI document shares (docs/adr/0052): the envelope, bearer
 //! authentication, and the errors any route can answer besides its own.
 //!
 //! Handlers carry `#[utoipa::path]` annotations that name only what is theirs: the success

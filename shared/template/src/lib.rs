@@ -115,7 +115,7 @@ impl Registry {
                         cors = resource
                             .get("Properties")
                             .and_then(|properties| properties.get("CorsConfiguration"))
-                            .map(cors_settings);
+                            .map(|configuration| cors_settings(configuration, document.get("Parameters")));
                     }
                     _ => {}
                 }
@@ -325,13 +325,28 @@ fn number(value: Option<&Value>) -> Option<u32> {
 }
 
 /// `CorsConfiguration` with literal lists; an intrinsic list reads as empty.
-fn cors_settings(configuration: &Value) -> Cors {
+/// The CORS lists; a list given as `!Ref` to a parameter (a `CommaDelimitedList` such as the
+/// storefront's origins) takes the parameter's default, which deployments override.
+fn cors_settings(configuration: &Value, parameters: Option<&Value>) -> Cors {
     let list = |key: &str| -> Vec<String> {
-        configuration
-            .get(key)
-            .and_then(Value::as_sequence)
-            .map(|items| items.iter().filter_map(literal).collect())
-            .unwrap_or_default()
+        match configuration.get(key) {
+            Some(Value::Sequence(items)) => items.iter().filter_map(literal).collect(),
+            Some(Value::Tagged(tagged)) if tagged.tag == "Ref" => tagged
+                .value
+                .as_str()
+                .and_then(|name| parameters?.get(name)?.get("Default"))
+                .and_then(literal)
+                .map(|default| {
+                    default
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     };
     Cors {
         allow_origins: list("AllowOrigins"),
@@ -467,6 +482,32 @@ Resources:
                 consumer_group: Some("reserve-stock".to_owned())
             }]
         );
+    }
+
+    #[test]
+    fn cors_origins_from_a_parameter_take_its_default() {
+        let registry = Registry::parse(
+            r#"
+Parameters:
+  StorefrontOrigins:
+    Type: CommaDelimitedList
+    Default: "https://shop.example, http://localhost:5173"
+Resources:
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: !Ref StorefrontOrigins
+        AllowMethods: [GET]
+"#,
+        )
+        .expect("valid");
+        let cors = registry.cors.expect("declared");
+        assert_eq!(
+            cors.allow_origins,
+            ["https://shop.example", "http://localhost:5173"]
+        );
+        assert_eq!(cors.allow_methods, ["GET"]);
     }
 
     #[test]

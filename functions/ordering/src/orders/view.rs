@@ -35,6 +35,9 @@ pub struct OrderView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<StatusChangeView>,
+    /// The saga's steps in other contexts (stock reserved, payment authorized) with their
+    /// times, as ordering heard of them; oldest first.
+    pub steps: Vec<crate::progress::StepView>,
     /// Every refund asked for, oldest first, with its outcome.
     pub refunds: Vec<crate::refunds::RefundView>,
 }
@@ -188,6 +191,7 @@ pub(crate) async fn load_view(
     .bind(order_id)
     .fetch_all(&mut *connection)
     .await?;
+    let steps = crate::progress::load_steps(connection, order_id).await?;
     let refunds = crate::refunds::load_refunds(connection, order_id).await?;
     Ok(Some(OrderView {
         order_id: order_id.to_owned(),
@@ -232,6 +236,7 @@ pub(crate) async fn load_view(
             .into_iter()
             .map(|(from, to, reason, at)| StatusChangeView { from, to, reason, at })
             .collect(),
+        steps,
         refunds,
     }))
 }

@@ -15,6 +15,12 @@ struct Args {
     function_base_port: u16,
     #[arg(long, default_value = "127.0.0.1")]
     function_host: String,
+    /// The built storefront (`storefront/dist`), served under `/shop/`.
+    #[arg(long, env = "STOREFRONT_DIR")]
+    storefront_dir: Option<std::path::PathBuf>,
+    /// Browser origins allowed to call the API from elsewhere, comma-separated (`*`: any).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
+    cors_allowed_origins: Vec<String>,
 }
 
 #[tokio::main]
@@ -34,9 +40,17 @@ async fn main() -> anyhow::Result<()> {
             "No OpenAPI document to serve at {}", gateway::OPENAPI_PATH
         ),
     }
-    let router = runtime::http::HttpFunction::new(routes)
+    if let Some(dir) = args.storefront_dir {
+        tracing::info!(dir = %dir.display(), mount = gateway::storefront::MOUNT, "Serving the storefront");
+        routes = routes.merge(gateway::storefront::router(dir));
+    }
+    let mut router = runtime::http::HttpFunction::new(routes)
         .body_limit(gateway::BODY_LIMIT)
         .into_router();
+    if let Some(cors) = gateway::cors::layer(&args.cors_allowed_origins)? {
+        tracing::info!(origins = ?args.cors_allowed_origins, "Answering CORS requests");
+        router = router.layer(cors);
+    }
     // Served here rather than by `HttpFunction::run`, because the gateway must know each
     // connection's peer to append it to `X-Forwarded-For` (docs/adr/0023).
     let address = runtime::config::bind_address()?;
