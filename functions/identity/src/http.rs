@@ -302,9 +302,13 @@ impl Fields {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "minji@example.com", "password": "correct horse battery staple", "displayName": "Minji"}))]
 pub struct RegisterRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub display_name: Option<String>,
 }
 
@@ -343,27 +347,37 @@ pub struct RegisteredUserView {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "minji@example.com", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"refreshToken": "rt_…"}))]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"displayName": "Minji K."}))]
 pub struct UpdateProfileRequest {
+    #[schema(value_type = String, required = true)]
     pub display_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"currentPassword": "correct horse battery staple", "newPassword": "a longer and newer passphrase"}))]
 pub struct ChangePasswordRequest {
+    #[schema(value_type = String, required = true)]
     pub current_password: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub new_password: Option<String>,
 }
 
@@ -393,7 +407,9 @@ impl From<Profile> for ProfileView {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct WithdrawRequest {
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
