@@ -16,7 +16,8 @@
 //! every client is forwarded as `unknown`, never as what it claims.
 //!
 //! It also serves the API's OpenAPI document at [`OPENAPI_PATH`] ([`openapi_router`]): the
-//! file `openapi-document` generates from the functions' code (docs/adr/0052).
+//! file `openapi-document` generates from the functions' code (docs/adr/0052), and
+//! [`api_docs`] the docs page over it at `/docs/`.
 //!
 //! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
 //! the origins `CORS_ALLOWED_ORIGINS` lists.
@@ -35,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
 
+pub mod api_docs;
 pub mod cors;
 pub mod scheduler;
 pub mod storefront;

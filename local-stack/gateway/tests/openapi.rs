@@ -47,3 +47,55 @@ async fn get_openapi_json_answers_the_document_for_every_routed_path() {
         );
     }
 }
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("answer");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, content_type, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn the_docs_page_serves_its_own_files_and_nothing_else() {
+    let viewer = std::env::temp_dir().join(format!("api-docs-{}", std::process::id()));
+    let dist = viewer.join("node_modules/swagger-ui-dist");
+    std::fs::create_dir_all(&dist).expect("folders");
+    std::fs::write(viewer.join("index.html"), "<main id=\"api\"></main>").expect("index");
+    std::fs::write(viewer.join("init.js"), "// init").expect("init");
+    std::fs::write(dist.join("swagger-ui.css"), "body {}").expect("css");
+    std::fs::write(viewer.join("package.json"), "{}").expect("package.json");
+    let app = runtime::http::HttpFunction::new(gateway::api_docs::router(viewer.clone())).into_router();
+
+    let (status, content_type, body) = get(&app, "/docs/").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "text/html; charset=utf-8")
+    );
+    assert!(body.contains("id=\"api\""));
+    let (status, content_type, _) = get(&app, "/docs/swagger-ui.css").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "text/css; charset=utf-8")
+    );
+    // A file of the folder that is not one of the page's is not served.
+    let (status, _, body) = get(&app, "/docs/package.json").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // The page's bundle is not installed yet: the answer says how to install it.
+    let (status, _, body) = get(&app, "/docs/swagger-ui-bundle.js").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("API_DOCS_NOT_INSTALLED"), "{body}");
+
+    std::fs::remove_dir_all(&viewer).expect("cleaned up");
+}

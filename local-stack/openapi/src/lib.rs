@@ -23,8 +23,9 @@ pub fn document() -> Value {
     merged.info.description = Some(DESCRIPTION.to_owned());
     merged.info.license = None;
     let mut value = serde_json::to_value(&merged).unwrap_or_else(|_| json!({}));
-    value["servers"] =
-        json!([{ "url": "http://localhost:8080", "description": "The local stack's gateway" }]);
+    // Relative: the API is wherever the document is served from (the local gateway, API
+    // Gateway, a Knative ingress), so "try it out" calls the same origin.
+    value["servers"] = json!([{ "url": "/", "description": "The gateway that serves this document" }]);
     runtime::openapi::finish(value)
 }
 
