@@ -259,11 +259,9 @@ platform_up() {
             "$bin/trigger-dispatcher" --template "$REPO_DIR/template.yaml" \
             --function-base-port "$FUNCTION_BASE_PORT" --group-prefix local --metrics-port "$DISPATCHER_PORT"
     fi
-    # The gateway also serves the built storefront (storefront/dist) under /shop/, the OpenAPI
-    # document at /openapi.json and the API docs page (docs/api/viewer) under /docs/.
+    # The gateway also serves the built storefront (storefront/dist) under /shop/.
     TEMPLATE_READER=1 start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         STOREFRONT_DIR="$REPO_DIR/storefront/dist" CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-}" \
-        API_DOCS_DIR="$REPO_DIR/docs/api/viewer" \
         "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT" \
         --openapi "$REPO_DIR/docs/api/openapi.json"
     TEMPLATE_READER=1 start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \

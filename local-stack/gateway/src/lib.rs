@@ -16,8 +16,7 @@
 //! every client is forwarded as `unknown`, never as what it claims.
 //!
 //! It also serves the API's OpenAPI document at [`OPENAPI_PATH`] ([`openapi_router`]): the
-//! file `openapi-document` generates from the functions' code (docs/adr/0052), and
-//! [`api_docs`] the docs page over it at `/docs/`.
+//! file `openapi-document` generates from the functions' code (docs/adr/0052).
 //!
 //! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
 //! the origins `CORS_ALLOWED_ORIGINS` lists.
@@ -36,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
 
-pub mod api_docs;
 pub mod cors;
 pub mod scheduler;
 pub mod storefront;

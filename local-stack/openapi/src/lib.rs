@@ -24,7 +24,7 @@ pub fn document() -> Value {
     merged.info.license = None;
     let mut value = serde_json::to_value(&merged).unwrap_or_else(|_| json!({}));
     // Relative: the API is wherever the document is served from (the local gateway, API
-    // Gateway, a Knative ingress), so "try it out" calls the same origin.
+    // Gateway, a Knative ingress), so a docs page's "try it out" calls the same origin.
     value["servers"] = json!([{ "url": "/", "description": "The gateway that serves this document" }]);
     runtime::openapi::finish(value)
 }
