@@ -1,4 +1,5 @@
-// Builds the storefront into dist/: one minified bundle plus the static files of public/.
+// Builds the storefront into dist/: one minified bundle plus the static files of public/, and
+// the API reference page (dist/api-docs/, Swagger UI from npm).
 // `node build.mjs` prints the bundle's size, raw and gzipped.
 // `node build.mjs --serve` (npm run dev) rebuilds on every change and serves dist/ on
 // http://127.0.0.1:5173 against the API at API_BASE_URL (the local gateway by default), which
@@ -11,6 +12,10 @@ const out = new URL('./dist/', import.meta.url).pathname;
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 cpSync(new URL('./public/', import.meta.url).pathname, out, { recursive: true });
+// The API reference page (public/api-docs/) runs Swagger UI's prebuilt bundle as it is.
+for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+  cpSync(new URL(`./node_modules/swagger-ui-dist/${file}`, import.meta.url).pathname, `${out}api-docs/${file}`);
+}
 const options = {
   entryPoints: ['src/main.jsx'],
   bundle: true,

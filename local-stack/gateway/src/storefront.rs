@@ -35,6 +35,11 @@ async fn index(State(dir): State<Arc<PathBuf>>) -> Response {
 }
 
 async fn file(State(dir): State<Arc<PathBuf>>, UrlPath(path): UrlPath<String>) -> Response {
+    // A folder's page, like the API reference at /shop/api-docs/.
+    let path = match path.strip_suffix('/') {
+        Some(folder) => format!("{folder}/index.html"),
+        None => path,
+    };
     if !is_safe(&path) {
         return ApiError::not_found("NOT_FOUND", "No such file.").into_response();
     }

@@ -14,6 +14,12 @@ fn built_storefront() -> tempfile_dir::Dir {
     )
     .expect("index");
     std::fs::write(dir.path().join("app.js"), "console.log('shop')").expect("app");
+    std::fs::create_dir(dir.path().join("api-docs")).expect("a folder");
+    std::fs::write(
+        dir.path().join("api-docs").join("index.html"),
+        "<!doctype html><title>Commerce API</title>",
+    )
+    .expect("docs page");
     dir
 }
 
@@ -59,6 +65,14 @@ async fn the_shop_page_and_its_files_are_served_under_shop_and_the_root_leads_th
         script.headers()[header::CONTENT_TYPE],
         "text/javascript; charset=utf-8"
     );
+
+    let docs = get(&router, "/shop/api-docs/").await;
+    assert_eq!(
+        docs.status(),
+        StatusCode::OK,
+        "a folder answers with its index.html"
+    );
+    assert!(text(docs).await.contains("<title>Commerce API</title>"));
 }
 
 #[tokio::test]
@@ -70,7 +84,9 @@ async fn nothing_outside_the_storefront_folder_is_served() {
         "/shop/../Cargo.toml",
         "/shop/%2e%2e/Cargo.toml",
         "/shop/.secret",
+        "/shop/.hidden/",
         "/shop/missing.js",
+        "/shop/missing/",
     ] {
         let response = get(&router, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
