@@ -50,7 +50,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 400, description = "`IDEMPOTENCY_KEY_REQUIRED`: no Idempotency-Key header.\n`VALIDATION_FAILED`: `lines` (whole lines, each once) or the key."),
         (status = 404, description = "`ORDER_NOT_FOUND`: no such order of the caller's."),
         (status = 409, description = "`ORDER_NOT_REFUNDABLE`: the order is not `CONFIRMED` or `PARTIALLY_REFUNDED`.\n`LINE_ALREADY_REFUNDED`: a line is refunded already.\n`REFUND_IN_PROGRESS`: a line is being refunded."),
-        (status = 422, description = "`UNKNOWN_ORDER_LINE`: the order has no such line.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different request."),
+        (status = 422, description = "`UNKNOWN_ORDER_LINE`: the order has no such line.\n`REFUND_OUT_OF_RANGE`: the refund's amount is out of range.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different request."),
     ))]
 async fn request_refund(
     State(api): State<OrderingApi>,
