@@ -95,3 +95,94 @@ fn the_committed_document_is_the_generated_one() {
         "docs/api/openapi.json is stale: run UPDATE_OPENAPI=1 cargo test -p openapi-document --test contract"
     );
 }
+
+/// The stable codes a handler file answers with: the code of every `ApiError` built in it
+/// (`ApiError::conflict("CODE", …)`, `ApiError::new(StatusCode::…, "CODE", …)`) and every code
+/// chosen by a `let code = match … { … => "CODE", … };`.
+fn codes_in_source(source: &str) -> BTreeSet<String> {
+    let is_code = |text: &str| {
+        text.len() > 3
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    };
+    let mut codes = BTreeSet::new();
+    for (start, _) in source.match_indices("ApiError::") {
+        let rest = &source[start + "ApiError::".len()..];
+        let Some(open) = rest.find('(') else { continue };
+        let arguments = rest[open + 1..].trim_start();
+        let arguments = match arguments.strip_prefix("StatusCode::") {
+            Some(after) => after.split_once(',').map_or("", |(_, rest)| rest).trim_start(),
+            None => arguments,
+        };
+        if let Some(literal) = arguments
+            .strip_prefix('"')
+            .and_then(|text| text.split('"').next())
+            && is_code(literal)
+        {
+            codes.insert(literal.to_owned());
+        }
+    }
+    for (start, _) in source.match_indices("let code = match") {
+        let block = &source[start..];
+        let block = &block[..block.find("};").unwrap_or(block.len())];
+        for literal in block.split('"').skip(1).step_by(2) {
+            if is_code(literal) {
+                codes.insert(literal.to_owned());
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_code_a_handler_file_answers_is_documented_on_its_operations() {
+    let document = openapi_document::document();
+    let mut documented: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for item in document["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("path item").values() {
+            let codes = operation["responses"]
+                .as_object()
+                .expect("responses")
+                .values()
+                .flat_map(|response| {
+                    runtime::openapi::codes_of(response["description"].as_str().unwrap_or_default())
+                })
+                .collect();
+            documented.insert(
+                operation["operationId"].as_str().unwrap_or_default().to_owned(),
+                codes,
+            );
+        }
+    }
+    let mut files = 0;
+    for context in ["catalog", "identity", "inventory", "ordering", "payment"] {
+        let folder = repository().join("functions").join(context).join("src");
+        for entry in std::fs::read_dir(&folder).expect("src") {
+            let path = entry.expect("entry").path();
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let operations: Vec<&str> = source
+                .split("operation_id = \"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .collect();
+            if operations.is_empty() {
+                continue;
+            }
+            files += 1;
+            let answered: BTreeSet<String> = operations
+                .iter()
+                .flat_map(|id| documented.get(*id).cloned().unwrap_or_default())
+                .collect();
+            let missing: Vec<String> = codes_in_source(&source).difference(&answered).cloned().collect();
+            assert!(
+                missing.is_empty(),
+                "{} answers {missing:?}, which none of its operations documents",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 6, "the handler files were not found ({files})");
+}
