@@ -262,7 +262,8 @@ platform_up() {
     # The gateway also serves the built storefront (storefront/dist) under /shop/.
     TEMPLATE_READER=1 start_process local-gateway "$GATEWAY_PORT" GATEWAY_PORT /healthz env PORT="$GATEWAY_PORT" RUST_LOG="$FUNCTION_RUST_LOG" \
         STOREFRONT_DIR="$REPO_DIR/storefront/dist" CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-}" \
-        "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT"
+        "$bin/local-gateway" --template "$REPO_DIR/template.yaml" --function-base-port "$FUNCTION_BASE_PORT" \
+        --openapi "$REPO_DIR/docs/api/openapi.json"
     TEMPLATE_READER=1 start_process local-scheduler "$SCHEDULER_PORT" SCHEDULER_PORT /healthz env PORT="$SCHEDULER_PORT" \
         RUST_LOG="$FUNCTION_RUST_LOG" "$bin/local-scheduler" --template "$REPO_DIR/template.yaml" \
         --function-base-port "$FUNCTION_BASE_PORT"

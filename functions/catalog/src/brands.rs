@@ -9,7 +9,7 @@ use store::mariadb::{DUPLICATE_KEY, error_number};
 
 use crate::domain::{BrandId, Text};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrandView {
     pub brand_id: String,

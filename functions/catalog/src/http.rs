@@ -34,6 +34,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use cache::Lookup;
 use runtime::envelope::{self, ApiError, FieldError, Json};
+use runtime::openapi::Success;
 use security::{AccessTokenVerifier, Admin, AuthenticatedUser};
 use serde::Deserialize;
 use sqlx::MySqlPool;
@@ -42,22 +43,24 @@ use telemetry::RequestContext;
 
 use crate::attributes::rules::{self, AttributeType, InvalidAttribute, ValuesRejected};
 use crate::attributes::{
-    self, AttributeChange, AttributeError, AttributeFilter, FilterError, NewAttribute, SetValuesError,
+    self, AttributeChange, AttributeError, AttributeFilter, AttributeView, FilterError, NewAttribute,
+    ProductAttributeView, SetValuesError,
 };
-use crate::brands::{self, BrandError};
+use crate::brands::{self, BrandError, BrandView};
 use crate::cache::CatalogCache;
 use crate::domain::{
     BrandId, CategoryId, InvalidInput, OptionGroupSpec, OptionSpec, Page, Price, ProductStatus, Rating, Sort,
     Text, product_id,
 };
 use crate::products::{
-    self, BrowseFilter, ChangePriceError, ChangeStatusError, CreateCategoryError, CreateProductError,
-    NewProduct, ProductDetails, UpdateProductError,
+    self, BrowseFilter, CategoryNode, ChangePriceError, ChangeStatusError, CreateCategoryError,
+    CreateProductError, NewProduct, ProductDetail, ProductDetails, ProductPage, ProductView,
+    UpdateProductError,
 };
-use crate::promotions::{self, NewPromotion, PromotionError};
-use crate::reviews::{self, LikeError, Likeable, ReviewError, ReviewText};
+use crate::promotions::{self, NewPromotion, PromotionError, PromotionView};
+use crate::reviews::{self, LikeError, Likeable, Liked, ReviewError, ReviewPage, ReviewText, ReviewView};
 use crate::search::Keywords;
-use crate::skus::{self, ChangeOptionsError, FindSkuError};
+use crate::skus::{self, ChangeOptionsError, FindSkuError, ProductOptions, SkuView};
 
 /// What the catalog HTTP functions share.
 #[derive(Debug, Clone)]
@@ -272,8 +275,9 @@ impl Fields {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"productId": "mug-blue", "name": "Blue mug", "description": "350 ml, stoneware", "categoryId": "kitchen", "priceMinor": 12000, "currency": "KRW", "optionGroups": [{"name": "size", "options": [{"name": "S"}, {"name": "L", "surchargeMinor": 2000}]}]}))]
 pub struct CreateProductRequest {
     pub product_id: String,
     pub name: String,
@@ -290,14 +294,14 @@ pub struct CreateProductRequest {
     pub status: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OptionGroupRequest {
     pub name: String,
     pub options: Vec<OptionRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OptionRequest {
     pub name: String,
@@ -338,6 +342,16 @@ fn optional<T>(
     }
 }
 
+#[utoipa::path(post, path = "/admin/products", tag = "catalog", operation_id = "createProduct",
+    summary = "Create a product (with its option groups, the SKUs are their combinations)",
+    request_body = CreateProductRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 201, description = "The product.", body = Success<ProductView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 409, description = "`PRODUCT_EXISTS`: a product with this id exists.\n`SKU_EXISTS`: a SKU id of its options belongs to another product."),
+        (status = 422, description = "`UNKNOWN_CATEGORY`: the category does not exist.\n`UNKNOWN_BRAND`: the brand does not exist.\n`INVALID_OPTIONS`: the option groups break a rule.\n`TOO_MANY_SKUS`: the options make too many SKUs.\n`SKU_PRICE_TOO_HIGH`: a SKU would cost more than the maximum."),
+    ))]
 async fn create_product(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -415,7 +429,7 @@ async fn create_product(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateProductRequest {
     pub name: String,
@@ -425,6 +439,17 @@ pub struct UpdateProductRequest {
     pub brand_id: Option<String>,
 }
 
+#[utoipa::path(put, path = "/admin/products/{id}", tag = "catalog", operation_id = "updateProduct",
+    summary = "Change a product's name, description, category and brand",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = UpdateProductRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 422, description = "`UNKNOWN_CATEGORY`: the category does not exist.\n`UNKNOWN_BRAND`: the brand does not exist."),
+    ))]
 async fn update_product(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -463,13 +488,24 @@ async fn update_product(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePriceRequest {
     pub price_minor: i64,
     pub currency: String,
 }
 
+#[utoipa::path(put, path = "/admin/products/{id}/price", tag = "catalog", operation_id = "changeProductPrice",
+    summary = "Change a product's base price; every active SKU is repriced",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = ChangePriceRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 422, description = "`SKU_PRICE_TOO_HIGH`: a SKU would cost more than the maximum."),
+    ))]
 async fn change_price(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -492,6 +528,16 @@ async fn change_price(
     }
 }
 
+#[utoipa::path(post, path = "/admin/products/{id}/discontinue", tag = "catalog", operation_id = "discontinueProduct",
+    summary = "Stop selling a product (SUSPENDED)",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductView>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 409, description = "`INVALID_STATUS_TRANSITION`: the product cannot go from its status to this one."),
+        (status = 422, description = "`NOT_READY_FOR_ACTIVATION`: a product is sold only with at least one active SKU."),
+    ))]
 async fn discontinue(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -501,6 +547,16 @@ async fn discontinue(
     change_status(&api, &id, ProductStatus::Suspended, &request).await
 }
 
+#[utoipa::path(post, path = "/admin/products/{id}/activate", tag = "catalog", operation_id = "activateProduct",
+    summary = "Sell a product again (ACTIVE)",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductView>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 409, description = "`INVALID_STATUS_TRANSITION`: the product cannot go from its status to this one."),
+        (status = 422, description = "`NOT_READY_FOR_ACTIVATION`: a product is sold only with at least one active SKU."),
+    ))]
 async fn activate(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -535,12 +591,26 @@ async fn change_status(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"status": "SUSPENDED"}))]
 pub struct ChangeStatusRequest {
+    /// `DRAFT`, `ACTIVE`, `SUSPENDED` or `DELETED`.
     pub status: String,
 }
 
+#[utoipa::path(patch, path = "/admin/products/{id}/status", tag = "catalog", operation_id = "changeProductStatus",
+    summary = "Change a product's status",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = ChangeStatusRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductView>),
+        (status = 400, description = "`VALIDATION_FAILED`: `status` is not a status."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 409, description = "`INVALID_STATUS_TRANSITION`: the product cannot go from its status to this one."),
+        (status = 422, description = "`NOT_READY_FOR_ACTIVATION`: a product is sold only with at least one active SKU."),
+    ))]
 async fn set_status(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -557,6 +627,15 @@ async fn set_status(
     change_status(&api, &id, wanted, &request).await
 }
 
+#[utoipa::path(delete, path = "/admin/products/{id}", tag = "catalog", operation_id = "deleteProduct",
+    summary = "Delete a product (DELETED, for good)",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 409, description = "`INVALID_STATUS_TRANSITION`: the product cannot go from its status to this one."),
+    ))]
 async fn delete_product(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -583,6 +662,14 @@ fn price_bound(value: &str) -> Result<i64, InvalidInput> {
         .ok_or(InvalidInput::PriceBound)
 }
 
+#[utoipa::path(get, path = "/products", tag = "catalog", operation_id = "browseProducts",
+    summary = "Browse, search, filter and sort active products",
+    description = "Filter by attribute values with `attr.<attributeId>=<value>` (all must match; docs/adr/0042).",
+    params(("q" = Option<String>, Query, description = "Keywords, Korean or English: names, descriptions and brand names"), ("category" = Option<String>, Query, description = "A category id; its sub-categories are included"), ("brand" = Option<String>, Query, description = "A brand id"), ("minPrice" = Option<i64>, Query, description = "Minor units, inclusive", minimum = 0), ("maxPrice" = Option<i64>, Query, description = "Minor units, inclusive", minimum = 0), ("sort" = Option<String>, Query, description = "`relevance` (the default with `q`), `newest` (the default), `price_asc`, `price_desc`, `popularity`, `best_selling`, `rating`, `review_count`, `recommended` or `name`"), ("page" = Option<u32>, Query, description = "From 1 (default 1)", minimum = 1), ("size" = Option<u32>, Query, description = "1–100 (default 20)", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "A page of products.", body = Success<ProductPage>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad parameter (an unknown attribute or a bad value included)."),
+    ))]
 async fn browse(
     State(api): State<CatalogApi>,
     RawQuery(query): RawQuery,
@@ -637,6 +724,13 @@ async fn browse(
     Ok(envelope::ok(found))
 }
 
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", operation_id = "getProduct",
+    summary = "A product with its option groups and SKUs",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    responses(
+        (status = 200, description = "The product.", body = Success<ProductDetail>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn get_product(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -664,6 +758,14 @@ async fn get_product(
 }
 
 /// `GET /products/{id}/skus?Colour=Red&Size=L`: the SKU a choice of options names.
+#[utoipa::path(get, path = "/products/{id}/skus", tag = "catalog", operation_id = "findSku",
+    summary = "The active SKU with exactly the given options",
+    description = "Name one option per group in the query: `?색상=블랙&사이즈=L`.",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    responses(
+        (status = 200, description = "The SKU.", body = Success<SkuView>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product.\n`SKU_NOT_FOUND`: no active SKU has exactly these options."),
+    ))]
 async fn find_sku(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -683,13 +785,25 @@ async fn find_sku(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddOptionsRequest {
     pub group_id: i64,
     pub options: Vec<OptionRequest>,
 }
 
+#[utoipa::path(post, path = "/admin/products/{id}/options", tag = "catalog", operation_id = "addProductOptions",
+    summary = "Add options to a group; their SKUs are created",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = AddOptionsRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The option groups and SKUs.", body = Success<ProductOptions>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product.\n`OPTION_GROUP_NOT_FOUND`: the product has no such group."),
+        (status = 409, description = "`PRODUCT_NOT_ACTIVE`: the product is not active.\n`SKU_EXISTS`: a new SKU id belongs to another product."),
+        (status = 422, description = "`INVALID_OPTIONS`: the options break a rule.\n`TOO_MANY_SKUS`: the options make too many SKUs.\n`SKU_PRICE_TOO_HIGH`: a SKU would cost more than the maximum."),
+    ))]
 async fn add_options(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -715,6 +829,15 @@ async fn add_options(
     changed.map(envelope::ok).map_err(options_error)
 }
 
+#[utoipa::path(delete, path = "/admin/products/{id}/options/{optionId}", tag = "catalog", operation_id = "removeProductOption",
+    summary = "Remove an option; its SKUs are DEACTIVATED for good",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue"), ("optionId" = i64, Path, description = "The option id")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The option groups and SKUs.", body = Success<ProductOptions>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product.\n`OPTION_NOT_FOUND`: the product has no live option with this id."),
+        (status = 409, description = "`LAST_OPTION`: a group keeps at least one option.\n`PRODUCT_NOT_ACTIVE`: the product is not active."),
+    ))]
 async fn remove_option(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -760,19 +883,28 @@ fn options_error(error: ChangeOptionsError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBrandRequest {
     pub brand_id: String,
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenameBrandRequest {
     pub name: String,
 }
 
+#[utoipa::path(post, path = "/admin/brands", tag = "catalog", operation_id = "createBrand",
+    summary = "Create a brand",
+    request_body = CreateBrandRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 201, description = "The brand.", body = Success<BrandView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 409, description = "`BRAND_EXISTS`: a brand with this id exists."),
+    ))]
 async fn create_brand(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -788,6 +920,16 @@ async fn create_brand(
     }
 }
 
+#[utoipa::path(put, path = "/admin/brands/{id}", tag = "catalog", operation_id = "renameBrand",
+    summary = "Rename a brand",
+    params(("id" = String, Path, description = "The brand id")),
+    request_body = RenameBrandRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The brand.", body = Success<BrandView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`BRAND_NOT_FOUND`: no such brand."),
+    ))]
 async fn rename_brand(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -806,6 +948,14 @@ async fn rename_brand(
     renamed.map(envelope::ok).map_err(brand_error)
 }
 
+#[utoipa::path(delete, path = "/admin/brands/{id}", tag = "catalog", operation_id = "deleteBrand",
+    summary = "Delete a brand (its products keep it; no new product takes it)",
+    params(("id" = String, Path, description = "The brand id")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`BRAND_NOT_FOUND`: no such brand."),
+    ))]
 async fn delete_brand(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -819,6 +969,11 @@ async fn delete_brand(
     deleted.map(|()| StatusCode::NO_CONTENT).map_err(brand_error)
 }
 
+#[utoipa::path(get, path = "/brands", tag = "catalog", operation_id = "listBrands",
+    summary = "The brands not deleted",
+    responses(
+        (status = 200, description = "The brands.", body = Success<Vec<BrandView>>),
+    ))]
 async fn list_brands(State(api): State<CatalogApi>) -> Result<impl IntoResponse, ApiError> {
     brands::list_brands(&api.pool)
         .await
@@ -826,6 +981,13 @@ async fn list_brands(State(api): State<CatalogApi>) -> Result<impl IntoResponse,
         .map_err(|cause| ApiError::internal(&cause))
 }
 
+#[utoipa::path(get, path = "/brands/{id}", tag = "catalog", operation_id = "getBrand",
+    summary = "One brand",
+    params(("id" = String, Path, description = "The brand id")),
+    responses(
+        (status = 200, description = "The brand.", body = Success<BrandView>),
+        (status = 404, description = "`BRAND_NOT_FOUND`: no such brand."),
+    ))]
 async fn get_brand(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -837,8 +999,9 @@ async fn get_brand(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"orderId": "0f8fad5b-d9cb-469f-a165-70867728950e", "rating": 5, "title": "Keeps tea hot", "content": "Sturdy and the right size."}))]
 pub struct WriteReviewRequest {
     pub order_id: String,
     /// Needed only when the order has several SKUs of the product.
@@ -849,7 +1012,7 @@ pub struct WriteReviewRequest {
     pub content: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditReviewRequest {
     pub rating: i64,
@@ -869,6 +1032,19 @@ fn review_text(fields: &mut Fields, rating: i64, title: &str, content: &str) -> 
     })
 }
 
+#[utoipa::path(post, path = "/products/{id}/reviews", tag = "catalog", operation_id = "writeReview",
+    summary = "Review a product bought in a confirmed order",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = WriteReviewRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The review.", body = Success<ReviewView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 403, description = "`NOT_A_BUYER`: the caller has no confirmed order line of the product in that order."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 409, description = "`REVIEW_EXISTS`: this order line has a review already."),
+        (status = 422, description = "`SKU_REQUIRED`: the order has several SKUs of the product; name one."),
+    ))]
 async fn write_review(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -894,6 +1070,17 @@ async fn write_review(
     Ok(envelope::created(written))
 }
 
+#[utoipa::path(put, path = "/reviews/{id}", tag = "catalog", operation_id = "editReview",
+    summary = "Change one's review",
+    params(("id" = String, Path, description = "The review id")),
+    request_body = EditReviewRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The review.", body = Success<ReviewView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 403, description = "`NOT_THE_AUTHOR`: only the author may change it."),
+        (status = 404, description = "`REVIEW_NOT_FOUND`: no such review."),
+    ))]
 async fn edit_review(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -910,6 +1097,15 @@ async fn edit_review(
     Ok(envelope::ok(edited))
 }
 
+#[utoipa::path(delete, path = "/reviews/{id}", tag = "catalog", operation_id = "deleteReview",
+    summary = "Delete one's review",
+    params(("id" = String, Path, description = "The review id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "`NOT_THE_AUTHOR`: only the author may delete it."),
+        (status = 404, description = "`REVIEW_NOT_FOUND`: no such review."),
+    ))]
 async fn delete_review(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -922,6 +1118,14 @@ async fn delete_review(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/products/{id}/reviews", tag = "catalog", operation_id = "listReviews",
+    summary = "A product's reviews, newest first",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue"), ("page" = Option<u32>, Query, description = "From 1 (default 1)", minimum = 1), ("size" = Option<u32>, Query, description = "1–100 (default 20)", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "A page of reviews.", body = Success<ReviewPage>),
+        (status = 400, description = "`VALIDATION_FAILED`: `page` or `size`."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn list_reviews(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -995,6 +1199,14 @@ async fn set_like(
     }
 }
 
+#[utoipa::path(put, path = "/products/{id}/like", tag = "catalog", operation_id = "likeProduct",
+    summary = "Like a product (idempotent)",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Whether the caller likes it, and how many do.", body = Success<Liked>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn like_product(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -1003,6 +1215,14 @@ async fn like_product(
     set_like(&api, &user, Likeable::Product(&id), true).await
 }
 
+#[utoipa::path(delete, path = "/products/{id}/like", tag = "catalog", operation_id = "unlikeProduct",
+    summary = "Stop liking a product (idempotent)",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Whether the caller likes it, and how many do.", body = Success<Liked>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn unlike_product(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -1011,6 +1231,14 @@ async fn unlike_product(
     set_like(&api, &user, Likeable::Product(&id), false).await
 }
 
+#[utoipa::path(put, path = "/reviews/{id}/like", tag = "catalog", operation_id = "likeReview",
+    summary = "Like a review (idempotent)",
+    params(("id" = String, Path, description = "The review id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Whether the caller likes it, and how many do.", body = Success<Liked>),
+        (status = 404, description = "`REVIEW_NOT_FOUND`: no such review."),
+    ))]
 async fn like_review(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -1019,6 +1247,14 @@ async fn like_review(
     set_like(&api, &user, Likeable::Review(&id), true).await
 }
 
+#[utoipa::path(delete, path = "/reviews/{id}/like", tag = "catalog", operation_id = "unlikeReview",
+    summary = "Stop liking a review (idempotent)",
+    params(("id" = String, Path, description = "The review id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Whether the caller likes it, and how many do.", body = Success<Liked>),
+        (status = 404, description = "`REVIEW_NOT_FOUND`: no such review."),
+    ))]
 async fn unlike_review(
     State(api): State<CatalogApi>,
     user: AuthenticatedUser,
@@ -1027,10 +1263,12 @@ async fn unlike_review(
     set_like(&api, &user, Likeable::Review(&id), false).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "Spring sale", "discountType": "RATE", "discountValue": 10, "startsAt": "2026-03-01T00:00:00Z", "endsAt": "2026-03-31T23:59:59Z"}))]
 pub struct CreatePromotionRequest {
     pub name: String,
+    /// `RATE` (percent off) or `AMOUNT` (minor units off).
     pub discount_type: String,
     pub discount_value: i64,
     #[serde(default)]
@@ -1047,6 +1285,17 @@ fn time(value: &str) -> Result<chrono::DateTime<chrono::Utc>, InvalidInput> {
         .map_err(|_| InvalidInput::Time)
 }
 
+#[utoipa::path(post, path = "/admin/products/{id}/promotions", tag = "catalog", operation_id = "createPromotion",
+    summary = "Start or schedule a promotion of a product",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = CreatePromotionRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 201, description = "The promotion.", body = Success<PromotionView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 422, description = "`DISCOUNT_TOO_LARGE`: an amount off must be less than the base price."),
+    ))]
 async fn create_promotion(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1101,6 +1350,14 @@ async fn create_promotion(
     Ok(envelope::created(created))
 }
 
+#[utoipa::path(delete, path = "/admin/products/{id}/promotions/{promotionId}", tag = "catalog", operation_id = "endPromotion",
+    summary = "End a promotion now",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue"), ("promotionId" = i64, Path, description = "The promotion id")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product.\n`PROMOTION_NOT_FOUND`: the product has no promotion with this id."),
+    ))]
 async fn end_promotion(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1123,6 +1380,13 @@ async fn end_promotion(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/products/{id}/promotions", tag = "catalog", operation_id = "listPromotions",
+    summary = "A product's promotions running or to come",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    responses(
+        (status = 200, description = "The promotions.", body = Success<Vec<PromotionView>>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn list_promotions(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -1157,7 +1421,7 @@ fn brand_error(error: BrandError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCategoryRequest {
     pub category_id: String,
@@ -1165,6 +1429,16 @@ pub struct CreateCategoryRequest {
     pub parent_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/admin/categories", tag = "catalog", operation_id = "createCategory",
+    summary = "Create a category (under a parent, or at the root)",
+    request_body = CreateCategoryRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 201, description = "The category.", body = Success<CategoryNode>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 409, description = "`CATEGORY_EXISTS`: a category with this id exists."),
+        (status = 422, description = "`UNKNOWN_CATEGORY`: the parent does not exist."),
+    ))]
 async fn create_category(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1195,6 +1469,11 @@ async fn create_category(
     }
 }
 
+#[utoipa::path(get, path = "/categories", tag = "catalog", operation_id = "listCategories",
+    summary = "The category tree",
+    responses(
+        (status = 200, description = "The root categories with their children.", body = Success<Vec<CategoryNode>>),
+    ))]
 async fn list_categories(State(api): State<CatalogApi>) -> Result<impl IntoResponse, ApiError> {
     let tree = products::category_tree(&api.pool)
         .await
@@ -1296,7 +1575,7 @@ async fn attribute_filters(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAttributeRequest {
     pub name: String,
@@ -1311,7 +1590,7 @@ pub struct CreateAttributeRequest {
     pub position: Option<i32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAttributeRequest {
     pub name: String,
@@ -1325,6 +1604,17 @@ pub struct UpdateAttributeRequest {
     pub position: Option<i32>,
 }
 
+#[utoipa::path(post, path = "/admin/categories/{id}/attributes", tag = "catalog", operation_id = "createCategoryAttribute",
+    summary = "Define an attribute of a category",
+    params(("id" = String, Path, description = "The category id")),
+    request_body = CreateAttributeRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 201, description = "The attribute.", body = Success<AttributeView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 404, description = "`CATEGORY_NOT_FOUND`: no such category."),
+        (status = 409, description = "`ATTRIBUTE_EXISTS`: an attribute of this name applies already (own, inherited or below)."),
+    ))]
 async fn create_category_attribute(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1360,6 +1650,17 @@ async fn create_category_attribute(
     Ok(envelope::created(created))
 }
 
+#[utoipa::path(put, path = "/admin/categories/{id}/attributes/{attributeId}", tag = "catalog", operation_id = "updateCategoryAttribute",
+    summary = "Change an attribute (not its type)",
+    params(("id" = String, Path, description = "The category id"), ("attributeId" = i64, Path, description = "The attribute id")),
+    request_body = UpdateAttributeRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The attribute.", body = Success<AttributeView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field (`type` cannot change)."),
+        (status = 404, description = "`CATEGORY_NOT_FOUND`: no such category.\n`ATTRIBUTE_NOT_FOUND`: no such attribute."),
+        (status = 409, description = "`ATTRIBUTE_EXISTS`: another attribute has this name.\n`ATTRIBUTE_IN_USE`: products have a removed ENUM option as their value."),
+    ))]
 async fn update_category_attribute(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1388,6 +1689,14 @@ async fn update_category_attribute(
     Ok(envelope::ok(updated))
 }
 
+#[utoipa::path(delete, path = "/admin/categories/{id}/attributes/{attributeId}", tag = "catalog", operation_id = "deleteCategoryAttribute",
+    summary = "Delete an attribute and its products' values",
+    params(("id" = String, Path, description = "The category id"), ("attributeId" = i64, Path, description = "The attribute id")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`CATEGORY_NOT_FOUND`: no such category.\n`ATTRIBUTE_NOT_FOUND`: no such attribute."),
+    ))]
 async fn delete_category_attribute(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1402,6 +1711,14 @@ async fn delete_category_attribute(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/categories/{id}/attributes", tag = "catalog", operation_id = "listCategoryAttributes",
+    summary = "A category's attributes, ancestors' first",
+    params(("id" = String, Path, description = "The category id"), ("includeInherited" = Option<bool>, Query, description = "Default true")),
+    responses(
+        (status = 200, description = "The attributes.", body = Success<Vec<AttributeView>>),
+        (status = 400, description = "`VALIDATION_FAILED`: `includeInherited` is not true or false."),
+        (status = 404, description = "`CATEGORY_NOT_FOUND`: no such category."),
+    ))]
 async fn list_category_attributes(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,
@@ -1456,20 +1773,32 @@ fn attribute_error(error: AttributeError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetProductAttributesRequest {
     pub attributes: Vec<AttributeValueRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttributeValueRequest {
     pub attribute_id: i64,
     /// A string, or a JSON number or boolean for a NUMBER or BOOLEAN attribute.
+    #[schema(value_type = Object, example = "7.5")]
     pub value: serde_json::Value,
 }
 
+#[utoipa::path(put, path = "/admin/products/{id}/attributes", tag = "catalog", operation_id = "setProductAttributes",
+    summary = "Replace a product's attribute values",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    request_body = SetProductAttributesRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The values, normalized.", body = Success<Vec<ProductAttributeView>>),
+        (status = 400, description = "`VALIDATION_FAILED`: `attributes[i].value` or `attributes[i].attributeId`."),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+        (status = 422, description = "`MISSING_REQUIRED_ATTRIBUTES`: a required attribute has no value.\n`PRODUCT_HAS_NO_CATEGORY`: the product has no category to take attributes from."),
+    ))]
 async fn set_product_attributes(
     State(api): State<CatalogApi>,
     _admin: Admin,
@@ -1534,6 +1863,13 @@ async fn set_product_attributes(
     }
 }
 
+#[utoipa::path(get, path = "/products/{id}/attributes", tag = "catalog", operation_id = "getProductAttributes",
+    summary = "A product's attribute values",
+    params(("id" = String, Path, description = "The product id", example = "mug-blue")),
+    responses(
+        (status = 200, description = "The values.", body = Success<Vec<ProductAttributeView>>),
+        (status = 404, description = "`PRODUCT_NOT_FOUND`: no such product."),
+    ))]
 async fn get_product_attributes(
     State(api): State<CatalogApi>,
     Path(id): Path<String>,

@@ -17,6 +17,7 @@ pub mod brands;
 pub mod cache;
 pub mod domain;
 pub mod http;
+pub mod openapi;
 pub mod products;
 pub mod promotions;
 pub mod reviews;

@@ -17,7 +17,7 @@ use crate::search::{Keywords, product_search_text};
 use crate::skus;
 
 /// A product as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
     pub product_id: String,
@@ -34,6 +34,7 @@ pub struct ProductView {
     /// How much cheaper the selling price is, in whole percent.
     pub discount_rate: i64,
     pub currency: String,
+    /// `DRAFT`, `ACTIVE`, `SUSPENDED` or `DELETED`.
     pub status: String,
     /// The mean rating of the visible reviews, to two decimals; none without reviews.
     pub average_rating: Option<f64>,
@@ -417,7 +418,7 @@ pub async fn change_status(
 }
 
 /// A product's page: the product with its live options and all its SKUs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDetail {
     #[serde(flatten)]
@@ -444,7 +445,7 @@ pub async fn get_product_detail(
 }
 
 /// A page of active products.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductPage {
     pub products: Vec<ProductView>,
@@ -574,11 +575,12 @@ pub async fn browse(
 }
 
 /// A category with its children, as `GET /categories` shows the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CategoryNode {
     pub category_id: String,
     pub name: String,
+    #[schema(no_recursion)]
     pub children: Vec<CategoryNode>,
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::{Page, ProductId, Rating, Text};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewView {
     pub review_id: String,
@@ -280,7 +280,7 @@ pub async fn delete_review(pool: &MySqlPool, user_id: Uuid, review_id: &str) -> 
     Ok(review.product_id)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewPage {
     pub reviews: Vec<ReviewView>,
@@ -324,7 +324,7 @@ pub async fn list_reviews(
 }
 
 /// Whether the caller likes the thing now, and how many do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Liked {
     pub liked: bool,

@@ -391,14 +391,14 @@ pub async fn remove_option(
 }
 
 /// A product's live options and all its SKUs, as the product page shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductOptions {
     pub option_groups: Vec<OptionGroupView>,
     pub skus: Vec<SkuView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OptionGroupView {
     pub group_id: i64,
@@ -406,7 +406,7 @@ pub struct OptionGroupView {
     pub options: Vec<OptionView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OptionView {
     pub option_id: i64,
@@ -414,7 +414,7 @@ pub struct OptionView {
     pub surcharge_minor: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SkuView {
     pub sku: String,

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Extension, Router};
 use runtime::envelope::{ApiError, Envelope, FieldError, Json, created, ok};
+use runtime::openapi::Success;
 use security::{AccessClaims, AccessTokenVerifier, Jwks, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
@@ -299,11 +300,15 @@ impl Fields {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "minji@example.com", "password": "correct horse battery staple", "displayName": "Minji"}))]
 pub struct RegisterRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub display_name: Option<String>,
 }
 
@@ -332,7 +337,7 @@ impl RegisterRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredUserView {
     pub id: String,
@@ -340,38 +345,50 @@ pub struct RegisteredUserView {
     pub display_name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "minji@example.com", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"refreshToken": "rt_…"}))]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"displayName": "Minji K."}))]
 pub struct UpdateProfileRequest {
+    #[schema(value_type = String, required = true)]
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"currentPassword": "correct horse battery staple", "newPassword": "a longer and newer passphrase"}))]
 pub struct ChangePasswordRequest {
+    #[schema(value_type = String, required = true)]
     pub current_password: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub new_password: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileView {
     pub id: String,
     pub email: String,
     pub display_name: String,
+    /// `customer`, and `admin` for admins.
+    #[schema(value_type = Vec<String>, example = json!(["customer"]))]
     pub roles: Vec<Role>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -388,14 +405,16 @@ impl From<Profile> for ProfileView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct WithdrawRequest {
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
 /// An account's lock, as an admin sees it after locking or unlocking.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountLockView {
     pub id: String,
@@ -415,7 +434,7 @@ impl From<AccountLock> for AccountLockView {
 }
 
 /// What anyone may see of a user: never the e-mail address, the roles or the status.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicProfileView {
     pub id: String,
@@ -434,7 +453,7 @@ impl From<PublicProfile> for PublicProfileView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Done {
     pub done: bool,
@@ -443,6 +462,16 @@ pub struct Done {
 // ---------------------------------------------------------------------------------------
 // Handlers: extract → convert → call → map
 
+#[utoipa::path(post, path = "/auth/register", tag = "identity", operation_id = "registerUser",
+    summary = "Register a customer account",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account.", body = Success<RegisteredUserView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field (`email`, `password`, `displayName`)."),
+        (status = 409, description = "`EMAIL_TAKEN`: an account with this e-mail address exists."),
+        (status = 429, description = "`RATE_LIMITED`: too many registrations from this address; see `Retry-After`."),
+        (status = 503, description = "`SERVICE_BUSY`: too many passwords are being hashed; nothing was done, see `Retry-After`."),
+    ))]
 async fn register_user(
     State(state): State<Arc<RegisterState>>,
     client: ClientAddress,
@@ -457,6 +486,17 @@ async fn register_user(
     }))
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "identity", operation_id = "login",
+    summary = "Log in: an access token and a refresh token",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The tokens (`Cache-Control: no-store`).", body = Success<SessionTokens>),
+        (status = 400, description = "`VALIDATION_FAILED`: `email` or `password` missing."),
+        (status = 401, description = "`INVALID_CREDENTIALS`: the e-mail address or the password is wrong."),
+        (status = 403, description = "`ACCOUNT_LOCKED`: the account is locked (said only after the right password)."),
+        (status = 429, description = "`RATE_LIMITED`: too many login attempts; see `Retry-After`."),
+        (status = 503, description = "`SERVICE_BUSY`: too many passwords are being hashed; see `Retry-After`."),
+    ))]
 async fn login(
     State(state): State<Arc<LoginState>>,
     address: ClientAddress,
@@ -482,6 +522,16 @@ async fn login(
     Ok(no_store(ok(tokens)))
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "identity", operation_id = "refreshToken",
+    summary = "Trade a refresh token for a new pair",
+    description = "Each refresh token is spent by its first use; presenting it again ends the session.",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The new tokens (`Cache-Control: no-store`).", body = Success<SessionTokens>),
+        (status = 400, description = "`VALIDATION_FAILED`: `refreshToken` missing."),
+        (status = 401, description = "`INVALID_REFRESH_TOKEN`: not a refresh token of ours.\n`REFRESH_TOKEN_EXPIRED`: the refresh token expired.\n`REFRESH_TOKEN_REUSED`: the token was used already; the session is revoked.\n`SESSION_REVOKED`: the session has ended.\n`SESSION_EXPIRED`: 30 days have passed since login."),
+        (status = 403, description = "`ACCOUNT_LOCKED`: the account is locked."),
+    ))]
 async fn refresh_token(State(state): State<Arc<RefreshState>>, Json(body): Json<RefreshRequest>) -> Response {
     let Some(presented) = body
         .refresh_token
@@ -498,11 +548,26 @@ async fn refresh_token(State(state): State<Arc<RefreshState>>, Json(body): Json<
     }
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "identity", operation_id = "logout",
+    summary = "End the caller's session (its refresh-token family)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Done.", body = Success<Done>),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+    ))]
 async fn logout(State(pool): State<MySqlPool>, claims: AccessClaims) -> Result<Envelope<Done>, ApiError> {
     use_cases::log_out(&pool, &claims).await?;
     Ok(ok(Done { done: true }))
 }
 
+#[utoipa::path(get, path = "/users/me", tag = "identity", operation_id = "getMyProfile",
+    summary = "The caller's profile",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The profile.", body = Success<ProfileView>),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 404, description = "`USER_NOT_FOUND`: the account no longer exists."),
+    ))]
 async fn get_my_profile(
     State(pool): State<MySqlPool>,
     claims: AccessClaims,
@@ -511,6 +576,16 @@ async fn get_my_profile(
     Ok(ok(profile.into()))
 }
 
+#[utoipa::path(patch, path = "/users/me", tag = "identity", operation_id = "updateMyProfile",
+    summary = "Change the caller's display name",
+    request_body = UpdateProfileRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The profile.", body = Success<ProfileView>),
+        (status = 400, description = "`VALIDATION_FAILED`: `displayName`."),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 404, description = "`USER_NOT_FOUND`: the account no longer exists."),
+    ))]
 async fn update_my_profile(
     State(pool): State<MySqlPool>,
     claims: AccessClaims,
@@ -526,6 +601,18 @@ async fn update_my_profile(
     Ok(ok(profile.into()))
 }
 
+#[utoipa::path(put, path = "/users/me/password", tag = "identity", operation_id = "changePassword",
+    summary = "Change the caller's password; the user's other sessions end",
+    request_body = ChangePasswordRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Done.", body = Success<Done>),
+        (status = 400, description = "`VALIDATION_FAILED`: `currentPassword` missing or wrong, `newPassword` missing or weak."),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 404, description = "`USER_NOT_FOUND`: the account no longer exists."),
+        (status = 429, description = "`RATE_LIMITED`: 5 wrong current passwords in this session; see `Retry-After`."),
+        (status = 503, description = "`SERVICE_BUSY`: too many passwords are being hashed; see `Retry-After`."),
+    ))]
 async fn change_password(
     State(state): State<Arc<ChangePasswordState>>,
     claims: AccessClaims,
@@ -553,6 +640,20 @@ async fn change_password(
     Ok(ok(Done { done: true }))
 }
 
+#[utoipa::path(delete, path = "/users/me", tag = "identity", operation_id = "withdrawAccount",
+    summary = "Withdraw the caller's account",
+    description = "Personal data is erased and every session ends.",
+    request_body = WithdrawRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Withdrawn."),
+        (status = 400, description = "`VALIDATION_FAILED`: `password` missing."),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 403, description = "`WRONG_PASSWORD`: the password is wrong; nothing was done.\n`ACCOUNT_LOCKED`: the account is locked."),
+        (status = 404, description = "`USER_NOT_FOUND`: the account no longer exists."),
+        (status = 429, description = "`RATE_LIMITED`: too many wrong passwords in this session; see `Retry-After`."),
+        (status = 503, description = "`SERVICE_BUSY`: too many passwords are being hashed; see `Retry-After`."),
+    ))]
 async fn withdraw_account(
     State(state): State<Arc<WithdrawState>>,
     claims: AccessClaims,
@@ -568,6 +669,17 @@ async fn withdraw_account(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/admin/users/{id}/lock", tag = "identity", operation_id = "lockUser",
+    summary = "Lock a user's account; every session of the user ends",
+    params(("id" = String, Path, description = "The user id (a UUID)", example = "0f8fad5b-d9cb-469f-a165-70867728950e")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The account's lock (locking again changes nothing).", body = Success<AccountLockView>),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 404, description = "`USER_NOT_FOUND`: no such user."),
+        (status = 409, description = "`ACCOUNT_WITHDRAWN`: the account was withdrawn."),
+        (status = 422, description = "`CANNOT_LOCK_YOURSELF`: an admin cannot lock their own account."),
+    ))]
 async fn lock_user(
     State(pool): State<MySqlPool>,
     claims: AccessClaims,
@@ -576,6 +688,16 @@ async fn lock_user(
     change_lock(&pool, &claims, &id, LockChange::Lock).await
 }
 
+#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "identity", operation_id = "unlockUser",
+    summary = "Unlock a user's account",
+    params(("id" = String, Path, description = "The user id (a UUID)", example = "0f8fad5b-d9cb-469f-a165-70867728950e")),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The account's lock.", body = Success<AccountLockView>),
+        (status = 401, description = "`SESSION_REVOKED`: the session has ended; log in again."),
+        (status = 404, description = "`USER_NOT_FOUND`: no such user."),
+        (status = 409, description = "`ACCOUNT_WITHDRAWN`: the account was withdrawn."),
+    ))]
 async fn unlock_user(
     State(pool): State<MySqlPool>,
     claims: AccessClaims,
@@ -600,6 +722,13 @@ async fn change_lock(
 /// withdrawal shows within a minute.
 const PUBLIC_PROFILE_MAX_AGE: &str = "public, max-age=60";
 
+#[utoipa::path(get, path = "/users/{id}/profile", tag = "identity", operation_id = "getPublicProfile",
+    summary = "What anyone may see of a user",
+    params(("id" = String, Path, description = "The user id (a UUID)", example = "0f8fad5b-d9cb-469f-a165-70867728950e")),
+    responses(
+        (status = 200, description = "The public profile (`Cache-Control: public, max-age=60`).", body = Success<PublicProfileView>),
+        (status = 404, description = "`USER_NOT_FOUND`: unknown, malformed or withdrawn."),
+    ))]
 async fn get_public_profile(
     State(pool): State<MySqlPool>,
     Path(id): Path<String>,
@@ -617,6 +746,12 @@ async fn get_public_profile(
 }
 
 /// The JWKS in its standard shape (not the envelope): JWT libraries read it as is.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity", operation_id = "getJwks",
+    summary = "The public keys that verify access tokens",
+    responses(
+        (status = 200, description = "A JSON Web Key Set (RFC 7517) of Ed25519 keys, as JWT libraries read it: not in the envelope.",
+            body = Object, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "2026-01", "alg": "EdDSA", "use": "sig", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})),
+    ))]
 async fn publish_jwks(State(jwks): State<Arc<Jwks>>) -> Response {
     (
         [(

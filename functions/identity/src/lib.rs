@@ -28,6 +28,7 @@ pub mod domain;
 pub mod hashing;
 pub mod http;
 pub mod limits;
+pub mod openapi;
 pub mod rate_limit;
 pub mod sessions;
 pub mod settings;

@@ -70,7 +70,8 @@ pub fn hash_refresh_token(token: &str) -> [u8; 32] {
 }
 
 /// What login and refresh answer.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"accessToken": "eyJhbGciOiJFZERTQSJ9.…", "tokenType": "Bearer", "expiresIn": 900, "refreshToken": "rt_…", "refreshExpiresIn": 1209600}))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTokens {
     pub access_token: String,

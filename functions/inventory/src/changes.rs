@@ -71,11 +71,13 @@ pub(crate) async fn lock_levels(
 }
 
 /// One row of the change log as admins read it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockChangeView {
     pub id: i64,
     pub order_id: Option<String>,
+    /// `INITIALIZE`, `SET`, `ADJUST`, `RESERVE`, `RELEASE`, `COMMIT`, `EXPIRE` or `REFUND`.
+    #[schema(example = "ADJUST")]
     pub action: String,
     pub quantity: i64,
     pub on_hand_after: i64,
@@ -87,7 +89,7 @@ pub struct StockChangeView {
 type ChangeRow = (i64, Option<String>, String, i64, i64, i64, DateTime<Utc>);
 
 /// A page of a SKU's change log, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockChangePage {
     pub sku: String,

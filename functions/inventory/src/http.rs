@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use runtime::envelope::{self, ApiError, FieldError, Json};
+use runtime::openapi::Success;
 use security::{AccessTokenVerifier, Admin};
 use serde::Deserialize;
 use sqlx::MySqlPool;
@@ -23,9 +24,9 @@ use store::outbox::EventContext;
 use telemetry::RequestContext;
 
 use crate::cache::StockCache;
-use crate::changes::{self, Period};
+use crate::changes::{self, Period, StockChangePage};
 use crate::domain::{Page, Sku, SkuList, SkuListProblem, StockLevel};
-use crate::stock::{self, AdjustStockError, SetStockError};
+use crate::stock::{self, AdjustStockError, Availability, BulkAvailability, SetStockError};
 
 /// What the inventory HTTP functions share.
 #[derive(Debug, Clone)]
@@ -92,28 +93,43 @@ pub fn get_availability_routes(api: InventoryApi) -> Router {
         .with_state(api)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"onHand": 40}))]
 pub struct SetStockRequest {
+    /// Units on hand, 0 to 1,000,000,000; not below what is reserved.
     pub on_hand: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"delta": -2}))]
 pub struct AdjustStockRequest {
     /// Units to add; negative to remove.
     pub delta: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"skus": ["mug-blue", "mug-red"]}))]
 pub struct BulkAvailabilityRequest {
-    /// Kept as raw JSON, so an entry that is not even a string is named in the field errors
-    /// like any other bad id instead of failing the whole body.
+    /// 1–100 distinct SKU ids. Kept as raw JSON, so an entry that is not even a string is
+    /// named in the field errors like any other bad id instead of failing the whole body.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub skus: Vec<serde_json::Value>,
 }
 
+#[utoipa::path(put, path = "/admin/inventory/{sku}", tag = "inventory", operation_id = "setStock",
+    summary = "Set a SKU's stock on hand",
+    params(("sku" = String, Path, description = "The SKU id: 1–64 letters, digits, `-`, `_`, `.`", example = "mug-blue")), request_body = SetStockRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The SKU's stock now.", body = Success<Availability>),
+        (status = 400, description = "`VALIDATION_FAILED`: `onHand` out of range."),
+        (status = 404, description = "`SKU_NOT_FOUND`: the SKU id is not a valid id."),
+        (status = 409, description = "`BELOW_RESERVED`: live reservations hold more than `onHand`."),
+    ))]
 async fn set_stock(
     State(api): State<InventoryApi>,
     _admin: Admin,
@@ -137,6 +153,16 @@ async fn set_stock(
     }
 }
 
+#[utoipa::path(post, path = "/admin/inventory/{sku}/adjustments", tag = "inventory",
+    operation_id = "adjustStock", summary = "Add or remove units of a SKU",
+    params(("sku" = String, Path, description = "The SKU id: 1–64 letters, digits, `-`, `_`, `.`", example = "mug-blue")), request_body = AdjustStockRequest,
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "The SKU's stock now.", body = Success<Availability>),
+        (status = 400, description = "`VALIDATION_FAILED`: `delta` is zero."),
+        (status = 404, description = "`SKU_NOT_FOUND`: inventory does not know the SKU."),
+        (status = 409, description = "`BELOW_RESERVED`: the stock would fall below zero or below what is reserved."),
+    ))]
 async fn adjust_stock(
     State(api): State<InventoryApi>,
     _admin: Admin,
@@ -165,6 +191,13 @@ async fn adjust_stock(
     }
 }
 
+#[utoipa::path(get, path = "/inventory/{sku}", tag = "inventory", operation_id = "getAvailability",
+    summary = "What is available of a SKU",
+    params(("sku" = String, Path, description = "The SKU id: 1–64 letters, digits, `-`, `_`, `.`", example = "mug-blue")),
+    responses(
+        (status = 200, description = "The SKU's stock.", body = Success<Availability>),
+        (status = 404, description = "`SKU_NOT_FOUND`: inventory does not know the SKU."),
+    ))]
 async fn get_availability(
     State(api): State<InventoryApi>,
     Path(sku): Path<String>,
@@ -183,6 +216,14 @@ async fn get_availability_of_the_sku_named_availability(
     get_availability(state, Path("availability".to_owned())).await
 }
 
+#[utoipa::path(post, path = "/inventory/availability", tag = "inventory",
+    operation_id = "getBulkAvailability", summary = "What is available of several SKUs",
+    request_body = BulkAvailabilityRequest,
+    responses(
+        (status = 200, description = "The known SKUs in the order asked, and the unknown ones.",
+            body = Success<BulkAvailability>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming `skus` (empty, over 100) or `skus[i]` (invalid, repeated)."),
+    ))]
 async fn get_bulk_availability(
     State(api): State<InventoryApi>,
     Json(body): Json<BulkAvailabilityRequest>,
@@ -210,6 +251,21 @@ fn sku_list_field(problem: &SkuListProblem) -> FieldError {
     }
 }
 
+#[utoipa::path(get, path = "/admin/inventory/{sku}/changes", tag = "inventory",
+    operation_id = "listStockChanges", summary = "A SKU's stock change log, newest first",
+    params(
+        ("sku" = String, Path, description = "The SKU id: 1–64 letters, digits, `-`, `_`, `.`", example = "mug-blue"),
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339; changes at or after it"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339; changes before it"),
+        ("page" = Option<u32>, Query, description = "From 1 (default 1)", minimum = 1),
+        ("size" = Option<u32>, Query, description = "1–100 (default 20)", minimum = 1, maximum = 100),
+    ),
+    security(("bearerAuth" = ["admin"])),
+    responses(
+        (status = 200, description = "A page of changes.", body = Success<StockChangePage>),
+        (status = 400, description = "`VALIDATION_FAILED`: `from`, `to`, `page` or `size`."),
+        (status = 404, description = "`SKU_NOT_FOUND`: inventory does not know the SKU."),
+    ))]
 async fn list_stock_changes(
     State(api): State<InventoryApi>,
     _admin: Admin,

@@ -26,6 +26,7 @@ pub mod changes;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod openapi;
 pub mod refunds;
 pub mod reservations;
 pub mod stock;

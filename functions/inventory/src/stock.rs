@@ -11,7 +11,8 @@ use crate::changes::{self, Change};
 use crate::domain::{InvalidInput, Levels, Sku, SkuList, StockAction, StockLevel, adjusted_on_hand};
 
 /// A SKU's stock as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"sku": "mug-blue", "onHand": 40, "reserved": 3, "available": 37}))]
 #[serde(rename_all = "camelCase")]
 pub struct Availability {
     pub sku: String,
@@ -191,7 +192,7 @@ pub async fn availability(pool: &MySqlPool, sku: &Sku) -> Result<Option<Availabi
 }
 
 /// What is available of several SKUs at once, as a cart shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkAvailability {
     /// The SKUs inventory knows, in the order asked.

@@ -11,7 +11,7 @@ use crate::shopper;
 use crate::shopping::{Address, MAX_ADDRESSES};
 
 /// An address as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressView {
     pub address_id: String,

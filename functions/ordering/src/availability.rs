@@ -27,7 +27,7 @@ pub trait StockAvailability: Send + Sync + std::fmt::Debug {
 }
 
 /// What a cart line shows about its stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LineAvailability {
     /// At least the line's quantity is available.

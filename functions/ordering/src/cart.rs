@@ -27,7 +27,7 @@ pub struct CartLine {
 /// The cart as its owner sees it. The totals are those of the lines that can be ordered:
 /// `total_minor` (lines + shipping fee) is what `POST /cart/checkout` would charge, and what
 /// it expects to be told back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CartView {
     pub lines: Vec<CartLineView>,
@@ -42,7 +42,7 @@ pub struct CartView {
     pub free_shipping_from_minor: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CartLineView {
     pub sku: String,

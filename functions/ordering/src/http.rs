@@ -15,8 +15,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::Duration;
 use runtime::envelope::{self, ApiError, FieldError, Json};
+use runtime::openapi::Success;
 use security::{AccessTokenVerifier, AuthenticatedUser};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use store::outbox::EventContext;
 use telemetry::RequestContext;
@@ -25,7 +26,9 @@ use crate::customer_status::CustomerRefusal;
 use crate::order::{
     IdempotencyKey, InvalidInput, OrderLines, PaymentToken, PlaceOrder, PricingError, Quantity, product_id,
 };
-use crate::orders::{self, CancelOrderError, GetOrderError, PlaceOrderError, Placed};
+use crate::orders::{
+    self, CancelOrderError, GetOrderError, OrderSummary, OrderView, PlaceOrderError, Placed,
+};
 
 /// What the ordering HTTP functions share.
 #[derive(Debug, Clone)]
@@ -80,14 +83,16 @@ pub fn cancel_order_routes(api: OrderingApi, verifier: Arc<AccessTokenVerifier>)
 }
 
 /// The body of `POST /orders`. Prices are not part of it: ordering prices every line itself.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"productId": "mug-blue", "quantity": 2}], "paymentToken": "tok_approve"}))]
 pub struct PlaceOrderRequest {
     pub lines: Vec<PlaceOrderLine>,
+    /// A simulated card: `tok_approve`, `tok_decline`, `tok_timeout` or `tok_flaky`.
     pub payment_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrderLine {
     pub product_id: String,
@@ -96,6 +101,18 @@ pub struct PlaceOrderLine {
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+#[utoipa::path(post, path = "/orders", tag = "ordering", operation_id = "placeOrder",
+    summary = "Place an order of products",
+    description = "Prices every line itself; the order is then `PLACED` and the saga reserves stock and authorizes the payment (follow it with `GET /orders/{id}`).",
+    params(("Idempotency-Key" = String, Header, description = "1–128 characters; the same key with the same body answers the first result again (`idempotent-replayed: true`)", example = "4d1c7c2e-checkout-1")), request_body = PlaceOrderRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The order (a replay: the same order, with `idempotent-replayed: true`).", body = Success<OrderView>),
+        (status = 400, description = "`IDEMPOTENCY_KEY_REQUIRED`: no Idempotency-Key header.\n`VALIDATION_FAILED`: naming each bad field."),
+        (status = 403, description = "`ACCOUNT_LOCKED`: the account is locked.\n`ACCOUNT_WITHDRAWN`: the account was withdrawn."),
+        (status = 503, description = "`SERVICE_BUSY`: too many orders at once; nothing was placed, send the same request again (`Retry-After`)."),
+        (status = 422, description = "`UNKNOWN_PRODUCT`: a product is not in the catalog.\n`PRODUCT_NOT_ORDERABLE`: a product is not on sale.\n`MIXED_CURRENCIES`: the lines are priced in different currencies.\n`TOTAL_OUT_OF_RANGE`: the total is too large.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different request."),
+    ))]
 async fn place_order(
     State(api): State<OrderingApi>,
     user: AuthenticatedUser,
@@ -208,6 +225,14 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/orders/{id}", tag = "ordering", operation_id = "getOrder",
+    summary = "One of the caller's orders, with its lines, history and refunds",
+    params(("id" = String, Path, description = "The order id", example = "0f8fad5b-d9cb-469f-a165-70867728950e")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The order.", body = Success<OrderView>),
+        (status = 404, description = "`ORDER_NOT_FOUND`: no such order of the caller's."),
+    ))]
 async fn get_order(
     State(api): State<OrderingApi>,
     user: AuthenticatedUser,
@@ -223,6 +248,17 @@ async fn get_order(
 /// The most orders one page may hold.
 const MAX_PAGE: u32 = 100;
 
+#[utoipa::path(get, path = "/orders", tag = "ordering", operation_id = "listOrders",
+    summary = "The caller's orders, newest first",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–100 (default 20)", minimum = 1, maximum = 100),
+        ("offset" = Option<u32>, Query, description = "From 0 (default 0)"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "A page of orders.", body = Success<OrderList>),
+        (status = 400, description = "`VALIDATION_FAILED`: `limit` or `offset`."),
+    ))]
 async fn list_orders(
     State(api): State<OrderingApi>,
     user: AuthenticatedUser,
@@ -232,11 +268,19 @@ async fn list_orders(
     let orders = orders::list_orders(&api.pool, user.user_id, limit, offset)
         .await
         .map_err(|cause| ApiError::internal(&cause))?;
-    Ok(envelope::ok(serde_json::json!({
-        "orders": orders,
-        "limit": limit,
-        "offset": offset,
-    })))
+    Ok(envelope::ok(OrderList {
+        orders,
+        limit,
+        offset,
+    }))
+}
+
+/// A page of the caller's orders.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderSummary>,
+    pub limit: u32,
+    pub offset: u32,
 }
 
 /// `limit` (1–100, default 20) and `offset` (default 0) of a query string.
@@ -271,6 +315,15 @@ fn page(query: &str) -> Result<(u32, u32), ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "ordering", operation_id = "cancelOrder",
+    summary = "Cancel one of the caller's orders before it is confirmed",
+    params(("id" = String, Path, description = "The order id", example = "0f8fad5b-d9cb-469f-a165-70867728950e")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The order, cancelled.", body = Success<OrderView>),
+        (status = 404, description = "`ORDER_NOT_FOUND`: no such order of the caller's."),
+        (status = 409, description = "`ORDER_NOT_CANCELLABLE`: the order is past the point of cancelling."),
+    ))]
 async fn cancel_order(
     State(api): State<OrderingApi>,
     user: AuthenticatedUser,

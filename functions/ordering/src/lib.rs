@@ -35,6 +35,7 @@ pub mod cart;
 pub mod catalog_projection;
 pub mod customer_status;
 pub mod http;
+pub mod openapi;
 pub mod order;
 pub mod orders;
 pub mod progress;

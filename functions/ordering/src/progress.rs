@@ -46,7 +46,7 @@ impl Step {
 }
 
 /// A step as the order's owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
     /// `STOCK_RESERVED` or `PAYMENT_AUTHORIZED`.

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use runtime::envelope::{self, ApiError, FieldError, Json};
+use runtime::openapi::Success;
 use security::{AccessTokenVerifier, AuthenticatedUser};
 use serde::Deserialize;
 use store::outbox::EventContext;
@@ -19,7 +20,7 @@ use telemetry::RequestContext;
 use crate::http::OrderingApi;
 use crate::order::{IdempotencyKey, InvalidInput};
 use crate::refund::{RefundLines, RefundRefused, RequestRefund};
-use crate::refunds::{self, RequestRefundError, Requested};
+use crate::refunds::{self, RefundView, RequestRefundError, Requested};
 
 /// `request-refund`.
 pub fn request_refund_routes(api: OrderingApi, verifier: Arc<AccessTokenVerifier>) -> Router {
@@ -30,14 +31,27 @@ pub fn request_refund_routes(api: OrderingApi, verifier: Arc<AccessTokenVerifier
 }
 
 /// The body of `POST /orders/{id}/refunds`: the numbers of the lines to refund, whole.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"lines": [1]}))]
 pub struct RequestRefundBody {
     pub lines: Vec<i64>,
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+#[utoipa::path(post, path = "/orders/{id}/refunds", tag = "ordering", operation_id = "requestRefund",
+    summary = "Ask to refund whole lines of a confirmed order",
+    description = "Payment settles the refund later; `GET /orders/{id}` shows its outcome.",
+    params(("id" = String, Path, description = "The order id", example = "0f8fad5b-d9cb-469f-a165-70867728950e"), ("Idempotency-Key" = String, Header, description = "1–128 characters; the same key with the same body answers the first result again (`idempotent-replayed: true`)", example = "4d1c7c2e-checkout-1")), request_body = RequestRefundBody,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "The refund, `REQUESTED` (a replay: the refund as it is now, `idempotent-replayed: true`).", body = Success<RefundView>),
+        (status = 400, description = "`IDEMPOTENCY_KEY_REQUIRED`: no Idempotency-Key header.\n`VALIDATION_FAILED`: `lines` (whole lines, each once) or the key."),
+        (status = 404, description = "`ORDER_NOT_FOUND`: no such order of the caller's."),
+        (status = 409, description = "`ORDER_NOT_REFUNDABLE`: the order is not `CONFIRMED` or `PARTIALLY_REFUNDED`.\n`LINE_ALREADY_REFUNDED`: a line is refunded already.\n`REFUND_IN_PROGRESS`: a line is being refunded."),
+        (status = 422, description = "`UNKNOWN_ORDER_LINE`: the order has no such line.\n`REFUND_OUT_OF_RANGE`: the refund's amount is out of range.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different request."),
+    ))]
 async fn request_refund(
     State(api): State<OrderingApi>,
     user: AuthenticatedUser,

@@ -28,7 +28,7 @@ use crate::refund::{
 const FUNCTION: &str = "request-refund";
 
 /// A refund as the order's owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundView {
     pub refund_id: String,

@@ -19,6 +19,7 @@ use axum::routing::{delete, get, patch, post, put};
 use axum::{Extension, Router};
 use chrono::Duration;
 use runtime::envelope::{self, ApiError, FieldError, Json};
+use runtime::openapi::Success;
 use security::{AccessTokenVerifier, AuthenticatedUser};
 use serde::Deserialize;
 use sqlx::MySqlPool;
@@ -26,12 +27,12 @@ use store::outbox::EventContext;
 use telemetry::RequestContext;
 use uuid::Uuid;
 
-use crate::addresses::{self, AddressError};
+use crate::addresses::{self, AddressError, AddressView};
 use crate::availability::StockAvailability;
 use crate::cart::{self, AddToCart, Added, CartError, CartView};
 use crate::customer_status::CustomerRefusal;
 use crate::order::{IdempotencyKey, InvalidInput, PaymentToken, PricingError, Quantity, product_id};
-use crate::orders::{Checkout, CheckoutError, PlaceOrderError, Placed, checkout};
+use crate::orders::{Checkout, CheckoutError, OrderView, PlaceOrderError, Placed, checkout};
 use crate::shopping::{Address, AddressInput, CartLimit, ShippingRule};
 
 /// What the shopping functions share.
@@ -111,29 +112,34 @@ pub fn address_routes(api: ShopApi, verifier: Arc<AccessTokenVerifier>) -> Route
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"sku": "mug-blue", "quantity": 1}))]
 pub struct AddItemRequest {
     pub sku: String,
     pub quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetQuantityRequest {
     pub quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"addressId": "5b0d7f3a-9c11-4f6c-8d3b-2a1e4c7a9e21", "paymentToken": "tok_approve", "expectedTotalMinor": 31000}))]
 pub struct CheckoutRequest {
     pub address_id: String,
+    /// A simulated card: `tok_approve`, `tok_decline`, `tok_timeout` or `tok_flaky`.
     pub payment_token: String,
+    /// The cart's `totalMinor` as the caller was shown it.
     pub expected_total_minor: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"recipient": "Kim Minji", "phone": "010-1234-5678", "line1": "12 Teheran-ro", "city": "Seoul", "postalCode": "06236", "country": "KR"}))]
 pub struct AddressRequest {
     pub recipient: String,
     pub phone: String,
@@ -142,6 +148,7 @@ pub struct AddressRequest {
     pub line2: Option<String>,
     pub city: String,
     pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
     pub country: String,
 }
 
@@ -151,6 +158,10 @@ async fn cart_view(api: &ShopApi, user_id: Uuid) -> Result<CartView, ApiError> {
         .map_err(|cause| ApiError::internal(&cause))
 }
 
+#[utoipa::path(get, path = "/cart", tag = "cart", operation_id = "getCart",
+    summary = "The caller's cart, priced now, with availability",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "The cart.", body = Success<CartView>)))]
 async fn get_cart(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -158,6 +169,15 @@ async fn get_cart(
     Ok(envelope::ok(cart_view(&api, user.user_id).await?))
 }
 
+#[utoipa::path(post, path = "/cart/items", tag = "cart", operation_id = "addCartItem",
+    summary = "Add units of a SKU to the cart",
+    params(("Idempotency-Key" = String, Header, description = "1–128 characters; the same key with the same body answers the first result again (`idempotent-replayed: true`)", example = "4d1c7c2e-checkout-1")), request_body = AddItemRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The cart (a replay changes nothing: `idempotent-replayed: true`).", body = Success<CartView>),
+        (status = 400, description = "`IDEMPOTENCY_KEY_REQUIRED`: no Idempotency-Key header.\n`VALIDATION_FAILED`: `sku`, or `quantity` not 1–1000."),
+        (status = 422, description = "`UNKNOWN_PRODUCT`: the SKU is not in the catalog.\n`PRODUCT_NOT_ORDERABLE`: the SKU is not on sale.\n`MIXED_CURRENCIES`: the SKU is priced in another currency than the cart.\n`TOTAL_OUT_OF_RANGE`: the cart would cost too much.\n`CART_FULL`: the cart has 50 lines.\n`QUANTITY_LIMIT`: over 1000 units on a line.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different add."),
+    ))]
 async fn add_item(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -189,6 +209,16 @@ async fn add_item(
     })
 }
 
+#[utoipa::path(patch, path = "/cart/items/{sku}", tag = "cart", operation_id = "setCartItemQuantity",
+    summary = "Change the units of a cart line",
+    params(("sku" = String, Path, description = "The SKU of the cart line", example = "mug-blue")), request_body = SetQuantityRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The cart.", body = Success<CartView>),
+        (status = 400, description = "`VALIDATION_FAILED`: `quantity`."),
+        (status = 404, description = "`CART_LINE_NOT_FOUND`: the cart has no line for this SKU."),
+        (status = 422, description = "`QUANTITY_LIMIT`: over 1000 units on a line."),
+    ))]
 async fn set_quantity(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -204,6 +234,14 @@ async fn set_quantity(
     Ok(envelope::ok(cart_view(&api, user.user_id).await?))
 }
 
+#[utoipa::path(delete, path = "/cart/items/{sku}", tag = "cart", operation_id = "removeCartItem",
+    summary = "Remove a line from the cart",
+    params(("sku" = String, Path, description = "The SKU of the cart line", example = "mug-blue")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The cart.", body = Success<CartView>),
+        (status = 404, description = "`CART_LINE_NOT_FOUND`: the cart has no line for this SKU."),
+    ))]
 async fn remove_item(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -216,6 +254,10 @@ async fn remove_item(
     Ok(envelope::ok(cart_view(&api, user.user_id).await?))
 }
 
+#[utoipa::path(delete, path = "/cart", tag = "cart", operation_id = "clearCart",
+    summary = "Empty the cart",
+    security(("bearerAuth" = [])),
+    responses((status = 204, description = "The cart is empty.")))]
 async fn clear_cart(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -264,6 +306,20 @@ fn pricing_error(pricing: &PricingError, what: &str) -> ApiError {
     ApiError::unprocessable(code, format!("{what}: {pricing}."))
 }
 
+#[utoipa::path(post, path = "/cart/checkout", tag = "cart", operation_id = "checkoutCart",
+    summary = "Place an order of the cart",
+    description = "The cart is emptied once the order is placed; the same key and body answer the same order.",
+    params(("Idempotency-Key" = String, Header, description = "1–128 characters; the same key with the same body answers the first result again (`idempotent-replayed: true`)", example = "4d1c7c2e-checkout-1")), request_body = CheckoutRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The order.", body = Success<OrderView>),
+        (status = 400, description = "`IDEMPOTENCY_KEY_REQUIRED`: no Idempotency-Key header.\n`VALIDATION_FAILED`: naming each bad field."),
+        (status = 403, description = "`ACCOUNT_LOCKED`: the account is locked.\n`ACCOUNT_WITHDRAWN`: the account was withdrawn."),
+        (status = 503, description = "`SERVICE_BUSY`: too many orders at once; nothing was placed, send the same request again (`Retry-After`)."),
+        (status = 404, description = "`ADDRESS_NOT_FOUND`: no such address of the caller's."),
+        (status = 409, description = "`PRICE_CHANGED`: the cart costs something else now; nothing was placed, the cart is kept, and `fieldErrors` give the new total and unit prices."),
+        (status = 422, description = "`CART_EMPTY`: nothing to order.\n`UNKNOWN_PRODUCT`: a line is no longer in the catalog.\n`PRODUCT_NOT_ORDERABLE`: a line is no longer on sale; remove it.\n`MIXED_CURRENCIES`: the lines are priced in different currencies.\n`TOTAL_OUT_OF_RANGE`: the total is too large.\n`IDEMPOTENCY_KEY_REUSED`: the key was used for a different request."),
+    ))]
 async fn checkout_cart(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -363,6 +419,10 @@ fn checkout_error(error: CheckoutError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/users/me/addresses", tag = "addresses", operation_id = "listAddresses",
+    summary = "The caller's shipping addresses, the default first",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "The addresses.", body = Success<AddressList>)))]
 async fn list_addresses(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -370,9 +430,24 @@ async fn list_addresses(
     let addresses = addresses::list_addresses(&api.pool, user.user_id)
         .await
         .map_err(|cause| ApiError::internal(&cause))?;
-    Ok(envelope::ok(serde_json::json!({ "addresses": addresses })))
+    Ok(envelope::ok(AddressList { addresses }))
 }
 
+/// The caller's addresses, the default first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AddressList {
+    pub addresses: Vec<AddressView>,
+}
+
+#[utoipa::path(post, path = "/users/me/addresses", tag = "addresses", operation_id = "addAddress",
+    summary = "Add a shipping address (the first one becomes the default)",
+    request_body = AddressRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The address.", body = Success<AddressView>),
+        (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
+        (status = 422, description = "`TOO_MANY_ADDRESSES`: the caller has 10 addresses."),
+    ))]
 async fn add_address(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -404,6 +479,14 @@ async fn add_address(
     Ok(envelope::created(added))
 }
 
+#[utoipa::path(delete, path = "/users/me/addresses/{id}", tag = "addresses", operation_id = "deleteAddress",
+    summary = "Delete a shipping address (deleting the default makes the oldest other one the default)",
+    params(("id" = String, Path, description = "The address id", example = "5b0d7f3a-9c11-4f6c-8d3b-2a1e4c7a9e21")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`ADDRESS_NOT_FOUND`: no such address of the caller's."),
+    ))]
 async fn delete_address(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,
@@ -415,6 +498,14 @@ async fn delete_address(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/users/me/addresses/{id}/default", tag = "addresses", operation_id = "setDefaultAddress",
+    summary = "Make an address the default",
+    params(("id" = String, Path, description = "The address id", example = "5b0d7f3a-9c11-4f6c-8d3b-2a1e4c7a9e21")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The address, now the only default.", body = Success<AddressView>),
+        (status = 404, description = "`ADDRESS_NOT_FOUND`: no such address of the caller's."),
+    ))]
 async fn set_default_address(
     State(api): State<ShopApi>,
     user: AuthenticatedUser,

@@ -15,6 +15,9 @@
 //! (`into_make_service_with_connect_info`, as the `local-gateway` binary does); without it
 //! every client is forwarded as `unknown`, never as what it claims.
 //!
+//! It also serves the API's OpenAPI document at [`OPENAPI_PATH`] ([`openapi_router`]): the
+//! file `openapi-document` generates from the functions' code (docs/adr/0052).
+//!
 //! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
 //! the origins `CORS_ALLOWED_ORIGINS` lists.
 //!
@@ -35,6 +38,30 @@ use runtime::envelope::ApiError;
 pub mod cors;
 pub mod scheduler;
 pub mod storefront;
+
+/// Where the gateway serves the API's OpenAPI document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// `GET /openapi.json`: `document` (the JSON of `docs/api/openapi.json`) as it is. Browsers
+/// revalidate it on every load, so a regenerated document shows at once.
+pub fn openapi_router(document: Vec<u8>) -> Router {
+    let document = axum::body::Bytes::from(document);
+    Router::new().route(
+        OPENAPI_PATH,
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move {
+                (
+                    [
+                        (axum::http::header::CONTENT_TYPE, "application/json"),
+                        (axum::http::header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    document,
+                )
+            }
+        }),
+    )
+}
 
 /// The largest request body the gateway forwards.
 pub const BODY_LIMIT: usize = 1024 * 1024;

@@ -67,7 +67,7 @@ impl<T: Serialize> IntoResponse for Envelope<T> {
 }
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,

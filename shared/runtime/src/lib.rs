@@ -18,7 +18,8 @@
 //!   job on every Lambda invocation (an EventBridge schedule) or on `POST /run` on `$PORT`.
 //!
 //! [`envelope`] is the one response envelope and error mapping of every HTTP route;
-//! [`config`] reads typed configuration once and fails naming the missing variable.
+//! [`openapi`] describes that envelope, bearer authentication and the errors every route can
+//! answer to the OpenAPI document; [`config`] reads typed configuration once and fails naming the missing variable.
 
 pub mod config;
 pub mod envelope;
@@ -26,4 +27,5 @@ pub mod events;
 pub mod http;
 pub mod knative;
 pub mod lambda_kafka;
+pub mod openapi;
 pub mod schedule;

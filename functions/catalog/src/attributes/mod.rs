@@ -27,7 +27,7 @@ macro_rules! attribute_select {
 }
 
 /// An attribute as the API shows it for one category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeView {
     pub attribute_id: i64,
@@ -286,7 +286,7 @@ pub async fn list_attributes(
 }
 
 /// A product's value of one attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductAttributeView {
     pub attribute_id: i64,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::refund::LineRefundStatus;
 
 /// An order as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
@@ -42,7 +42,7 @@ pub struct OrderView {
     pub refunds: Vec<crate::refunds::RefundView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineView {
     /// What a refund names the line by.
@@ -59,7 +59,7 @@ pub struct OrderLineView {
 }
 
 /// The snapshot of a shipping address an order keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShippingAddressView {
     pub recipient: String,
@@ -72,7 +72,7 @@ pub struct ShippingAddressView {
     pub country: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChangeView {
     pub from: Option<String>,
@@ -83,7 +83,7 @@ pub struct StatusChangeView {
 }
 
 /// An order in a customer's list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderSummary {
     pub order_id: String,
