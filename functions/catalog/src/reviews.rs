@@ -222,6 +222,11 @@ async fn authors_review(
     user_id: Uuid,
     review_id: &str,
 ) -> Result<ReviewView, ReviewError> {
+    // Review ids are ASCII (the column too); anything else names no review, and MariaDB
+    // refuses to compare it with the column at all.
+    if !review_id.is_ascii() {
+        return Err(ReviewError::ReviewNotFound);
+    }
     let review = load_review(connection, review_id, true)
         .await?
         .ok_or(ReviewError::ReviewNotFound)?;
@@ -377,6 +382,10 @@ pub async fn set_like(
             "SELECT like_count FROM review WHERE review_id = ?",
         ),
     };
+    // Ids are ASCII; anything else names nothing (and cannot be compared with an ASCII column).
+    if !id.is_ascii() {
+        return Err(LikeError::NotFound);
+    }
     let mut transaction = pool.begin().await?;
     let exists: i64 = sqlx::query_scalar(exists_sql)
         .bind(id)

@@ -110,6 +110,11 @@ pub async fn find(
     user_id: Uuid,
     address_id: &str,
 ) -> Result<Option<AddressView>, anyhow::Error> {
+    // Address ids are ASCII (the column too); anything else names no address, and MariaDB
+    // refuses to compare it with the column at all.
+    if !address_id.is_ascii() {
+        return Ok(None);
+    }
     let row: Option<AddressRow> = sqlx::query_as(
         "SELECT address_id, recipient, phone, line1, line2, city, postal_code, country, is_default, created_at
          FROM address WHERE user_id = ? AND address_id = ?",

@@ -497,6 +497,14 @@ async fn bad_refund_requests_are_refused_with_stable_codes_and_write_nothing() {
             "ORDER_NOT_FOUND",
         ),
         (
+            owner,
+            "%C3%A9t%C3%A9",
+            Some("k"),
+            json!({"lines": [0]}),
+            StatusCode::NOT_FOUND,
+            "ORDER_NOT_FOUND",
+        ),
+        (
             Uuid::now_v7(),
             order_id.as_str(),
             Some("k"),

@@ -20,6 +20,11 @@ pub async fn lock_order(
     connection: &mut MySqlConnection,
     order_id: &str,
 ) -> Result<Option<LockedOrder>, anyhow::Error> {
+    // Order ids are ASCII (the column too); anything else names no order, and MariaDB
+    // refuses to compare it with the column at all.
+    if !order_id.is_ascii() {
+        return Ok(None);
+    }
     let row: Option<(String, String, i64, String)> = sqlx::query_as(
         "SELECT user_id, status, total_minor, currency FROM orders WHERE order_id = ? FOR UPDATE",
     )

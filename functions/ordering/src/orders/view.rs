@@ -110,6 +110,10 @@ pub enum GetOrderError {
 /// so a settlement committing meanwhile shows either wholly or not at all, never a refund that
 /// succeeded on an order still waiting for it.
 pub async fn get_order(pool: &MySqlPool, user_id: Uuid, order_id: &str) -> Result<OrderView, GetOrderError> {
+    // Order ids are ASCII; anything else names no order (and cannot be compared with the column).
+    if !order_id.is_ascii() {
+        return Err(GetOrderError::NotFound);
+    }
     let mut snapshot = pool
         .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         .await
