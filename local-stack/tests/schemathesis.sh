@@ -61,7 +61,7 @@ run() {
     local name=$1 token=$2
     shift 2
     say "schemathesis ($name): up to $examples cases per operation, phases $phases, seed $seed"
-    "$SCHEMATHESIS_VENV/bin/st" run "$gateway/openapi.json" --url "$gateway" \
+    "$SCHEMATHESIS_VENV/bin/st" --config-file "$report/schemathesis.toml" run "$gateway/openapi.json" --url "$gateway" \
         --header "Authorization: Bearer $token" \
         --checks "$checks" --phases "$phases" --max-examples "$examples" --seed "$seed" \
         --workers 1 --request-timeout 10 --no-color --generation-database none \
@@ -70,6 +70,11 @@ run() {
 
 admin=$(account admin admin)
 leaving=$(account leaving customer)
+# Real resources (a product, its SKU in stock, an order, …) for the operations on `/{id}`,
+# so that they reach their logic instead of a 404; the config names them.
+say "Creating the resources schemathesis aims at (as the admin account)"
+python3 "$STACK_DIR/tests/schemathesis_fixture.py" "$gateway" "$admin" "$source_ip" "$report/schemathesis.toml" |
+    sed 's/^/    /' || die "Creating the resources schemathesis aims at failed (above)."
 run everything "$admin" --exclude-operation-id withdrawAccount --exclude-operation-id logout
 run session-enders "$leaving" --include-operation-id withdrawAccount --include-operation-id logout
 ok "schemathesis found no 5xx and no answer that breaks the document (reports in $report)"
