@@ -56,6 +56,10 @@ async fn an_order_left_unpaid_past_its_deadline_is_cancelled_and_its_stock_relea
     let customer = shop.token(Uuid::now_v7(), Role::Customer);
     let own = shop.at(place_order.url());
     let placed_at = Instant::now();
+    let placed_at_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
     let order = order_id(&own.place(&customer, "unpaid", &cup, 3, "tok_timeout").await);
 
     // The sweep, as the scheduler runs it, until the order is past its deadline and expired.
@@ -94,5 +98,32 @@ async fn an_order_left_unpaid_past_its_deadline_is_cancelled_and_its_stock_relea
         shop.stock_at_rest(&cup).await,
         (4, 0),
         "the expired order's units are back on the shelf"
+    );
+
+    // What the alerts watch (OrdersStuckInPlaced, OrderExpirySweepNotRunning): the sweep's
+    // figures on the function's own /metrics.
+    let metrics = client
+        .get(format!("{}metrics", function_url("expire-orders")))
+        .send()
+        .await
+        .expect("expire-orders serves /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let value = |name: &str| {
+        metrics.lines().find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|number| number.trim().parse::<f64>().ok())
+        })
+    };
+    assert!(
+        value("ordering_orders_expired_total").unwrap_or(0.0) >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(value("ordering_orders_overdue"), Some(0.0), "{metrics}");
+    assert!(
+        value("ordering_expire_orders_last_sweep_timestamp_seconds").unwrap_or(0.0) >= placed_at_epoch as f64,
+        "{metrics}"
     );
 }

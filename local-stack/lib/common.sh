@@ -272,5 +272,6 @@ write_env_file() {
         echo "DISPATCHER_PORT=${DISPATCHER_PORT:-9464}"
         echo "RELAY_PORT=${RELAY_PORT:-9465}"
         echo "SCHEDULER_PORT=${SCHEDULER_PORT:-$((${DISPATCHER_PORT:-9464} + 2))}"
+        echo "PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}"
     } >"$file"
 }

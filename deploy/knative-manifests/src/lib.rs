@@ -13,6 +13,7 @@
 //! - [`network`]: the NetworkPolicies that keep functions reachable only by their triggers.
 //! - [`platform`]: the namespace, its settings, the outbox relay and the provisioning jobs.
 //! - [`backing`]: MariaDB, Kafka and Redis for the k3s overlay.
+//! - [`monitoring`]: Prometheus with the platform's alert rules, for the k3s overlay.
 //! - [`cluster`]: names and addresses the manifests share.
 //!
 //! The decisions behind them are docs/adr/0032 (functions, ingress, network) and 0033
@@ -30,6 +31,7 @@ pub mod backing;
 pub mod cluster;
 pub mod function;
 pub mod ingress;
+pub mod monitoring;
 pub mod network;
 pub mod platform;
 pub mod sources;
@@ -133,6 +135,13 @@ pub fn generate(registry: &Registry) -> anyhow::Result<Vec<ManifestFile>> {
     )?;
     add(
         &mut files,
+        "k3s/monitoring.yaml",
+        "Prometheus with the platform's alert rules, the same file the local stack tests with\n\
+         promtool (docs/adr/0053); it scrapes the platform's pods by their annotations.",
+        &monitoring::objects()?,
+    )?;
+    add(
+        &mut files,
         "k3s/kustomization.yaml",
         "A single-node k3s cluster: the base, the backing services, images imported into k3s\n\
          (see docs/deploy/knative-k3s.md), one copy of every topic.",
@@ -196,7 +205,7 @@ fn k3s_overlay(registry: &Registry) -> anyhow::Result<Value> {
     Ok(json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": ["../base", "backing-services.yaml"],
+        "resources": ["../base", "backing-services.yaml", "monitoring.yaml"],
         "images": images,
         "patches": [
             {

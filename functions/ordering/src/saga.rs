@@ -91,6 +91,13 @@ impl Retryable for SagaStepError {
     }
 }
 
+/// Counter of orders cancelled because their payment did not arrive in time.
+pub const ORDERS_EXPIRED_TOTAL: &str = "ordering_orders_expired_total";
+/// Gauge of orders still PLACED past their payment deadline after the last sweep.
+pub const ORDERS_OVERDUE: &str = "ordering_orders_overdue";
+/// Gauge of when the last sweep finished, in seconds since the epoch.
+pub const LAST_SWEEP_TIMESTAMP_SECONDS: &str = "ordering_expire_orders_last_sweep_timestamp_seconds";
+
 /// `expire-orders`: a scheduled sweep that cancels orders whose payment did not arrive in time.
 #[derive(Debug, Clone)]
 pub struct ExpireOrders {
@@ -118,10 +125,18 @@ impl runtime::schedule::ScheduledJob for ExpireOrders {
         for _ in 0..Self::MAX_BATCHES {
             let batch = orders::expire_unpaid(&self.pool, chrono::Utc::now(), Self::BATCH).await?;
             expired += batch;
+            metrics::counter!(ORDERS_EXPIRED_TOTAL).increment(u64::from(batch));
             if batch < Self::BATCH {
                 break;
             }
         }
-        Ok(serde_json::json!({ "expired": expired }))
+        // What the sweep left behind: none, unless it hit its batch limit or an order was
+        // locked by another transaction. Alerts watch both gauges (OrdersStuckInPlaced,
+        // OrderExpirySweepNotRunning).
+        let now = chrono::Utc::now();
+        let overdue = orders::count_overdue(&self.pool, now).await?;
+        metrics::gauge!(ORDERS_OVERDUE).set(overdue as f64);
+        metrics::gauge!(LAST_SWEEP_TIMESTAMP_SECONDS).set(now.timestamp() as f64);
+        Ok(serde_json::json!({ "expired": expired, "overdue": overdue }))
     }
 }

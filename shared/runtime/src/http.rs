@@ -85,6 +85,7 @@ impl HttpFunction {
     /// The complete router, for serving or for calling in-process in tests.
     pub fn into_router(self) -> Router {
         let checks = Arc::new(self.readiness);
+        let scraped_checks = Arc::clone(&checks);
         let probes = Router::new()
             .route(
                 "/healthz",
@@ -105,7 +106,15 @@ impl HttpFunction {
             .layer(DefaultBodyLimit::max(self.body_limit));
         // Scrapes of /metrics are left out of the HTTP metrics they report on.
         let router = probes.merge(routes).layer(middleware::from_fn(request_scope));
-        telemetry::instrument(router).merge(telemetry::metrics_router())
+        // Each scrape runs the readiness checks first, so `function_ready` says whether the
+        // function was ready a moment ago, not when something last asked.
+        let metrics = telemetry::metrics_router_refreshed_by(move || {
+            let checks = Arc::clone(&scraped_checks);
+            async move {
+                failing_checks(&checks).await;
+            }
+        });
+        telemetry::instrument(router).merge(metrics)
     }
 
     /// Serves the function until it is shut down.
@@ -152,15 +161,23 @@ struct Status {
     failing: Vec<String>,
 }
 
-async fn readyz(checks: Arc<Vec<ReadinessCheck>>) -> Response {
+/// Runs every readiness check; answers the failing ones, each with its reason, and records
+/// the outcome as `function_ready`.
+async fn failing_checks(checks: &[ReadinessCheck]) -> Vec<String> {
     let mut failing = Vec::new();
-    for check in checks.iter() {
+    for check in checks {
         match tokio::time::timeout(READINESS_TIMEOUT, (check.check)()).await {
             Ok(Ok(())) => {}
             Ok(Err(reason)) => failing.push(format!("{}: {reason}", check.name)),
             Err(_) => failing.push(format!("{}: no answer within {READINESS_TIMEOUT:?}", check.name)),
         }
     }
+    telemetry::record_readiness(failing.is_empty());
+    failing
+}
+
+async fn readyz(checks: Arc<Vec<ReadinessCheck>>) -> Response {
+    let failing = failing_checks(&checks).await;
     if failing.is_empty() {
         envelope::ok(Status {
             status: "ready",

@@ -182,6 +182,16 @@ pub fn render_metrics() -> String {
     install_recorder().render()
 }
 
+/// Gauge of whether the function is ready: 1 when every check of its `/readyz` passed at the
+/// last scrape or probe, 0 when one failed. Alerts watch it (`FunctionNotReady`).
+pub const FUNCTION_READY: &str = "function_ready";
+
+/// Records the outcome of the readiness checks as [`FUNCTION_READY`].
+pub fn record_readiness(ready: bool) {
+    install_recorder();
+    ::metrics::gauge!(FUNCTION_READY).set(if ready { 1.0 } else { 0.0 });
+}
+
 /// A router serving `GET /metrics`.
 ///
 /// Merge it into the application router *after* [`crate::instrument`] so scrapes are not counted
@@ -189,6 +199,27 @@ pub fn render_metrics() -> String {
 pub fn metrics_router() -> Router {
     install_recorder();
     Router::new().route("/metrics", get(serve_metrics))
+}
+
+/// A router serving `GET /metrics` that awaits `refresh` before each render, for gauges that
+/// are measured when scraped (the readiness of [`FUNCTION_READY`]). Merge it like
+/// [`metrics_router`], instead of it.
+pub fn metrics_router_refreshed_by<F, Fut>(refresh: F) -> Router
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    install_recorder();
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let refresh = refresh.clone();
+            async move {
+                refresh().await;
+                serve_metrics().await
+            }
+        }),
+    )
 }
 
 async fn serve_metrics() -> impl IntoResponse {

@@ -20,7 +20,8 @@ pub mod view;
 
 pub use checkout::{Checkout, CheckoutError, CurrentPrice, checkout};
 pub use moves::{
-    CancelOrderError, SagaStepError, Stepped, cancel_order, confirm_paid, expire_unpaid, saga_step,
+    CancelOrderError, SagaStepError, Stepped, cancel_order, confirm_paid, count_overdue, expire_unpaid,
+    saga_step,
 };
 pub use place::{PlaceOrderError, Placed, place_order};
 pub use view::{

@@ -151,6 +151,16 @@ async fn step_locked(
 }
 
 /// Cancels up to `limit` orders whose payment did not arrive in time; returns how many.
+/// How many orders are still PLACED past their payment deadline.
+pub async fn count_overdue(pool: &MySqlPool, now: DateTime<Utc>) -> Result<i64, anyhow::Error> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'PLACED' AND payment_due_at < ?")
+            .bind(now)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 pub async fn expire_unpaid(pool: &MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<u32, anyhow::Error> {
     let mut transaction = pool.begin().await?;
     let due: Vec<String> = sqlx::query_scalar(

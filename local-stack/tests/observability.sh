@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Checks `OBSERVABILITY=1 local-stack/up` on the running stack: Prometheus and the exporters
+# come up, every target the scrape config names answers (every function, the relay, the
+# dispatcher, the gateway, the scheduler, MariaDB's and Redis's exporters), each function
+# reports its readiness, and the alert rules are loaded without evaluation errors.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+source "$STACK_DIR/lib/build.sh"
+source "$STACK_DIR/lib/functions.sh"
+source "$STACK_DIR/lib/observability.sh"
+
+passed=0
+failed=0
+pass() { ok "$1"; passed=$((passed + 1)); }
+fail() { warn "$1"; failed=$((failed + 1)); }
+
+OBSERVABILITY=1 "$STACK_DIR/up" >"$LOG_DIR/observability-up.log" 2>&1 ||
+    { print_log_tail "$LOG_DIR/observability-up.log"; die "OBSERVABILITY=1 local-stack/up failed (log above)."; }
+pass "OBSERVABILITY=1 up starts Prometheus and the exporters"
+
+api="http://127.0.0.1:$PROMETHEUS_PORT/api/v1"
+functions=$("$STACKCTL" plan --template "$REPO_DIR/template.yaml" --base-port "$FUNCTION_BASE_PORT" | grep -c '^function ')
+
+# Prometheus scrapes every 5 s; until each target has been scraped once, its health is unknown.
+targets_report() {
+    curl -fsS "$api/targets?state=active" | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+down = [f"{t[\"labels\"].get(\"function\") or t[\"labels\"][\"job\"]} ({t[\"health\"]}: {t.get(\"lastError\") or \"not scraped yet\"})"
+        for t in targets if t["health"] != "up"]
+print(len(targets), len(down), "; ".join(down))'
+}
+deadline=$((SECONDS + 60))
+while true; do
+    read -r total down rest <<<"$(targets_report)"
+    [[ $down == 0 && $total -gt 0 ]] && break
+    if ((SECONDS >= deadline)); then
+        fail "not every target is up after 60 s: $down of $total down: $rest"
+        break
+    fi
+    sleep 1
+done
+[[ $down == 0 ]] && pass "all $total targets are up (the $functions functions, relay, dispatcher, gateway, scheduler, MariaDB's and Redis's exporters)"
+[[ $total == $((functions + 6)) ]] || fail "Prometheus scrapes $total targets; template.yaml has $functions functions, plus 6 other processes"
+
+query() {
+    curl -fsS --get "$api/query" --data-urlencode "query=$1" |
+        python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
+}
+ready=$(query 'sum(function_ready)')
+[[ $ready == "$functions" ]] && pass "function_ready is 1 for each of the $functions functions" ||
+    fail "sum(function_ready) is $ready, not $functions"
+[[ $(query 'mysql_up') == 1 ]] && pass "MariaDB's exporter reaches MariaDB (mysql_up 1)" || fail "mysql_up is not 1"
+[[ $(query 'redis_up') == 1 ]] && pass "Redis's exporter reaches Redis (redis_up 1)" || fail "redis_up is not 1"
+
+rules=$(curl -fsS "$api/rules" | python3 -c '
+import json, sys
+groups = json.load(sys.stdin)["data"]["groups"]
+rules = [r for g in groups for r in g["rules"]]
+bad = [r["name"] + ": " + r.get("lastError", "") for r in rules if r.get("health") == "err"]
+print(len(rules), len(bad), "; ".join(bad))')
+read -r count bad rest <<<"$rules"
+expected=$(grep -c '^      - alert:' "$OBSERVABILITY_DIR/prometheus/rules/"*.yml | awk -F: '{s += $NF} END {print s}')
+[[ $count == "$expected" && $bad == 0 ]] && pass "the $count alert rules are loaded and evaluate without errors" ||
+    fail "$count rules loaded (expected $expected), $bad with errors: $rest"
+
+# Prometheus evaluates every query of the Grafana dashboards (a bad one answers 400).
+refused=$(python3 "$OBSERVABILITY_DIR/grafana/dashboards.py" --exprs | while IFS= read -r expr; do
+    curl -fsS -o /dev/null --get "$api/query" --data-urlencode "query=$expr" || printf '%s; ' "$expr"
+done)
+queries=$(python3 "$OBSERVABILITY_DIR/grafana/dashboards.py" --exprs | wc -l)
+[[ -z $refused ]] && pass "Prometheus evaluates all $queries queries of the Grafana dashboards" ||
+    fail "Prometheus refuses dashboard queries: $refused"
+
+echo "observability: $passed passed, $failed failed"
+((failed == 0))
