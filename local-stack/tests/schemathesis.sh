@@ -61,6 +61,8 @@ run() {
     local name=$1 token=$2
     shift 2
     say "schemathesis ($name): up to $examples cases per operation, phases $phases, seed $seed"
+    # From the report folder: schemathesis keeps a .schemathesis folder where it runs.
+    cd "$report"
     "$SCHEMATHESIS_VENV/bin/st" --config-file "$report/schemathesis.toml" run "$gateway/openapi.json" --url "$gateway" \
         --header "Authorization: Bearer $token" \
         --checks "$checks" --phases "$phases" --max-examples "$examples" --seed "$seed" \
