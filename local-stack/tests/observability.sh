@@ -25,13 +25,17 @@ targets_report() {
     curl -fsS "$api/targets?state=active" | python3 -c '
 import json, sys
 targets = json.load(sys.stdin)["data"]["activeTargets"]
-down = [f"{t[\"labels\"].get(\"function\") or t[\"labels\"][\"job\"]} ({t[\"health\"]}: {t.get(\"lastError\") or \"not scraped yet\"})"
-        for t in targets if t["health"] != "up"]
+down = []
+for target in targets:
+    if target["health"] != "up":
+        name = target["labels"].get("function") or target["labels"]["job"]
+        down.append("%s (%s: %s)" % (name, target["health"], target.get("lastError") or "not scraped yet"))
 print(len(targets), len(down), "; ".join(down))'
 }
 deadline=$((SECONDS + 60))
 while true; do
-    read -r total down rest <<<"$(targets_report)"
+    report=$(targets_report) || die "Prometheus's targets API did not answer at $api."
+    read -r total down rest <<<"$report"
     [[ $down == 0 && $total -gt 0 ]] && break
     if ((SECONDS >= deadline)); then
         fail "not every target is up after 60 s: $down of $total down: $rest"
@@ -46,9 +50,9 @@ query() {
     curl -fsS --get "$api/query" --data-urlencode "query=$1" |
         python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
 }
-ready=$(query 'sum(function_ready)')
+ready=$(query 'sum(function_ready{job="functions"})')
 [[ $ready == "$functions" ]] && pass "function_ready is 1 for each of the $functions functions" ||
-    fail "sum(function_ready) is $ready, not $functions"
+    fail "sum(function_ready{job=\"functions\"}) is $ready, not $functions"
 [[ $(query 'mysql_up') == 1 ]] && pass "MariaDB's exporter reaches MariaDB (mysql_up 1)" || fail "mysql_up is not 1"
 [[ $(query 'redis_up') == 1 ]] && pass "Redis's exporter reaches Redis (redis_up 1)" || fail "redis_up is not 1"
 
