@@ -234,6 +234,8 @@ identity_env() {
 
 platform_up() {
     local plan bin="$PLATFORM_BIN" kind name context port method path
+    # The fault knobs every process follows (local-stack/faults; all off until set).
+    export FAULTS_FILE="$STACK_HOME/faults.json"
     # The outbox relay first: every event a function writes reaches Kafka through it. It is
     # ready once it delivered everything committed before it started, so one that stops on a
     # transaction it cannot pass fails `up` here (docs/adr/0025).

@@ -92,11 +92,26 @@ pub mod tokens {
     pub const REFUND_TIMEOUT: &str = "tok_refund_timeout";
 }
 
-/// A gateway that behaves deterministically by token, after a configurable latency.
-#[derive(Debug, Default)]
+/// Where the simulated gateway reads its fault knobs (latency, failure rate) for each call.
+pub type FaultSource = fn() -> faults::PaymentFaults;
+
+fn knobs_of_this_process() -> faults::PaymentFaults {
+    faults::current().payment.clone()
+}
+
+/// A gateway that behaves deterministically by token, after a configurable latency, plus
+/// whatever the fault knobs add at the time of the call (`local-stack/faults`).
+#[derive(Debug)]
 pub struct SimulatedGateway {
     latency: Duration,
     flaky_calls: Mutex<HashMap<String, u32>>,
+    faults: FaultSource,
+}
+
+impl Default for SimulatedGateway {
+    fn default() -> Self {
+        Self::new(Duration::ZERO)
+    }
 }
 
 impl SimulatedGateway {
@@ -104,10 +119,27 @@ impl SimulatedGateway {
     pub const FLAKY_FAILURES: u32 = 2;
 
     pub fn new(latency: Duration) -> Self {
+        Self::with_faults(latency, knobs_of_this_process)
+    }
+
+    /// A gateway whose fault knobs come from `faults` instead of the process's knobs.
+    pub fn with_faults(latency: Duration, faults: FaultSource) -> Self {
         Self {
             latency,
             flaky_calls: Mutex::new(HashMap::new()),
+            faults,
         }
+    }
+
+    /// The configured latency, then the knobs: their extra latency, and a failure as an
+    /// outage for their share of calls (retried like a real one).
+    async fn respond_after_delay(&self) -> Result<(), GatewayError> {
+        let knobs = (self.faults)();
+        tokio::time::sleep(self.latency + Duration::from_millis(knobs.latency_ms)).await;
+        if faults::happens(knobs.failure_rate) {
+            return Err(GatewayError::Unavailable("a fault knob failed this call".to_owned()));
+        }
+        Ok(())
     }
 }
 
@@ -118,7 +150,7 @@ impl PaymentGateway for SimulatedGateway {
         _amount: Money,
         token: &PaymentToken,
     ) -> Result<String, GatewayError> {
-        tokio::time::sleep(self.latency).await;
+        self.respond_after_delay().await?;
         match token.as_str() {
             tokens::DECLINE => Err(GatewayError::Declined),
             tokens::INSUFFICIENT_FUNDS => Err(GatewayError::InsufficientFunds),
@@ -149,12 +181,12 @@ impl PaymentGateway for SimulatedGateway {
         _authorization_id: &str,
         _amount: Money,
     ) -> Result<(), GatewayError> {
-        tokio::time::sleep(self.latency).await;
+        self.respond_after_delay().await?;
         Ok(())
     }
 
     async fn void(&self, _order_id: &str, _authorization_id: &str) -> Result<(), GatewayError> {
-        tokio::time::sleep(self.latency).await;
+        self.respond_after_delay().await?;
         Ok(())
     }
 
@@ -165,7 +197,7 @@ impl PaymentGateway for SimulatedGateway {
         _amount: Money,
         token: &PaymentToken,
     ) -> Result<String, GatewayError> {
-        tokio::time::sleep(self.latency).await;
+        self.respond_after_delay().await?;
         match token.as_str() {
             tokens::REFUND_DECLINE => Err(GatewayError::Declined),
             tokens::REFUND_TIMEOUT => std::future::pending().await,
@@ -184,6 +216,25 @@ mod tests {
 
     fn amount() -> Money {
         crate::domain::amount_to_charge(100, "EUR").expect("money")
+    }
+
+    #[tokio::test]
+    async fn the_fault_knobs_add_latency_and_fail_their_share_of_calls_as_outages() {
+        let failing = SimulatedGateway::with_faults(Duration::ZERO, || faults::PaymentFaults {
+            latency_ms: 0,
+            failure_rate: 1.0,
+        });
+        let outcome = failing.authorize("o-1", amount(), &token(tokens::APPROVE)).await;
+        assert!(matches!(&outcome, Err(error @ GatewayError::Unavailable(_)) if error.is_transient()), "{outcome:?}");
+        assert!(failing.capture("o-1", "a-1", amount()).await.is_err());
+
+        let slow = SimulatedGateway::with_faults(Duration::ZERO, || faults::PaymentFaults {
+            latency_ms: 120,
+            failure_rate: 0.0,
+        });
+        let started = std::time::Instant::now();
+        assert!(slow.void("o-1", "a-1").await.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
     }
 
     #[tokio::test]

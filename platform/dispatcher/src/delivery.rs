@@ -107,8 +107,18 @@ impl Deliverer {
         let mut attempt = 1;
         let mut unreachable_streak = 0_u32;
         loop {
+            // The fault knobs for this function (`local-stack/faults`): a delay before each
+            // attempt, and a share of attempts that fail without reaching it.
+            let knobs = faults::current().dispatcher.get(function).cloned().unwrap_or_default();
+            if knobs.delay_ms > 0 && !sleep_unless_shutdown(Duration::from_millis(knobs.delay_ms), shutdown).await {
+                return Finished::Interrupted;
+            }
             let started = Instant::now();
-            let verdict = self.post_once(target, record, event, attempt).await;
+            let verdict = if faults::happens(knobs.failure_rate) {
+                Verdict::Retryable("a fault knob failed this attempt".to_owned())
+            } else {
+                self.post_once(target, record, event, attempt).await
+            };
             metrics::attempt_finished(function, &record.topic, &verdict, started.elapsed());
             match verdict {
                 Verdict::Acknowledged => return Finished::Acknowledged { attempts: attempt },

@@ -12,7 +12,7 @@
 //! the event id.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -150,6 +150,26 @@ async fn read_loop(
                 return Err(error);
             }
         };
+        // The fault knobs (`local-stack/faults`): paused, the relay reads nothing further (the
+        // binlog keeps it all); slowed, it waits before each transaction.
+        loop {
+            let knobs = faults::current().relay.clone();
+            let wait = if knobs.paused {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_millis(knobs.delay_ms)
+            };
+            if !wait.is_zero() {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop.shutdown => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            if !knobs.paused {
+                break;
+            }
+        }
         position.advance(committed.gtid);
         // Waits while too many events wait for their reports (Kafka slow or down): reading
         // stops, nothing is lost. A transaction larger than the whole allowance takes all of it.

@@ -103,7 +103,9 @@ impl HttpFunction {
             .routes
             .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such route.") })
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(DefaultBodyLimit::max(self.body_limit));
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            // The fault knob `functions.<name>.unavailableRate` (probes and metrics excepted).
+            .layer(middleware::from_fn(fault_gate));
         // Scrapes of /metrics are left out of the HTTP metrics they report on.
         let router = probes.merge(routes).layer(middleware::from_fn(request_scope));
         // Each scrape runs the readiness checks first, so `function_ready` says whether the
@@ -128,6 +130,9 @@ impl HttpFunction {
                     .map_err(|error| anyhow::anyhow!("The Lambda runtime stopped: {error}"))
             }
             Platform::Server { address, port } => {
+                if let Some(name) = function_name() {
+                    faults::init(faults::Role::Function(name.to_owned()));
+                }
                 let listener = tokio::net::TcpListener::bind((address, port))
                     .await
                     .map_err(|error| anyhow::anyhow!("Cannot listen on {address} port {port}: {error}"))?;
@@ -195,6 +200,38 @@ async fn readyz(checks: Arc<Vec<ReadinessCheck>>) -> Response {
         )
             .into_response()
     }
+}
+
+/// The function's name, as the platform starts it (`FUNCTION_NAME` locally and on Knative,
+/// `AWS_LAMBDA_FUNCTION_NAME` on Lambda); the fault knobs are named by it.
+fn function_name() -> Option<&'static str> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("FUNCTION_NAME")
+            .or_else(|_| std::env::var("AWS_LAMBDA_FUNCTION_NAME"))
+            .ok()
+    })
+    .as_deref()
+}
+
+/// Answers a share of requests `503 FAULT_INJECTED` while the function's fault knob is on
+/// (an experiment's "function failing"); every other request goes through untouched.
+async fn fault_gate(request: Request, next: Next) -> Response {
+    let rate = function_name()
+        .and_then(|name| faults::current().functions.get(name).map(|knobs| knobs.unavailable_rate))
+        .unwrap_or(0.0);
+    if faults::happens(rate) {
+        return (
+            [(http::header::RETRY_AFTER, "1")],
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "FAULT_INJECTED",
+                "A fault knob makes this function refuse a share of requests (local-stack/faults).",
+            ),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Makes the request id reachable from error responses built anywhere in the request.

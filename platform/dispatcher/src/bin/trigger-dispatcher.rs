@@ -8,7 +8,12 @@ use dispatcher::cli::DispatcherArgs;
 async fn main() -> anyhow::Result<()> {
     telemetry::init("trigger-dispatcher", "trigger-dispatcher");
     let args = DispatcherArgs::parse();
-    let dispatcher = Dispatcher::new(args.config(), args.subscriptions()?)?;
+    let subscriptions = args.subscriptions()?;
+    let mut functions: Vec<String> = subscriptions.iter().map(|s| s.function.clone()).collect();
+    functions.sort_unstable();
+    functions.dedup();
+    faults::init(faults::Role::Dispatcher(functions));
+    let dispatcher = Dispatcher::new(args.config(), subscriptions)?;
 
     let listener = dispatcher::server::bind(args.metrics_port).await?;
     let side_doors = tokio::spawn(dispatcher::server::serve(listener));

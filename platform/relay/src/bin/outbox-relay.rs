@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run_relay() -> anyhow::Result<()> {
     telemetry::init("outbox-relay", "outbox-relay");
+    faults::init(faults::Role::Relay);
     let config = RelayConfig::from_env()?;
     let port = runtime::config::parsed_or("PORT", 9465_u16)?;
     let status = Arc::new(RelayStatus::default());
