@@ -259,6 +259,7 @@ mod tests {
             timeout_seconds: 10,
             memory_mb: 256,
             container_concurrency: None,
+            event_types: None,
         }
     }
 

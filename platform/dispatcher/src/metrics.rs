@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::delivery::Verdict;
 
-/// Records whose delivery ended, by `function`, `topic` and `outcome` (`acknowledged` | `dead_lettered`).
+/// Records whose delivery ended, by `function`, `topic` and `outcome` (`acknowledged` |
+/// `dead_lettered` | `filtered`: of a type the function does not read, so never sent).
 pub const RECORDS_DELIVERED_TOTAL: &str = "dispatcher_records_total";
 /// HTTP attempts, by `function`, `topic` and `verdict` (`acknowledged` | `rejected` | `retryable`).
 pub const ATTEMPTS_TOTAL: &str = "dispatcher_delivery_attempts_total";

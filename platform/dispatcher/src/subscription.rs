@@ -3,6 +3,8 @@
 //! Subscriptions come from `template.yaml` ([`Subscription::all_in`]) or from the command
 //! line (`FUNCTION=TOPIC=URL`, [`Subscription::parse`]); both go through the same checks.
 
+use std::collections::BTreeSet;
+
 use reqwest::Url;
 
 /// One function's interest in one topic, delivered to one HTTP endpoint.
@@ -16,6 +18,9 @@ pub struct Subscription {
     pub group_id: String,
     /// Where the CloudEvents are POSTed (the function's `/`).
     pub target: Url,
+    /// The CloudEvent types the function reads (`Metadata.EventTypes`), when declared: a
+    /// record of any other type is finished without a delivery. `None`: every record goes.
+    pub reads: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,7 +61,20 @@ impl Subscription {
             topic: topic.to_owned(),
             group_id: group_id(group_prefix, function, topic),
             target: url,
+            reads: None,
         })
+    }
+
+    /// Delivers only records of these CloudEvent types; the rest are finished untouched.
+    #[must_use]
+    pub fn reading_only<T: AsRef<str>>(mut self, event_types: &[T]) -> Self {
+        self.reads = Some(event_types.iter().map(|t| t.as_ref().to_owned()).collect());
+        self
+    }
+
+    /// Whether a record of `event_type` goes to the function.
+    pub fn delivers(&self, event_type: &str) -> bool {
+        self.reads.as_ref().is_none_or(|reads| reads.contains(event_type))
     }
 
     /// Every Kafka subscription `registry` declares, delivered to its function at `host` on
@@ -73,12 +91,11 @@ impl Subscription {
         for (function, port) in registry.local_ports(base_port) {
             let target = format!("http://{host}:{port}/");
             for subscription in &function.subscriptions {
-                subscriptions.push(Self::new(
-                    &function.name,
-                    &subscription.topic,
-                    &target,
-                    group_prefix,
-                )?);
+                let mut built = Self::new(&function.name, &subscription.topic, &target, group_prefix)?;
+                if let Some(event_types) = &function.event_types {
+                    built = built.reading_only(event_types);
+                }
+                subscriptions.push(built);
             }
         }
         Ok(subscriptions)

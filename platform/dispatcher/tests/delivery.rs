@@ -441,3 +441,42 @@ async fn a_dispatcher_killed_mid_stream_and_restarted_with_the_same_group_loses_
     assert_eq!(function.distinct_ids(), expected);
     topic.delete(&["durable"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_of_types_a_function_does_not_read_are_finished_without_reaching_it() {
+    let topic = TestTopic::create(2).await;
+    let reader = FakeFunction::start(|_, _| StatusCode::OK).await;
+    let bystander = FakeFunction::start(|_, _| StatusCode::OK).await;
+    let group_prefix = unique("test.group");
+    // Both subscribe to the topic; only one reads the type the test produces.
+    let reads = subscription("reads-it", &topic.name, &reader.url, &group_prefix)
+        .reading_only(&["commerce.test.thing-happened.v1"]);
+    let ignores = subscription("ignores-it", &topic.name, &bystander.url, &group_prefix)
+        .reading_only(&["commerce.test.something-else.v1"]);
+    let ignoring_group = ignores.group_id.clone();
+    let running = RunningDispatcher::start(test_config(), vec![reads, ignores]);
+
+    let producer = producer();
+    let mut last = HashMap::new();
+    for sequence in 0..6 {
+        let (partition, offset) =
+            produce_event(&producer, &topic.name, &format!("thing-{sequence}"), &format!("k{sequence}"), json!({}))
+                .await;
+        last.insert(partition, offset);
+    }
+
+    eventually("the reading function got all six records", || reader.distinct_ids().len() == 6).await;
+    eventually("the other function's group committed past every record", || {
+        let committed = committed_offsets(&ignoring_group, &topic.name, 2);
+        last.iter().all(|(partition, offset)| committed.get(partition) == Some(&(offset + 1)))
+    })
+    .await;
+    running.stop().await;
+
+    assert!(
+        bystander.received().is_empty(),
+        "a function was sent types it does not read: {:?}",
+        bystander.received()
+    );
+    topic.delete(&["reads-it", "ignores-it"]).await;
+}

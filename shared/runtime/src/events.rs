@@ -81,6 +81,14 @@ pub trait EventHandler: Send + Sync + 'static {
     fn readiness(&self) -> impl Future<Output = Result<(), String>> + Send {
         async { Ok(()) }
     }
+
+    /// The CloudEvent types this handler reads, when it knows them: every other type it
+    /// acknowledges untouched. Served at `GET /event-types`, so a check can hold a trigger's
+    /// filter (`Metadata.EventTypes` in template.yaml) to what the code reads. `None` (the
+    /// default): it does not say, and a trigger must send it everything.
+    fn event_types(&self) -> Option<Vec<&'static str>> {
+        None
+    }
 }
 
 /// Runs the handler for one event inside a span carrying the event's identity and trace, and

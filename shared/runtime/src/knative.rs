@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use cloudevents::Event;
 use serde::Serialize;
 
@@ -43,7 +43,32 @@ struct Shared<H> {
 pub fn router<H: EventHandler>(handler: Arc<H>, function: String) -> Router {
     Router::new()
         .route("/", post(receive::<H>))
+        .route("/event-types", get(event_types::<H>))
         .with_state(Arc::new(Shared { handler, function }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypes {
+    function: String,
+    event_types: Vec<&'static str>,
+}
+
+/// The CloudEvent types the handler reads (`EventHandler::event_types`); 404 when it does not say.
+async fn event_types<H: EventHandler>(State(shared): State<Arc<Shared<H>>>) -> Response {
+    match shared.handler.event_types() {
+        Some(event_types) => envelope::ok(EventTypes {
+            function: shared.function.clone(),
+            event_types,
+        })
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "EVENT_TYPES_UNKNOWN",
+            "This function does not list the event types it reads; it takes every type.",
+        )
+        .into_response(),
+    }
 }
 
 #[derive(Serialize)]

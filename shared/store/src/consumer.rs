@@ -123,6 +123,17 @@ impl<C: Consumer> EventHandler for Runner<C> {
         crate::mariadb::ping(&self.pool).await
     }
 
+    /// Every type of the contract's registry that the consumer's `Event` accepts.
+    fn event_types(&self) -> Option<Vec<&'static str>> {
+        Some(
+            events::registry()
+                .iter()
+                .map(|descriptor| descriptor.name)
+                .filter(|name| C::Event::accepts(name))
+                .collect(),
+        )
+    }
+
     async fn handle(&self, event: &cloudevents::Event, _delivery: &Delivery) -> Outcome {
         let data = match C::Event::decode(event) {
             Ok(Some(data)) => data,

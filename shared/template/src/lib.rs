@@ -64,6 +64,12 @@ pub struct FunctionSpec {
     /// always serves one, so the setting is for the other platforms only; unset, they choose
     /// by the kind of function.
     pub container_concurrency: Option<u32>,
+    /// The CloudEvent types the function reads, from `Metadata.EventTypes`: a trigger may
+    /// leave every other type undelivered (the local dispatcher does). Unset, it gets every
+    /// record of its topics. Lambda's event source mapping can filter only on a record's
+    /// value, and our CloudEvents carry their type in a header, so there the function keeps
+    /// ignoring the rest itself.
+    pub event_types: Option<Vec<String>>,
 }
 
 /// An HTTP route of the public API: `POST /orders`.
@@ -255,6 +261,18 @@ fn function_spec(
         ),
     };
 
+    let event_types = match resource.get("Metadata").and_then(|metadata| metadata.get("EventTypes")) {
+        None => None,
+        Some(value) => {
+            let types = value
+                .as_sequence()
+                .filter(|types| !types.is_empty())
+                .and_then(|types| types.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| invalid("Metadata.EventTypes must be a non-empty list of CloudEvent types"))?;
+            Some(types)
+        }
+    };
+
     let mut spec = FunctionSpec {
         logical_id: logical_id.clone(),
         name,
@@ -271,6 +289,7 @@ fn function_spec(
             .or(globals.memory_mb)
             .unwrap_or(SAM_DEFAULT_MEMORY_MB),
         container_concurrency,
+        event_types,
     };
     let events = properties
         .and_then(|properties| properties.get("Events"))
@@ -546,6 +565,29 @@ Resources:
             );
             let error = Registry::parse(&text).expect_err(hint);
             assert!(error.to_string().contains("ContainerConcurrency"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_event_types_a_function_reads_come_from_its_metadata_and_must_be_a_list_of_names() {
+        let registry = Registry::parse(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
+             BuildProperties: {Binary: f}\n      EventTypes: [commerce.a.b.c.v1, commerce.a.b.d.v1]\n  \
+             G:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: g}}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            registry.function("f").and_then(|f| f.event_types.clone()),
+            Some(vec!["commerce.a.b.c.v1".to_owned(), "commerce.a.b.d.v1".to_owned()])
+        );
+        assert_eq!(registry.function("g").and_then(|g| g.event_types.clone()), None);
+        for types in ["[]", "commerce.a.b.c.v1", "[{a: b}]"] {
+            let text = format!(
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
+                 BuildProperties: {{Binary: f}}\n      EventTypes: {types}\n"
+            );
+            let error = Registry::parse(&text).expect_err(types);
+            assert!(error.to_string().contains("Metadata.EventTypes"), "{error}");
         }
     }
 
