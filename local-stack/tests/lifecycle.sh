@@ -255,9 +255,19 @@ else
 fi
 
 gtid=$(relay_health | grep -oE '"transaction":"[0-9]+-[0-9]+-[0-9]+"' | head -1 | cut -d'"' -f4)
+# The stopped relay notices its stored position move within a few seconds and starts again;
+# until then /healthz still reports the failure, so wait for that (30 s at most) before up.
+resumed() {
+    local deadline=$((SECONDS + 30))
+    local health
+    until health=$(relay_health) && [[ -n $health && $health != *'"state":"failed"'* ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
 if (set -a && source "$STACK_HOME/stack.env" && set +a &&
     "$PLATFORM_BIN/outbox-relay" republish --gtid "$gtid" --reason "lifecycle check: a hand-run insert") >"$WORK/out.log" 2>&1 &&
-    run "$STACK_DIR/up" && run "$STACK_DIR/status" &&
+    resumed && run "$STACK_DIR/up" && run "$STACK_DIR/status" &&
     [[ $(admin_sql "SELECT COUNT(*) FROM ordering.outbox WHERE id = '$poison_id'") == 0 ]] &&
     [[ $(admin_sql "SELECT CONCAT(action, ' ', gtid) FROM relay.relay_intervention ORDER BY id DESC LIMIT 1") == "republish $gtid" ]]; then
     pass "outbox-relay republish publishes the transaction's row, records it, and up and status pass again"
