@@ -10,14 +10,24 @@ use testkit::stack;
 
 #[tokio::test]
 async fn every_event_function_declares_exactly_the_event_types_its_code_reads() {
-    let registry = template::Registry::load(&stack::repository().join("template.yaml")).expect("template.yaml");
+    let registry =
+        template::Registry::load(&stack::repository().join("template.yaml")).expect("template.yaml");
     let client = reqwest::Client::new();
     let mut checked = 0;
-    for function in registry.functions.iter().filter(|function| !function.subscriptions.is_empty()) {
+    for function in registry
+        .functions
+        .iter()
+        .filter(|function| !function.subscriptions.is_empty())
+    {
         let declared: BTreeSet<String> = function
             .event_types
             .clone()
-            .unwrap_or_else(|| panic!("{} subscribes to Kafka but declares no Metadata.EventTypes", function.name))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} subscribes to Kafka but declares no Metadata.EventTypes",
+                    function.name
+                )
+            })
             .into_iter()
             .collect();
         let answer: serde_json::Value = client

@@ -137,7 +137,9 @@ impl SimulatedGateway {
         let knobs = (self.faults)();
         tokio::time::sleep(self.latency + Duration::from_millis(knobs.latency_ms)).await;
         if faults::happens(knobs.failure_rate) {
-            return Err(GatewayError::Unavailable("a fault knob failed this call".to_owned()));
+            return Err(GatewayError::Unavailable(
+                "a fault knob failed this call".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -225,7 +227,10 @@ mod tests {
             failure_rate: 1.0,
         });
         let outcome = failing.authorize("o-1", amount(), &token(tokens::APPROVE)).await;
-        assert!(matches!(&outcome, Err(error @ GatewayError::Unavailable(_)) if error.is_transient()), "{outcome:?}");
+        assert!(
+            matches!(&outcome, Err(error @ GatewayError::Unavailable(_)) if error.is_transient()),
+            "{outcome:?}"
+        );
         assert!(failing.capture("o-1", "a-1", amount()).await.is_err());
 
         let slow = SimulatedGateway::with_faults(Duration::ZERO, || faults::PaymentFaults {
@@ -234,7 +239,11 @@ mod tests {
         });
         let started = std::time::Instant::now();
         assert!(slow.void("o-1", "a-1").await.is_ok());
-        assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(120),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -109,8 +109,14 @@ impl Deliverer {
         loop {
             // The fault knobs for this function (`local-stack/faults`): a delay before each
             // attempt, and a share of attempts that fail without reaching it.
-            let knobs = faults::current().dispatcher.get(function).cloned().unwrap_or_default();
-            if knobs.delay_ms > 0 && !sleep_unless_shutdown(Duration::from_millis(knobs.delay_ms), shutdown).await {
+            let knobs = faults::current()
+                .dispatcher
+                .get(function)
+                .cloned()
+                .unwrap_or_default();
+            if knobs.delay_ms > 0
+                && !sleep_unless_shutdown(Duration::from_millis(knobs.delay_ms), shutdown).await
+            {
                 return Finished::Interrupted;
             }
             let started = Instant::now();

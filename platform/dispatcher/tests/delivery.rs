@@ -459,16 +459,25 @@ async fn records_of_types_a_function_does_not_read_are_finished_without_reaching
     let producer = producer();
     let mut last = HashMap::new();
     for sequence in 0..6 {
-        let (partition, offset) =
-            produce_event(&producer, &topic.name, &format!("thing-{sequence}"), &format!("k{sequence}"), json!({}))
-                .await;
+        let (partition, offset) = produce_event(
+            &producer,
+            &topic.name,
+            &format!("thing-{sequence}"),
+            &format!("k{sequence}"),
+            json!({}),
+        )
+        .await;
         last.insert(partition, offset);
     }
 
-    eventually("the reading function got all six records", || reader.distinct_ids().len() == 6).await;
+    eventually("the reading function got all six records", || {
+        reader.distinct_ids().len() == 6
+    })
+    .await;
     eventually("the other function's group committed past every record", || {
         let committed = committed_offsets(&ignoring_group, &topic.name, 2);
-        last.iter().all(|(partition, offset)| committed.get(partition) == Some(&(offset + 1)))
+        last.iter()
+            .all(|(partition, offset)| committed.get(partition) == Some(&(offset + 1)))
     })
     .await;
     running.stop().await;

@@ -98,11 +98,16 @@ impl FaultSet {
     pub fn parse(text: &str) -> Result<Self, String> {
         let set: Self = serde_json::from_str(text).map_err(|error| error.to_string())?;
         let mut rates = vec![("payment.failureRate".to_owned(), set.payment.failure_rate)];
-        rates.extend(set.dispatcher.iter().map(|(function, knobs)| {
-            (format!("dispatcher.{function}.failureRate"), knobs.failure_rate)
-        }));
+        rates.extend(
+            set.dispatcher
+                .iter()
+                .map(|(function, knobs)| (format!("dispatcher.{function}.failureRate"), knobs.failure_rate)),
+        );
         rates.extend(set.functions.iter().map(|(function, knobs)| {
-            (format!("functions.{function}.unavailableRate"), knobs.unavailable_rate)
+            (
+                format!("functions.{function}.unavailableRate"),
+                knobs.unavailable_rate,
+            )
         }));
         for (name, rate) in rates {
             if !(0.0..=1.0).contains(&rate) {
@@ -119,16 +124,26 @@ impl FaultSet {
                 let mut knobs = vec![(
                     "unavailable_rate",
                     name.clone(),
-                    self.functions.get(name).map_or(0.0, |knobs| knobs.unavailable_rate),
+                    self.functions
+                        .get(name)
+                        .map_or(0.0, |knobs| knobs.unavailable_rate),
                 )];
                 if name.ends_with("-payment") {
-                    knobs.push(("payment_latency_ms", String::new(), self.payment.latency_ms as f64));
+                    knobs.push((
+                        "payment_latency_ms",
+                        String::new(),
+                        self.payment.latency_ms as f64,
+                    ));
                     knobs.push(("payment_failure_rate", String::new(), self.payment.failure_rate));
                 }
                 knobs
             }
             Role::Relay => vec![
-                ("relay_paused", String::new(), if self.relay.paused { 1.0 } else { 0.0 }),
+                (
+                    "relay_paused",
+                    String::new(),
+                    if self.relay.paused { 1.0 } else { 0.0 },
+                ),
                 ("relay_delay_ms", String::new(), self.relay.delay_ms as f64),
             ],
             Role::Dispatcher(functions) => functions
@@ -210,7 +225,9 @@ fn read(path: &Path) -> FaultSet {
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok()
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
 }
 
 fn follow(path: PathBuf, role: Role) {
@@ -254,7 +271,13 @@ mod tests {
                 "functions": {"get-product": {"unavailableRate": 0.3}}}"#,
         )
         .expect("valid");
-        assert_eq!(set.payment, PaymentFaults { latency_ms: 500, failure_rate: 0.2 });
+        assert_eq!(
+            set.payment,
+            PaymentFaults {
+                latency_ms: 500,
+                failure_rate: 0.2
+            }
+        );
         assert!(set.relay.paused);
         assert_eq!(set.dispatcher["reserve-stock"].delay_ms, 200);
         assert_eq!(set.functions["get-product"].unavailable_rate, 0.3);
@@ -263,7 +286,10 @@ mod tests {
     #[test]
     fn a_rate_outside_zero_to_one_and_an_unknown_knob_are_refused() {
         let error = FaultSet::parse(r#"{"functions": {"login": {"unavailableRate": 1.5}}}"#).unwrap_err();
-        assert!(error.contains("functions.login.unavailableRate is 1.5"), "{error}");
+        assert!(
+            error.contains("functions.login.unavailableRate is 1.5"),
+            "{error}"
+        );
         assert!(FaultSet::parse(r#"{"payment": {"latency": 5}}"#).is_err());
     }
 

@@ -218,7 +218,12 @@ fn function_name() -> Option<&'static str> {
 /// (an experiment's "function failing"); every other request goes through untouched.
 async fn fault_gate(request: Request, next: Next) -> Response {
     let rate = function_name()
-        .and_then(|name| faults::current().functions.get(name).map(|knobs| knobs.unavailable_rate))
+        .and_then(|name| {
+            faults::current()
+                .functions
+                .get(name)
+                .map(|knobs| knobs.unavailable_rate)
+        })
         .unwrap_or(0.0);
     if faults::happens(rate) {
         return (

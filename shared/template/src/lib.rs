@@ -261,13 +261,21 @@ fn function_spec(
         ),
     };
 
-    let event_types = match resource.get("Metadata").and_then(|metadata| metadata.get("EventTypes")) {
+    let event_types = match resource
+        .get("Metadata")
+        .and_then(|metadata| metadata.get("EventTypes"))
+    {
         None => None,
         Some(value) => {
             let types = value
                 .as_sequence()
                 .filter(|types| !types.is_empty())
-                .and_then(|types| types.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                .and_then(|types| {
+                    types
+                        .iter()
+                        .map(|t| t.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                })
                 .ok_or_else(|| invalid("Metadata.EventTypes must be a non-empty list of CloudEvent types"))?;
             Some(types)
         }
@@ -578,7 +586,10 @@ Resources:
         .expect("valid");
         assert_eq!(
             registry.function("f").and_then(|f| f.event_types.clone()),
-            Some(vec!["commerce.a.b.c.v1".to_owned(), "commerce.a.b.d.v1".to_owned()])
+            Some(vec![
+                "commerce.a.b.c.v1".to_owned(),
+                "commerce.a.b.d.v1".to_owned()
+            ])
         );
         assert_eq!(registry.function("g").and_then(|g| g.event_types.clone()), None);
         for types in ["[]", "commerce.a.b.c.v1", "[{a: b}]"] {
