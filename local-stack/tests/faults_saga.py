@@ -12,31 +12,18 @@ Prints one line per check and exits non-zero when one fails. Leaves the knob off
     faults_saga.py GATEWAY ADMIN_TOKEN SOURCE_IP FAULTS_COMMAND DISPATCHER_METRICS AUTHORIZE_METRICS
 """
 
-import http.client
-import json
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_client import Gateway  # noqa: E402
 
 gateway, token, source_ip, faults, dispatcher_metrics, authorize_metrics = sys.argv[1:7]
-parts = urllib.parse.urlsplit(gateway)
+call = Gateway(gateway, source_ip, token).call
 tag = f"{int(time.time() * 1000):x}"
-
-
-def call(method, path, body=None, *, key=None):
-    """One request from SOURCE_IP; answers (status, data of the envelope)."""
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10, source_address=(source_ip, 0))
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
-    if key:
-        headers["idempotency-key"] = key
-    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = connection.getresponse()
-    raw = response.read()
-    connection.close()
-    answer = json.loads(raw) if raw else {}
-    return response.status, answer.get("data", answer)
 
 
 def until(what, attempt, seconds):

@@ -11,31 +11,22 @@ so the resources live through the whole run.
     schemathesis_fixture.py GATEWAY TOKEN SOURCE_IP OUT.toml
 """
 
-import http.client
 import json
 import sys
 import time
-import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_client import Gateway  # noqa: E402
 
 gateway, token, source_ip, out = sys.argv[1:5]
-parts = urllib.parse.urlsplit(gateway)
+client = Gateway(gateway, source_ip, token)
 tag = f"{int(time.time() * 1000):x}"
 
 
 def call(method, path, body=None, *, bearer=token, key=None):
-    """One request from SOURCE_IP; answers (status, data of the envelope)."""
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10, source_address=(source_ip, 0))
-    headers = {"content-type": "application/json"}
-    if bearer:
-        headers["authorization"] = f"Bearer {bearer}"
-    if key:
-        headers["idempotency-key"] = key
-    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = connection.getresponse()
-    raw = response.read()
-    connection.close()
-    answer = json.loads(raw) if raw else {}
-    return response.status, answer.get("data", answer)
+    """One request from SOURCE_IP; answers (status, data of the envelope). bearer=None sends none."""
+    return client.call(method, path, body, key=key, bearer=bearer or False)
 
 
 def made(method, path, body, *, key=None, bearer=token):
