@@ -30,6 +30,19 @@ ensure_cfn_lint() {
     fi
 }
 
+# A fresh venv at DIR with pinned PACKAGES from PyPI, its output in LOG: install_venv DIR LOG
+# PACKAGES... Whatever was at DIR goes first. python3-venv (Debian) is installed when missing.
+install_venv() {
+    local dir=$1 log=$2
+    shift 2
+    rm -rf "$dir"
+    python3 -m venv "$dir" >"$log" 2>&1 ||
+        { ensure_packages python3-venv && python3 -m venv "$dir" >"$log" 2>&1; } ||
+        { print_log_tail "$log"; die "Creating the venv $dir failed."; }
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >>"$log" 2>&1 ||
+        { print_log_tail "$log"; die "Installing $* into $dir failed; the full log is $log."; }
+}
+
 # The offline validator of the Knative manifests (deploy/validate) runs in a venv of its own,
 # with pinned packages; once installed it needs no network. python3-venv provides the venv.
 K8S_VALIDATE_VENV="$STACK_HOME/venv-k8s"
@@ -53,13 +66,8 @@ PY
 ensure_k8s_validate() {
     k8s_validate_ready && return 0
     say "Installing the manifest validator's packages into $K8S_VALIDATE_VENV"
-    rm -rf "$K8S_VALIDATE_VENV"
-    python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1 ||
-        { ensure_packages python3-venv && python3 -m venv "$K8S_VALIDATE_VENV" >"$LOG_DIR/pip-k8s-validate.log" 2>&1; } ||
-        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Creating the venv $K8S_VALIDATE_VENV failed."; }
-    "$K8S_VALIDATE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${K8S_VALIDATE_PACKAGES[@]}" \
-        >>"$LOG_DIR/pip-k8s-validate.log" 2>&1 && k8s_validate_ready ||
-        { print_log_tail "$LOG_DIR/pip-k8s-validate.log"; die "Installing the validator's packages failed; the full log is $LOG_DIR/pip-k8s-validate.log."; }
+    install_venv "$K8S_VALIDATE_VENV" "$LOG_DIR/pip-k8s-validate.log" "${K8S_VALIDATE_PACKAGES[@]}"
+    k8s_validate_ready || die "The validator's venv $K8S_VALIDATE_VENV does not import its packages; the log is $LOG_DIR/pip-k8s-validate.log."
 }
 
 # schemathesis, the property-based tester of the API against its OpenAPI document
@@ -69,13 +77,7 @@ SCHEMATHESIS_VERSION=4.32.5
 ensure_schemathesis() {
     [[ $("$SCHEMATHESIS_VENV/bin/st" --version 2>/dev/null) == "st, version $SCHEMATHESIS_VERSION" ]] && return 0
     say "Installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_VENV"
-    rm -rf "$SCHEMATHESIS_VENV"
-    python3 -m venv "$SCHEMATHESIS_VENV" >"$LOG_DIR/pip-schemathesis.log" 2>&1 ||
-        { ensure_packages python3-venv && python3 -m venv "$SCHEMATHESIS_VENV" >"$LOG_DIR/pip-schemathesis.log" 2>&1; } ||
-        { print_log_tail "$LOG_DIR/pip-schemathesis.log"; die "Creating the venv $SCHEMATHESIS_VENV failed."; }
-    "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
-        >>"$LOG_DIR/pip-schemathesis.log" 2>&1 ||
-        { print_log_tail "$LOG_DIR/pip-schemathesis.log"; die "Installing schemathesis failed; the full log is $LOG_DIR/pip-schemathesis.log."; }
+    install_venv "$SCHEMATHESIS_VENV" "$LOG_DIR/pip-schemathesis.log" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 # moto in server mode is the AWS-compatible endpoint the identity key-loading tests read
