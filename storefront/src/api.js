@@ -181,3 +181,18 @@ async function send(method, path, { body, token, idempotencyKey } = {}) {
     error.requestId,
   );
 }
+
+// Prometheus's query API, read through the gateway by admins only (docs/adr/0058): the
+// answer's `data` (`resultType` and `result`) as Prometheus gives it.
+const PROMETHEUS_API = '/admin/prometheus/api/v1';
+
+/** A range query: one series per label set, each with [seconds, "value"] pairs. */
+export function prometheusRange(query, { start, end, step }) {
+  const params = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) });
+  return api('GET', `${PROMETHEUS_API}/query_range?${params}`);
+}
+
+/** An instant query, evaluated now. */
+export function prometheusQuery(query) {
+  return api('GET', `${PROMETHEUS_API}/query?${new URLSearchParams({ query })}`);
+}

@@ -4,6 +4,7 @@ import { useEffect, useErrorBoundary, useRef, useState } from 'preact/hooks';
 import { accessClaims, isSignedIn, logout, onSessionChange } from './api.js';
 import { Account, Login, Order, Orders, Signup } from './pages/account.jsx';
 import { Admin } from './pages/admin.jsx';
+import { Metrics } from './pages/metrics.jsx';
 import { Browse, Cart, Checkout, Product } from './pages/shop.jsx';
 import { ErrorMessage, go, useRoute } from './ui.jsx';
 
@@ -27,6 +28,7 @@ function Page({ route }) {
   if (order) return <Order orderId={decodeURIComponent(order[1])} />;
   if (path === '/account') return <Account />;
   if (path === '/admin') return <Admin query={query} />;
+  if (path === '/admin/metrics') return <Metrics />;
   return (
     <section>
       <h1>Not found</h1>

@@ -111,3 +111,32 @@ export const STATUS_WORDS = {
   PARTIALLY_REFUNDED: 'Partly refunded',
   REFUNDED: 'Refunded',
 };
+
+/** `commerce.payment.payment.authorized.v1` → `payment.authorized`: the event in two words. */
+export function eventWords(type) {
+  const parts = String(type || '').split('.');
+  if (parts.length >= 3 && /^v\d+$/.test(parts[parts.length - 1])) parts.pop();
+  return parts.slice(-2).join('.') || 'event';
+}
+
+/**
+ * The hops of an order's saga as ordering's functions received them (`order.hops`), as rows
+ * of milliseconds after the order was placed: when the producer committed each event, when
+ * the relay published it to Kafka and when the function began on it, with the two gaps (the
+ * relay's and the delivery's share). Missing times stay null.
+ */
+export function hopRows(order) {
+  const start = Date.parse(order.createdAt);
+  const after = (at) => (at ? Date.parse(at) - start : null);
+  const gap = (later, earlier) => (later && earlier ? Date.parse(later) - Date.parse(earlier) : null);
+  return (order.hops || []).map((hop) => ({
+    event: eventWords(hop.event),
+    consumer: hop.consumer,
+    committed: after(hop.occurredAt),
+    published: after(hop.publishedAt),
+    received: after(hop.receivedAt),
+    relay: gap(hop.publishedAt, hop.occurredAt),
+    delivery: gap(hop.receivedAt, hop.publishedAt),
+    attempt: hop.attempt || 1,
+  }));
+}

@@ -187,6 +187,13 @@ test('a new visitor signs up, searches, picks an option, checks out with tok_app
   }
   confirmedOrderUrl = page.url();
   await screenshot(page, 'order-confirmed');
+  // Where the time went: each event ordering's functions received, with the relay's and the
+  // delivery's share (confirm-order's hop commits with CONFIRMED, so it is there by now).
+  await page.locator('[data-testid=timeline] summary').click();
+  const confirming = page.locator('[data-testid=hop]', { hasText: 'confirm-order' });
+  await confirming.waitFor();
+  assert.match(await confirming.innerText(), /payment\.authorized[\s\S]*\+\d+ ms[\s\S]*\+\d+ ms[\s\S]*\+\d+ ms/);
+  await screenshot(page, 'order-timeline');
   assert.deepEqual(page.problems, []);
 });
 

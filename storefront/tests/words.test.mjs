@@ -1,7 +1,7 @@
 // What the shop shows for prices and errors, without a browser.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorWords, money, reasonWords, toMinor } from '../src/words.js';
+import { errorWords, hopRows, money, reasonWords, toMinor } from '../src/words.js';
 
 test('prices typed by an admin become integer minor units, and nonsense becomes nothing', () => {
   assert.equal(toMinor('12.90'), 1290);
@@ -32,4 +32,37 @@ test('an error is told in words: ours for a known code, the server message other
   );
   assert.equal(reasonWords('payment-declined'), 'The payment was declined.');
   assert.equal(reasonWords('a-new-reason'), 'a-new-reason');
+});
+
+test('an order saga hop becomes milliseconds after placing, with the relay and delivery shares', () => {
+  const order = {
+    createdAt: '2026-12-03T09:00:00.000Z',
+    hops: [
+      {
+        event: 'commerce.payment.payment.authorized.v1',
+        consumer: 'confirm-order',
+        occurredAt: '2026-12-03T09:00:00.040Z',
+        publishedAt: '2026-12-03T09:00:00.052Z',
+        receivedAt: '2026-12-03T09:00:00.070Z',
+        attempt: 2,
+      },
+      { event: 'commerce.inventory.stock.reserved.v1', consumer: 'record-order-progress', receivedAt: '2026-12-03T09:00:00.030Z' },
+    ],
+  };
+  const [authorized, reserved] = hopRows(order);
+  assert.deepEqual(authorized, {
+    event: 'payment.authorized',
+    consumer: 'confirm-order',
+    committed: 40,
+    published: 52,
+    received: 70,
+    relay: 12,
+    delivery: 18,
+    attempt: 2,
+  });
+  assert.equal(reserved.event, 'stock.reserved');
+  assert.equal(reserved.received, 30);
+  assert.equal(reserved.relay, null, 'no times given, no gap invented');
+  assert.equal(reserved.attempt, 1);
+  assert.deepEqual(hopRows({ createdAt: order.createdAt }), [], 'older orders have no hops');
 });

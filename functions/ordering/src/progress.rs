@@ -54,6 +54,27 @@ pub struct StepView {
     pub at: DateTime<Utc>,
 }
 
+/// One event of an order's saga as one of ordering's functions received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HopView {
+    /// The CloudEvent type, e.g. `commerce.payment.payment.authorized.v1`.
+    pub event: String,
+    /// The function that handled it.
+    pub consumer: String,
+    /// When its producer committed it; absent when the producer gave no time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// When the relay published it to Kafka; absent when the trigger does not tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+    /// When the function began on it.
+    pub received_at: DateTime<Utc>,
+    /// The delivery attempt that got through, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u16>,
+}
+
 /// The `record-order-progress` function.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordOrderProgress;
@@ -114,4 +135,40 @@ pub(crate) async fn load_steps(
     .fetch_all(connection)
     .await?;
     Ok(rows.into_iter().map(|(step, at)| StepView { step, at }).collect())
+}
+
+/// The events of the order's saga that ordering's functions handled, oldest first: their inbox
+/// rows (docs/adr/0057). Rows written before the inbox kept types and sagas are not found.
+pub(crate) async fn load_hops(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+) -> Result<Vec<HopView>, sqlx::Error> {
+    type Row = (
+        Option<String>,
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        DateTime<Utc>,
+        Option<u16>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT event_type, consumer, occurred_at, published_at, processed_at, attempt \
+         FROM processed_event WHERE correlation_id = ? ORDER BY processed_at, consumer",
+    )
+    .bind(order_id)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(event, consumer, occurred_at, published_at, received_at, attempt)| HopView {
+                event: event.unwrap_or_default(),
+                consumer,
+                occurred_at,
+                published_at,
+                received_at,
+                attempt,
+            },
+        )
+        .collect())
 }

@@ -19,7 +19,8 @@
 //! file `openapi-document` generates from the functions' code (docs/adr/0052).
 //!
 //! [`storefront`] serves the built web shop under `/shop/`, and [`cors`] answers browsers on
-//! the origins `CORS_ALLOWED_ORIGINS` lists.
+//! the origins `CORS_ALLOWED_ORIGINS` lists. [`prometheus`] lets admins read the local
+//! Prometheus (two read-only query calls) for the storefront's metrics page.
 //!
 //! [`scheduler`] is the same kind of stand-in for EventBridge schedules (`local-scheduler`).
 
@@ -36,6 +37,7 @@ use axum::routing::{MethodFilter, on};
 use runtime::envelope::ApiError;
 
 pub mod cors;
+pub mod prometheus;
 pub mod scheduler;
 pub mod storefront;
 

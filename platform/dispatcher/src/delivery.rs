@@ -15,7 +15,7 @@ use cloudevents::binding::http::builder::Builder;
 use cloudevents::message::BinaryDeserializer;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use reqwest::Url;
-use runtime::knative::{ATTEMPT_HEADER, OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER};
+use runtime::knative::{ATTEMPT_HEADER, OFFSET_HEADER, PARTITION_HEADER, TIMESTAMP_HEADER, TOPIC_HEADER};
 use tokio::sync::watch;
 
 use crate::backoff::RetryPolicy;
@@ -304,6 +304,9 @@ pub fn request_parts(event: &Event, record: &Record, attempt: u32) -> Result<(He
     );
     headers.insert(PARTITION_HEADER, HeaderValue::from(record.partition));
     headers.insert(OFFSET_HEADER, HeaderValue::from(record.offset));
+    if let Some(millis) = record.timestamp_millis {
+        headers.insert(TIMESTAMP_HEADER, HeaderValue::from(millis));
+    }
     headers.insert(ATTEMPT_HEADER, HeaderValue::from(attempt));
     Ok((headers, body))
 }
@@ -376,7 +379,7 @@ mod tests {
             topic: "commerce.ordering.order".into(),
             partition: 2,
             offset: 41,
-            timestamp_millis: None,
+            timestamp_millis: Some(1_764_753_600_123),
             key: None,
             payload: None,
             headers: Vec::new(),
@@ -398,6 +401,7 @@ mod tests {
         assert_eq!(header("content-type").as_deref(), Some("application/json"));
         assert_eq!(header("x-kafka-partition").as_deref(), Some("2"));
         assert_eq!(header("x-kafka-offset").as_deref(), Some("41"));
+        assert_eq!(header("x-kafka-timestamp").as_deref(), Some("1764753600123"));
         assert_eq!(header("x-delivery-attempt").as_deref(), Some("3"));
         let data: serde_json::Value = serde_json::from_slice(&body).expect("json body");
         assert_eq!(data["orderId"], "order-1");

@@ -97,9 +97,14 @@ fn consumer_of(topic: &str) -> StreamConsumer {
 
 /// A consumer's effect behind the inbox: one effect row per event, whatever is redelivered.
 async fn apply_through_inbox(pool: &MySqlPool, event_id: &str) {
-    match store::inbox::claim(pool, "relay-crash-test", event_id)
-        .await
-        .expect("claim the event")
+    match store::inbox::claim(
+        pool,
+        "relay-crash-test",
+        event_id,
+        &store::inbox::Arrival::default(),
+    )
+    .await
+    .expect("claim the event")
     {
         store::inbox::Claim::New(mut transaction) => {
             sqlx::query("INSERT INTO crash_effect (event_id) VALUES (?)")

@@ -22,6 +22,10 @@ pub struct Delivery {
     pub offset: Option<i64>,
     /// The Kafka key: the aggregate id.
     pub key: Option<String>,
+    /// The record's Kafka timestamp: when the relay handed the event to the broker (the
+    /// producer's create time). With the event's own `time` and the consumer's receipt it
+    /// splits a hop into relay and delivery time (docs/adr/0057).
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
     /// 1 for the first delivery; the local dispatcher counts retries, Knative and Lambda do not
     /// tell, so it stays 1 there.
     pub attempt: u32,

@@ -6,7 +6,8 @@
 //! done, 503 is retried with backoff, and 422 or 400 is final — the sender dead-letters it.
 //!
 //! The local dispatcher adds the record's coordinates as `x-kafka-topic`, `x-kafka-partition`,
-//! `x-kafka-offset` and `x-delivery-attempt` headers; KafkaSource does not, so they are optional.
+//! `x-kafka-offset`, `x-kafka-timestamp` and `x-delivery-attempt` headers; KafkaSource does not,
+//! so they are optional.
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub const TOPIC_HEADER: &str = "x-kafka-topic";
 pub const PARTITION_HEADER: &str = "x-kafka-partition";
 /// The record's offset in its partition.
 pub const OFFSET_HEADER: &str = "x-kafka-offset";
+/// The record's Kafka timestamp in milliseconds since the epoch. KafkaSource does not send it.
+pub const TIMESTAMP_HEADER: &str = "x-kafka-timestamp";
 /// Which attempt this request is, from 1; a retried record arrives again with a higher one.
 pub const ATTEMPT_HEADER: &str = "x-delivery-attempt";
 
@@ -124,6 +127,9 @@ fn delivery_of(headers: &HeaderMap, event: &Event) -> Delivery {
         partition: header(PARTITION_HEADER).and_then(|value| value.parse().ok()),
         offset: header(OFFSET_HEADER).and_then(|value| value.parse().ok()),
         key,
+        published_at: header(TIMESTAMP_HEADER)
+            .and_then(|value| value.parse().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis),
         attempt: header(ATTEMPT_HEADER)
             .and_then(|value| value.parse().ok())
             .unwrap_or(1),

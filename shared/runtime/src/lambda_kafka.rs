@@ -140,6 +140,7 @@ async fn handle_record<H: EventHandler>(
         partition: i32::try_from(record.partition).ok(),
         offset: Some(record.offset),
         key,
+        published_at: Some(record.timestamp.0),
         attempt: 1,
     };
     let payload = match record.value.as_deref().map(|value| BASE64.decode(value)) {

@@ -220,6 +220,7 @@ fn binary_event(id: &str, ty: &str) -> Request<Body> {
         .header("x-kafka-topic", "commerce.ordering.order")
         .header("x-kafka-partition", "2")
         .header("x-kafka-offset", "41")
+        .header("x-kafka-timestamp", "1764753600123")
         .header("x-delivery-attempt", "3")
         .body(Body::from(r#"{"orderId":"order-7"}"#))
         .expect("request")
@@ -238,6 +239,11 @@ async fn a_binary_mode_cloud_event_post_is_acknowledged_with_its_coordinates() {
     assert_eq!(
         (delivery.partition, delivery.offset, delivery.attempt),
         (Some(2), Some(41), 3)
+    );
+    assert_eq!(
+        delivery.published_at.map(|at| at.to_rfc3339()).as_deref(),
+        Some("2025-12-03T09:20:00.123+00:00"),
+        "the Kafka timestamp says when the relay published the event"
     );
 }
 
@@ -363,6 +369,11 @@ async fn a_lambda_kafka_batch_stops_a_partition_at_its_first_failure_and_reports
     assert_eq!(
         (first.topic.as_deref(), first.partition, first.offset),
         (Some("commerce.catalog.product"), Some(0), Some(15))
+    );
+    assert_eq!(
+        first.published_at.map(|at| at.timestamp_millis()),
+        Some(1_795_600_000_015),
+        "the record's Kafka timestamp reaches the handler"
     );
 }
 

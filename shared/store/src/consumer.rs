@@ -134,7 +134,7 @@ impl<C: Consumer> EventHandler for Runner<C> {
         )
     }
 
-    async fn handle(&self, event: &cloudevents::Event, _delivery: &Delivery) -> Outcome {
+    async fn handle(&self, event: &cloudevents::Event, delivery: &Delivery) -> Outcome {
         let data = match C::Event::decode(event) {
             Ok(Some(data)) => data,
             Ok(None) => return Outcome::Ack,
@@ -150,7 +150,8 @@ impl<C: Consumer> EventHandler for Runner<C> {
             time: event.time().copied(),
             origin: Origin::new(C::NAME, EventContext::caused_by(event)),
         };
-        let mut transaction = match inbox::claim(&self.pool, C::NAME, &received.id).await {
+        let arrival = inbox::Arrival::of(event, delivery);
+        let mut transaction = match inbox::claim(&self.pool, C::NAME, &received.id, &arrival).await {
             Ok(Claim::New(transaction)) => transaction,
             Ok(Claim::AlreadyProcessed) => {
                 tracing::info!("Event already handled; nothing to do");

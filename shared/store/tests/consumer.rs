@@ -2,7 +2,7 @@
 //! promises whatever its use case — each event's effect commits once with its inbox row, a
 //! failure leaves nothing behind, and the answer to the trigger says whether to try again.
 
-use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use cloudevents::{AttributesWriter, Event, EventBuilder, EventBuilderV10};
 use events::EventType;
 use events::ordering::{OrderCancelledV1, OrderPlacedV1};
 use runtime::events::{Delivery, EventHandler, Outcome};
@@ -112,6 +112,55 @@ async fn an_event_is_applied_once_however_often_it_is_delivered() {
         ("commerce/ordering/record-cancellation", "e-1", "o-1"),
         "the caused event names its function, its cause and the saga"
     );
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn the_inbox_row_keeps_the_hops_of_the_event_for_the_sagas_timeline() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(database.pool.clone(), RecordCancellation);
+    let occurred = chrono::DateTime::parse_from_rfc3339("2026-12-03T09:00:00.100Z")
+        .expect("time")
+        .to_utc();
+    let published = occurred + chrono::Duration::milliseconds(7);
+    let mut event = cancelled("e-1", "o-1", "payment-declined");
+    event.set_time(Some(occurred));
+    event.set_extension(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
+    let delivery = Delivery {
+        published_at: Some(published),
+        attempt: 2,
+        ..Delivery::default()
+    };
+    assert_eq!(runner.handle(&event, &delivery).await, Outcome::Ack);
+    type Row = (
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        u16,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let row: Row = sqlx::query_as(
+        "SELECT event_type, correlation_id, occurred_at, published_at, attempt, trace_id, processed_at \
+         FROM processed_event WHERE consumer = 'record-cancellation' AND event_id = 'e-1'",
+    )
+    .fetch_one(&database.pool)
+    .await
+    .expect("the inbox row");
+    assert_eq!(row.0, OrderCancelledV1::NAME);
+    assert_eq!(row.1, "o-1", "the saga is the order");
+    assert_eq!(
+        (row.2, row.3),
+        (occurred, published),
+        "producer's and relay's times"
+    );
+    assert_eq!(row.4, 2, "the attempt that got through");
+    assert_eq!(row.5, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(row.6 > published, "received after it was published: {row:?}");
     database.drop().await;
 }
 

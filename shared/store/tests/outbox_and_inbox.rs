@@ -103,14 +103,17 @@ async fn a_rolled_back_state_change_leaves_no_event() {
 #[tokio::test]
 async fn a_concurrent_second_delivery_waits_for_the_first_and_then_does_nothing() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1")
+    let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1", &inbox::Arrival::default())
         .await
         .expect("claim")
     else {
         panic!("the first delivery is new");
     };
     let pool = database.pool.clone();
-    let second = tokio::spawn(async move { inbox::claim(&pool, "reserve-stock", "e-1").await });
+    let second =
+        tokio::spawn(
+            async move { inbox::claim(&pool, "reserve-stock", "e-1", &inbox::Arrival::default()).await },
+        );
     // The second claim cannot finish while the first holds the row: it either waits on the
     // row lock or has not run yet. Either way it can only see the outcome of the first.
     assert!(
@@ -126,14 +129,14 @@ async fn a_concurrent_second_delivery_waits_for_the_first_and_then_does_nothing(
 #[tokio::test]
 async fn when_the_first_delivery_rolls_back_the_second_one_does_the_work() {
     let database = TestDatabase::with_migrations_of("ordering").await;
-    let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1")
+    let Claim::New(first) = inbox::claim(&database.pool, "reserve-stock", "e-1", &inbox::Arrival::default())
         .await
         .expect("claim")
     else {
         panic!("the first delivery is new");
     };
     first.rollback().await.expect("rollback");
-    let second = inbox::claim(&database.pool, "reserve-stock", "e-1")
+    let second = inbox::claim(&database.pool, "reserve-stock", "e-1", &inbox::Arrival::default())
         .await
         .expect("claim");
     assert!(matches!(second, Claim::New(_)));

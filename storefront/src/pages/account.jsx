@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, forgetSession, login, newIdempotencyKey } from '../api.js';
 import { ErrorMessage, Field, Loading, formValues, go, useAction, useLoad } from '../ui.jsx';
-import { STATUS_WORDS, money, reasonWords, when } from '../words.js';
+import { STATUS_WORDS, hopRows, money, reasonWords, when } from '../words.js';
 import { AddressForm, Totals, addressLine } from './shop.jsx';
 
 export function Login({ query }) {
@@ -160,6 +160,7 @@ export function Order({ orderId }) {
       ) : null}
       <ErrorMessage error={error} />
       <Saga order={order} />
+      <Timeline order={order} />
       <h2>Lines</h2>
       <Refunds order={order} onRequested={follow} />
       <Totals totals={order} />
@@ -213,6 +214,56 @@ function Saga({ order }) {
           .map((change) => step(STATUS_WORDS[change.to], true, change.at))}
       </ol>
     </>
+  );
+}
+
+/**
+ * Where the saga's time went, hop by hop, for the events ordering's own functions received
+ * (`order.hops`, docs/adr/0057): when each event's producer committed it, when the relay put it
+ * on Kafka, and when the function began on it. `local-stack/timeline` shows every context.
+ */
+function Timeline({ order }) {
+  const rows = hopRows(order);
+  if (rows.length === 0) return null;
+  const ms = (value) => (value === null ? '–' : `${value} ms`);
+  const after = (value) => (value === null ? '–' : `+${value} ms`);
+  const ended = endOf(order);
+  return (
+    <details class="timeline" data-testid="timeline">
+      <summary>
+        Where the time went{ended ? `: ${ended.to === 'CONFIRMED' ? 'confirmed' : 'cancelled'} ${Date.parse(ended.at) - Date.parse(order.createdAt)} ms after placing` : ''}
+      </summary>
+      <table>
+        <caption class="visually-hidden">Each event of the saga: committed by its producer, published to Kafka by the relay, received by a function; times after the order was placed</caption>
+        <thead>
+          <tr>
+            <th scope="col">Event</th>
+            <th scope="col">Received by</th>
+            <th scope="col">Committed</th>
+            <th scope="col">On Kafka (relay)</th>
+            <th scope="col">Received (delivery)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={`${row.event} ${row.consumer}`} data-testid="hop">
+              <td>{row.event}</td>
+              <td>
+                {row.consumer}
+                {row.attempt > 1 ? <span class="muted"> (attempt {row.attempt})</span> : null}
+              </td>
+              <td>{after(row.committed)}</td>
+              <td>
+                {after(row.published)} <span class="muted">({ms(row.relay)})</span>
+              </td>
+              <td>
+                {after(row.received)} <span class="muted">({ms(row.delivery)})</span>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }
 

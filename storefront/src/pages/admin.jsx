@@ -31,6 +31,9 @@ export function Admin({ query }) {
   return (
     <section aria-labelledby="admin-title">
       <h1 id="admin-title">Admin</h1>
+      <p>
+        <a href="#/admin/metrics">Metrics</a>: orders, latency, lag, dead letters and errors, live from Prometheus.
+      </p>
       <form
         class="filters"
         onSubmit={(event) => {

@@ -38,6 +38,11 @@ pub struct OrderView {
     /// The saga's steps in other contexts (stock reserved, payment authorized) with their
     /// times, as ordering heard of them; oldest first.
     pub steps: Vec<crate::progress::StepView>,
+    /// The saga's events as ordering's functions received them, oldest first: when the
+    /// producer committed each, when the relay published it to Kafka and when the function
+    /// began on it. Where the time of the saga goes; the whole journey across every context is
+    /// `local-stack/timeline` (docs/adr/0057).
+    pub hops: Vec<crate::progress::HopView>,
     /// Every refund asked for, oldest first, with its outcome.
     pub refunds: Vec<crate::refunds::RefundView>,
 }
@@ -196,6 +201,7 @@ pub(crate) async fn load_view(
     .fetch_all(&mut *connection)
     .await?;
     let steps = crate::progress::load_steps(connection, order_id).await?;
+    let hops = crate::progress::load_hops(connection, order_id).await?;
     let refunds = crate::refunds::load_refunds(connection, order_id).await?;
     Ok(Some(OrderView {
         order_id: order_id.to_owned(),
@@ -241,6 +247,7 @@ pub(crate) async fn load_view(
             .map(|(from, to, reason, at)| StatusChangeView { from, to, reason, at })
             .collect(),
         steps,
+        hops,
         refunds,
     }))
 }

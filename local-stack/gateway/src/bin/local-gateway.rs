@@ -21,6 +21,10 @@ struct Args {
     /// Browser origins allowed to call the API from elsewhere, comma-separated (`*`: any).
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     cors_allowed_origins: Vec<String>,
+    /// The Prometheus whose query API admins may read under `/admin/prometheus/api/v1/`
+    /// (default: 127.0.0.1 on `PROMETHEUS_PORT`, 9090).
+    #[arg(long, env = "PROMETHEUS_URL")]
+    prometheus_url: Option<String>,
 }
 
 #[tokio::main]
@@ -44,6 +48,21 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(dir = %dir.display(), mount = gateway::storefront::MOUNT, "Serving the storefront");
         routes = routes.merge(gateway::storefront::router(dir));
     }
+    let prometheus_url = match args.prometheus_url {
+        Some(url) => url,
+        None => format!(
+            "http://127.0.0.1:{}",
+            runtime::config::parsed_or::<u16>("PROMETHEUS_PORT", 9090)?
+        ),
+    };
+    // Admins are told apart as the functions tell them: by their access token's role.
+    let verifier = security::AccessTokenVerifier::from_env()
+        .inspect_err(|error| {
+            tracing::warn!(%error, "No access-token settings: the Prometheus queries answer 503");
+        })
+        .ok();
+    tracing::info!(prometheus = %prometheus_url, "Admins read Prometheus's query API under /admin/prometheus/api/v1/");
+    routes = routes.merge(gateway::prometheus::router(&prometheus_url, verifier)?);
     let mut router = runtime::http::HttpFunction::new(routes)
         .body_limit(gateway::BODY_LIMIT)
         .into_router();
