@@ -76,8 +76,10 @@ kafka_fetch_agent() {
 }
 
 # Whether Kafka should carry the exporter: observability is asked for, or is already on
-# (Prometheus keeps running through later plain `up` runs, chaos restarts included).
-kafka_agent_wanted() { [[ ${OBSERVABILITY:-0} == 1 ]] || is_running prometheus; }
+# (Prometheus keeps running through later plain `up` runs, chaos restarts included), or
+# KAFKA_METRICS=1 asks for the agent alone: the test command starts Kafka with it, so that
+# turning observability on later in the suite does not restart the broker under the tests.
+kafka_agent_wanted() { [[ ${OBSERVABILITY:-0} == 1 || ${KAFKA_METRICS:-0} == 1 ]] || is_running prometheus; }
 
 # The -javaagent argument; the running broker is compared with it.
 kafka_agent_argument() { echo "-javaagent:$KAFKA_AGENT_JAR=127.0.0.1:$KAFKA_EXPORTER_PORT:$KAFKA_AGENT_CONFIG"; }
