@@ -16,11 +16,13 @@ REPO_DIR="$(cd "$STACK_DIR/.." && pwd)"
 : "${KAFKA_PORT:=9092}"
 : "${KAFKA_CONTROLLER_PORT:=9093}"
 : "${REDIS_PORT:=6380}"
+# Kafka's JMX exporter, loaded into the broker when observability is on (docs/adr/0056).
+: "${KAFKA_EXPORTER_PORT:=9308}"
 : "${STACK_ADMIN_PASSWORD:=local-admin}"
 : "${STACK_CONTEXT_PASSWORD:=local-only}"
 : "${KAFKA_HEAP:=768m}"
 : "${STACK_START_TIMEOUT:=90}"
-export STACK_HOME MARIADB_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT \
+export STACK_HOME MARIADB_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT KAFKA_EXPORTER_PORT \
     STACK_ADMIN_PASSWORD STACK_CONTEXT_PASSWORD
 
 LOG_DIR="$STACK_HOME/logs"
@@ -265,6 +267,8 @@ write_env_file() {
         # Not needed to reach the stack, but to restart Kafka where it was (chaos sources this).
         echo "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
         echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+        # Where a restarted Kafka serves its metrics again when observability is on.
+        echo "KAFKA_EXPORTER_PORT=$KAFKA_EXPORTER_PORT"
         echo "REDIS_PORT=$REDIS_PORT"
         echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
         echo "FUNCTION_BASE_PORT=${FUNCTION_BASE_PORT:-8100}"

@@ -1,7 +1,9 @@
 # Prometheus and the exporters of the local stack, with `OBSERVABILITY=1 local-stack/up`
 # (docs/adr/0053). Prometheus scrapes every platform process (functions, relay, dispatcher,
-# gateway, scheduler) and the MariaDB and Redis exporters, and evaluates the alert rules of
+# gateway, scheduler), the MariaDB and Redis exporters and Kafka's JMX exporter agent (loaded
+# into the broker by lib/kafka.sh, docs/adr/0056), and evaluates the alert rules of
 # local-stack/observability/prometheus/rules. All of it listens on 127.0.0.1 only.
+# Uses lib/kafka.sh's helpers: the scripts that call these functions source both.
 
 : "${PROMETHEUS_PORT:=9090}"
 : "${MYSQLD_EXPORTER_PORT:=9104}"
@@ -46,10 +48,21 @@ write_prometheus_targets() {
         echo ']'
     } >"$PROMETHEUS_HOME/targets.json.tmp"
     mv "$PROMETHEUS_HOME/targets.json.tmp" "$PROMETHEUS_HOME/targets.json"
+
+    # The `kafka` job has a configuration of its own (it keeps only some of the JVM's
+    # series). Only this stack's Kafka carries the agent: a Kafka started elsewhere
+    # (`up --provision-only`) is not a target.
+    if is_running kafka; then
+        printf '[{"targets": ["127.0.0.1:%s"]}]\n' "$KAFKA_EXPORTER_PORT"
+    else
+        echo '[]'
+    fi >"$PROMETHEUS_HOME/kafka-targets.json.tmp"
+    mv "$PROMETHEUS_HOME/kafka-targets.json.tmp" "$PROMETHEUS_HOME/kafka-targets.json"
 }
 
 write_prometheus_config() {
     sed -e "s#@TARGETS@#$PROMETHEUS_HOME/targets.json#g" \
+        -e "s#@KAFKA_TARGETS@#$PROMETHEUS_HOME/kafka-targets.json#g" \
         -e "s#@RULES@#$OBSERVABILITY_DIR/prometheus/rules/*.yml#g" \
         "$OBSERVABILITY_DIR/prometheus/prometheus.yml" >"$PROMETHEUS_HOME/prometheus.yml"
 }
@@ -92,6 +105,14 @@ observability_up() {
     wait_until redis-exporter "$REDIS_EXPORTER_LOG" "$STACK_START_TIMEOUT" redis_exporter_healthy
     ok "redis-exporter: running (pid $(stack_pid redis-exporter), port $REDIS_EXPORTER_PORT)"
 
+    if ! is_running kafka; then
+        warn "kafka: not this stack's, so not scraped (its metrics come from an agent loaded at its start)"
+    elif kafka_has_agent && kafka_exporter_healthy; then
+        ok "kafka: JMX exporter answers (port $KAFKA_EXPORTER_PORT)"
+    else
+        warn "kafka: runs without the JMX exporter on port $KAFKA_EXPORTER_PORT, so KafkaBrokerDown will fire; OBSERVABILITY=1 local-stack/up restarts it with the exporter"
+    fi
+
     if is_running prometheus; then
         kill -HUP "$(stack_pid prometheus)"
     else
@@ -126,5 +147,14 @@ observability_status() {
             warn "$name: running but not healthy (port $port)"; healthy=1
         fi
     done
+    # Kafka's exporter lives in the broker's JVM: reported whenever Prometheus runs.
+    if is_running prometheus && is_running kafka; then
+        if kafka_has_agent && kafka_exporter_healthy; then
+            ok "kafka-exporter: healthy (in Kafka's JVM, port $KAFKA_EXPORTER_PORT)"
+        else
+            warn "kafka-exporter: Kafka runs without it, or it does not answer (port $KAFKA_EXPORTER_PORT); OBSERVABILITY=1 local-stack/up restarts Kafka with it"
+            healthy=1
+        fi
+    fi
     return "$healthy"
 }

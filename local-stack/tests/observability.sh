@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks `OBSERVABILITY=1 local-stack/up` on the running stack: Prometheus and the exporters
 # come up, every target the scrape config names answers (every function, the relay, the
-# dispatcher, the gateway, the scheduler, MariaDB's and Redis's exporters), each function
-# reports its readiness, and the alert rules are loaded without evaluation errors.
+# dispatcher, the gateway, the scheduler, MariaDB's and Redis's exporters, Kafka's JMX
+# exporter agent), each function reports its readiness, Kafka's broker metrics have values,
+# and the alert rules are loaded without evaluation errors. A stack whose Kafka was started
+# without the agent has it restarted with it by that `up` (docs/adr/0056).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 source "$STACK_DIR/lib/build.sh"
 source "$STACK_DIR/lib/functions.sh"
@@ -43,8 +45,8 @@ while true; do
     fi
     sleep 1
 done
-[[ $down == 0 ]] && pass "all $total targets are up (the $functions functions, relay, dispatcher, gateway, scheduler, MariaDB's and Redis's exporters)"
-[[ $total == $((functions + 6)) ]] || fail "Prometheus scrapes $total targets; template.yaml has $functions functions, plus 6 other processes"
+[[ $down == 0 ]] && pass "all $total targets are up (the $functions functions, relay, dispatcher, gateway, scheduler, MariaDB's and Redis's exporters, Kafka)"
+[[ $total == $((functions + 7)) ]] || fail "Prometheus scrapes $total targets; template.yaml has $functions functions, plus 7 other processes"
 
 query() {
     curl -fsS --get "$api/query" --data-urlencode "query=$1" |
@@ -55,6 +57,27 @@ ready=$(query 'sum(function_ready{job="functions"})')
     fail "sum(function_ready{job=\"functions\"}) is $ready, not $functions"
 [[ $(query 'mysql_up') == 1 ]] && pass "MariaDB's exporter reaches MariaDB (mysql_up 1)" || fail "mysql_up is not 1"
 [[ $(query 'redis_up') == 1 ]] && pass "Redis's exporter reaches Redis (redis_up 1)" || fail "redis_up is not 1"
+
+# Kafka: the job is scraped and the broker's own metrics have values. The dispatcher's
+# consumers fetch all the time, so the count of consumer fetches grows within seconds
+# of a (re)start; the first scrapes after one may not have them yet.
+kafka_report() {
+    printf '%s %s %s' "$(query 'up{job="kafka"}')" \
+        "$(query 'sum(kafka_controller_active_controller_count{job="kafka"})')" \
+        "$(query 'sum(kafka_network_requests_total{job="kafka", request="FetchConsumer"})')"
+}
+deadline=$((SECONDS + 60))
+while true; do
+    read -r kafka_up controllers fetches <<<"$(kafka_report)"
+    [[ $kafka_up == 1 && $controllers == 1 && $fetches != none && $fetches != 0 ]] && break
+    ((SECONDS < deadline)) || break
+    sleep 1
+done
+if [[ $kafka_up == 1 && $controllers == 1 && $fetches != none && $fetches != 0 ]]; then
+    pass "Prometheus scrapes Kafka (job kafka): one active controller, $fetches consumer fetches counted"
+else
+    fail "Kafka's metrics after 60 s: up{job=\"kafka\"} $kafka_up, active controllers $controllers, consumer fetches $fetches"
+fi
 
 rules=$(curl -fsS "$api/rules" | python3 -c '
 import json, sys

@@ -34,6 +34,17 @@ pub const DATABASE_SECRET: &str = "commerce-database";
 /// that names the identity limits' Redis keys (`rate-limit-key`).
 pub const SIGNING_KEYS_SECRET: &str = "commerce-identity-keys";
 
+/// The fault knobs (docs/adr/0054): `faults.json`, every knob off (`{}`) as generated. An
+/// operator switches one with `kubectl edit`/`kubectl apply`; the kubelet rewrites the mounted
+/// file and each process rereads it, without a restart.
+pub const FAULTS_CONFIG: &str = "commerce-faults";
+
+/// The key of [`FAULTS_CONFIG`] that holds the knobs, and so the file's name in the volume.
+pub const FAULTS_KEY: &str = "faults.json";
+
+/// Where [`FAULTS_CONFIG`] is mounted in every process that reads knobs.
+pub const FAULTS_DIR: &str = "/etc/commerce/faults";
+
 /// Created by the operator: the public JWKS (`jwks.json`) that verifying functions trust.
 pub const JWKS_CONFIG: &str = "commerce-jwks";
 
@@ -103,4 +114,22 @@ pub fn scrape_annotations(port: u16) -> Value {
         "prometheus.io/port": port.to_string(),
         "prometheus.io/path": "/metrics",
     })
+}
+
+/// The volume of the fault knobs, to list in a pod's `volumes`.
+pub fn faults_volume() -> Value {
+    json!({"name": "faults", "configMap": {"name": FAULTS_CONFIG}})
+}
+
+/// The mount of [`faults_volume`], read-only. The whole volume is mounted, never one key
+/// through `subPath`: the kubelet updates a ConfigMap volume by swapping a symbolic link in
+/// it, and a `subPath` mount keeps the file it was started with.
+pub fn faults_mount() -> Value {
+    json!({"name": "faults", "mountPath": FAULTS_DIR, "readOnly": true})
+}
+
+/// `FAULTS_FILE`, naming the mounted knobs (the key's link in the volume, which follows
+/// the kubelet's updates).
+pub fn faults_file() -> Value {
+    literal("FAULTS_FILE", &format!("{FAULTS_DIR}/{FAULTS_KEY}"))
 }

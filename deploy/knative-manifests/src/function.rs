@@ -161,7 +161,9 @@ pub fn service(function: &FunctionSpec) -> anyhow::Result<Value> {
                         "limits": {"memory": format!("{}Mi", function.memory_mb)},
                     },
                     "securityContext": cluster::restricted_container_security(),
+                    "volumeMounts": [cluster::faults_mount()],
                 }],
+                "volumes": [cluster::faults_volume()],
             },
         }},
     }))
@@ -185,6 +187,9 @@ fn environment(function: &FunctionSpec, scaling: Scaling) -> anyhow::Result<Vec<
     // The runtime listens on loopback unless told otherwise (docs/adr/0030); in a container
     // the pod's network is the boundary, and the kubelet's liveness probe comes from outside.
     variables.push(cluster::literal("BIND_ADDRESS", "0.0.0.0"));
+    // The fault knobs (docs/adr/0054): the runtime's 503s, and the payment gateway's in the
+    // functions that call it, follow the mounted ConfigMap.
+    variables.push(cluster::faults_file());
     if function
         .intrinsic_environment
         .iter()
@@ -349,6 +354,27 @@ mod tests {
         assert_eq!(
             service["metadata"]["labels"]["networking.knative.dev/visibility"],
             "cluster-local"
+        );
+    }
+
+    #[test]
+    fn every_function_follows_the_fault_knobs_from_the_whole_mounted_config_map() {
+        let service = service(&subscribed("reserve-stock", &["commerce.ordering.order"])).expect("valid");
+        let pod = &service["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["volumes"],
+            json!([{"name": "faults", "configMap": {"name": cluster::FAULTS_CONFIG}}])
+        );
+        let mounts = &pod["containers"][0]["volumeMounts"];
+        assert_eq!(
+            mounts,
+            &json!([{"name": "faults", "mountPath": "/etc/commerce/faults", "readOnly": true}])
+        );
+        // A subPath mount would never see the kubelet's updates.
+        assert_eq!(mounts[0]["subPath"], Value::Null);
+        assert_eq!(
+            variable(&service, "FAULTS_FILE")["value"],
+            "/etc/commerce/faults/faults.json"
         );
     }
 

@@ -11,7 +11,8 @@
 //!   `PingSource` per schedule.
 //! - [`ingress`]: the Traefik routes of the HTTP API.
 //! - [`network`]: the NetworkPolicies that keep functions reachable only by their triggers.
-//! - [`platform`]: the namespace, its settings, the outbox relay and the provisioning jobs.
+//! - [`platform`]: the namespace, its settings, the fault knobs, the outbox relay and the
+//!   provisioning jobs.
 //! - [`backing`]: MariaDB, Kafka and Redis for the k3s overlay.
 //! - [`monitoring`]: Prometheus with the platform's alert rules, for the k3s overlay.
 //! - [`cluster`]: names and addresses the manifests share.
@@ -71,6 +72,14 @@ pub fn generate(registry: &Registry) -> anyhow::Result<Vec<ManifestFile>> {
             "Settings that are not secret; an overlay replaces the addresses. Secrets are created\n\
              by the operator (deploy/k3s-secrets), never committed.",
             vec![platform::config()],
+        ),
+        (
+            "faults.yaml",
+            "The fault knobs (docs/adr/0054), every one off. Every function and the relay mount\n\
+             them and follow changes without a restart: `kubectl -n commerce edit configmap\n\
+             commerce-faults` (see docs/deploy/knative-k3s.md). Applying this file again turns\n\
+             every knob off.",
+            vec![platform::faults()],
         ),
         (
             "outbox-relay.yaml",
@@ -372,6 +381,93 @@ Resources:
             .find(|file| file.path == Path::new("k3s/backing-services.yaml"))
             .expect("generated");
         assert!(backing.contents.contains("- --max-connections=120\n"));
+    }
+
+    /// Every document of every generated file, parsed.
+    fn documents(files: &[ManifestFile]) -> Vec<(PathBuf, Value)> {
+        let mut found = Vec::new();
+        for file in files {
+            for text in file.contents.split("\n---\n").skip(1) {
+                let document: Value = serde_yaml::from_str(text).expect("generated YAML parses");
+                found.push((file.path.clone(), document));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_knob_file_is_every_knob_off_and_every_process_that_reads_knobs_mounts_it() {
+        let registry = Registry::parse(TEMPLATE).expect("valid");
+        let files = generate(&registry).expect("generates");
+        let documents = documents(&files);
+
+        let knobs = documents
+            .iter()
+            .find(|(_, document)| {
+                document["kind"] == "ConfigMap" && document["metadata"]["name"] == cluster::FAULTS_CONFIG
+            })
+            .map(|(path, document)| {
+                assert_eq!(path, Path::new("base/faults.yaml"));
+                document["data"][cluster::FAULTS_KEY]
+                    .as_str()
+                    .expect("a string")
+                    .to_owned()
+            })
+            .expect("the knob ConfigMap is generated");
+        assert_eq!(faults::FaultSet::parse(&knobs), Ok(faults::FaultSet::default()));
+
+        // The functions (Knative Services) and the relay (the one Deployment of the platform's
+        // namespace) read knobs; each names the file in the whole mounted volume.
+        let readers: Vec<&Value> = documents
+            .iter()
+            .map(|(_, document)| document)
+            .filter(|document| {
+                document["metadata"]["namespace"] == cluster::NAMESPACE
+                    && ((document["apiVersion"] == "serving.knative.dev/v1" && document["kind"] == "Service")
+                        || document["kind"] == "Deployment")
+            })
+            .collect();
+        assert_eq!(readers.len(), 2, "place-order and the relay");
+        for document in readers {
+            let name = &document["metadata"]["name"];
+            let pod = &document["spec"]["template"]["spec"];
+            let volume = pod["volumes"]
+                .as_array()
+                .and_then(|volumes| {
+                    volumes
+                        .iter()
+                        .find(|volume| volume["configMap"]["name"] == cluster::FAULTS_CONFIG)
+                })
+                .unwrap_or_else(|| panic!("{name} has no knob volume"));
+            let container = &pod["containers"][0];
+            let mount = container["volumeMounts"]
+                .as_array()
+                .and_then(|mounts| mounts.iter().find(|mount| mount["name"] == volume["name"]))
+                .unwrap_or_else(|| panic!("{name} does not mount the knobs"));
+            assert_eq!(mount["readOnly"], true, "{name}");
+            let file = container["env"]
+                .as_array()
+                .and_then(|variables| {
+                    variables
+                        .iter()
+                        .find(|variable| variable["name"] == "FAULTS_FILE")
+                })
+                .unwrap_or_else(|| panic!("{name} has no FAULTS_FILE"));
+            assert_eq!(
+                file["value"].as_str(),
+                Some(
+                    format!(
+                        "{}/{}",
+                        mount["mountPath"].as_str().expect("a path"),
+                        cluster::FAULTS_KEY
+                    )
+                    .as_str()
+                ),
+                "{name}"
+            );
+        }
+        // The kubelet never updates a file mounted through subPath: none is.
+        assert!(files.iter().all(|file| !file.contents.contains("subPath")));
     }
 
     #[test]

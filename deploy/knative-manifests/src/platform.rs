@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::cluster::{
-    self, DATABASE_SECRET, KAFKA_BOOTSTRAP_SERVERS, MARIADB_HOST, MARIADB_PORT, PLATFORM_CONFIG,
-    REPLICATION_FACTOR,
+    self, DATABASE_SECRET, FAULTS_CONFIG, FAULTS_KEY, KAFKA_BOOTSTRAP_SERVERS, MARIADB_HOST, MARIADB_PORT,
+    PLATFORM_CONFIG, REPLICATION_FACTOR,
 };
 
 /// The relay's `/metrics` and `/healthz`, as on a laptop.
@@ -38,6 +38,18 @@ pub fn config() -> Value {
             // Unique among the replicas of the MariaDB server the relay streams from.
             "RELAY_SERVER_ID": "4242",
         },
+    })
+}
+
+/// The fault knobs, all off (docs/adr/0054). Mounted into every function and the relay;
+/// `kubectl edit configmap commerce-faults` switches one on within the kubelet's sync
+/// period, without a restart. Applying the manifests again turns them all off.
+pub fn faults() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": FAULTS_CONFIG, "namespace": cluster::NAMESPACE, "labels": cluster::labels(FAULTS_CONFIG, "config")},
+        "data": {FAULTS_KEY: "{}\n"},
     })
 }
 
@@ -75,6 +87,8 @@ pub fn relay() -> Vec<Value> {
                         "env": [
                             cluster::literal("BIND_ADDRESS", "0.0.0.0"),
                             cluster::from_secret("CDC_DATABASE_URL", DATABASE_SECRET, "cdc-url"),
+                            // relay.paused and relay.delayMs.
+                            cluster::faults_file(),
                             cluster::from_config("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
                             cluster::literal("PORT", &RELAY_PORT.to_string()),
                             cluster::from_secret("RELAY_DATABASE_URL", DATABASE_SECRET, "relay-url"),
@@ -89,7 +103,9 @@ pub fn relay() -> Vec<Value> {
                             "limits": {"memory": "512Mi"},
                         },
                         "securityContext": cluster::restricted_container_security(),
+                        "volumeMounts": [cluster::faults_mount()],
                     }],
+                    "volumes": [cluster::faults_volume()],
                 },
             },
         },

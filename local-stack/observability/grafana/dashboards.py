@@ -6,8 +6,8 @@
     dashboards.py --exprs    print every panel's query, one per line (the tests check each
                              one with promtool and against a running Prometheus)
 
-The panels use only the metrics the platform exports (and the two exporters'), with the
-labels the scrape configs give: `job`, `function`, `context`. The data source is a variable,
+The panels use only the metrics the platform exports (and the exporters': MariaDB's, Redis's
+and Kafka's JMX agent), with the labels the scrape configs give: `job`, `function`, `context`. The data source is a variable,
 so the dashboards import into any Grafana with a Prometheus data source.
 """
 
@@ -161,7 +161,7 @@ DASHBOARDS = {
     ),
     "infrastructure": (
         "Infrastructure",
-        "Whether every process answers and is ready, and MariaDB and Redis at work.",
+        "Whether every process answers and is ready, and MariaDB, Redis and Kafka at work.",
         [
             panel("Targets up, by job", "sum by (job) (up)", "short", "{{job}}"),
             panel("Functions not ready", "count(function_ready == 0) or vector(0)", "short", "not ready"),
@@ -176,6 +176,67 @@ DASHBOARDS = {
             panel("MariaDB connections", "mysql_global_status_threads_connected", "short", "connected"),
             panel("Redis commands per second", "rate(redis_commands_processed_total[1m])", "ops", "commands"),
             panel("Redis memory", "redis_memory_used_bytes", "bytes", "used"),
+            panel(
+                "Kafka requests per second, by type",
+                "sum by (request) (rate(kafka_network_requests_total[1m]))",
+                "reqps",
+                "{{request}}",
+                "Fetch counts every fetch; FetchConsumer the consumers' (the relay's and the dispatcher's).",
+            ),
+            panel(
+                "Kafka request time p99, by type",
+                'max by (request) (kafka_network_request_time_ms{percentile="99"})',
+                "ms",
+                "{{request}}",
+                "From receiving a request to answering it. A consumer's fetch waits up to its "
+                "fetch.wait.max.ms for records, so a quiet topic's fetches are slow by design.",
+            ),
+            panel(
+                "Kafka bytes in and out per second, by topic",
+                [
+                    ("sum by (topic) (rate(kafka_server_topic_bytes_in_total[1m]))", "{{topic}} in"),
+                    ("sum by (topic) (rate(kafka_server_topic_bytes_out_total[1m]))", "{{topic}} out"),
+                ],
+                "Bps",
+            ),
+            panel(
+                "Kafka messages in per second, by topic",
+                "sum by (topic) (rate(kafka_server_topic_messages_in_total[1m]))",
+                "ops",
+                "{{topic}}",
+            ),
+            panel(
+                "Kafka partitions: under-replicated, offline; active controllers",
+                [
+                    ("sum(kafka_server_under_replicated_partitions)", "under-replicated"),
+                    ("sum(kafka_controller_offline_partitions)", "offline (alert above 0)"),
+                    ("sum(kafka_controller_active_controller_count)", "active controllers (1)"),
+                ],
+            ),
+            panel(
+                "Kafka request handlers idle",
+                # Kafka 4.1 on a node that is broker and controller adds both handler pools into
+                # one meter, which reads up to 2 (KAFKA-19606): halved here while the pom pins 4.1.
+                "kafka_server_request_handler_avg_idle_ratio / 2",
+                "percentunit",
+                "idle",
+                "Share of time the request threads wait for work, over a minute; below 30 % the "
+                "broker is busy. Halved: Kafka 4.1 sums the broker's and the controller's pools.",
+            ),
+            panel(
+                "Kafka JVM heap",
+                [
+                    ('jvm_memory_used_bytes{job="kafka", area="heap"}', "used"),
+                    ('jvm_memory_max_bytes{job="kafka", area="heap"}', "max (KAFKA_HEAP)"),
+                ],
+                "bytes",
+            ),
+            panel(
+                "Kafka GC time per second, by collector",
+                'rate(jvm_gc_collection_seconds_sum{job="kafka"}[1m])',
+                "s",
+                "{{gc}}",
+            ),
         ],
     ),
 }

@@ -328,4 +328,46 @@ mod tests {
         let half = (0..10_000).filter(|_| happens(0.5)).count();
         assert!((4_000..6_000).contains(&half), "{half} of 10,000 at 0.5");
     }
+
+    /// A ConfigMap volume as the kubelet keeps it: the key is a link through `..data`, a link
+    /// to a timestamped folder; an update writes a new folder and swaps `..data` atomically.
+    #[cfg(unix)]
+    #[test]
+    fn a_config_map_volume_updated_as_the_kubelet_does_is_seen_through_the_keys_link() {
+        use std::os::unix::fs::symlink;
+
+        let volume = std::env::temp_dir().join(format!("faults-volume-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&volume);
+        let write_version = |folder: &str, text: &str, age: Duration| {
+            std::fs::create_dir_all(volume.join(folder)).expect("writable");
+            let file = volume.join(folder).join("faults.json");
+            std::fs::write(&file, text).expect("writable");
+            // The kubelet's updates are seconds apart; say so, whatever the clock's resolution.
+            std::fs::File::options()
+                .write(true)
+                .open(&file)
+                .and_then(|handle| handle.set_modified(SystemTime::now() - age))
+                .expect("settable");
+        };
+        write_version("..2026_12_03_09_00_00.1", "{}\n", Duration::from_secs(60));
+        symlink("..2026_12_03_09_00_00.1", volume.join("..data")).expect("linkable");
+        symlink("..data/faults.json", volume.join("faults.json")).expect("linkable");
+        let path = volume.join("faults.json");
+        let before = modified(&path);
+        assert!(before.is_some());
+        assert_eq!(read(&path), FaultSet::default());
+
+        write_version(
+            "..2026_12_03_09_01_00.2",
+            r#"{"relay": {"paused": true}}"#,
+            Duration::ZERO,
+        );
+        symlink("..2026_12_03_09_01_00.2", volume.join("..data_tmp")).expect("linkable");
+        std::fs::rename(volume.join("..data_tmp"), volume.join("..data")).expect("swappable");
+        std::fs::remove_dir_all(volume.join("..2026_12_03_09_00_00.1")).expect("removable");
+
+        assert_ne!(modified(&path), before, "the poll sees the swap");
+        assert!(read(&path).relay.paused);
+        std::fs::remove_dir_all(&volume).expect("removable");
+    }
 }
