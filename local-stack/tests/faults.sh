@@ -62,8 +62,15 @@ if within_two() { local deadline=$((SECONDS + 2)); until moved; do ((SECONDS < d
 else
     pass "while paused, the relay publishes nothing (2 s after a registration)"
 fi
+# The publish-time lag freezes while nothing is published; the outbox backlog's age does not.
+backlog_age() { curl -fsS "http://127.0.0.1:$RELAY_PORT/metrics" | awk '$1 ~ /^outbox_relay_backlog_age_seconds[{]/ && $2 > m {m = $2} END {print m + 0}'; }
+aging() { awk -v age="$(backlog_age)" 'BEGIN {exit !(age >= 1)}'; }
+within aging && pass "while paused, outbox_relay_backlog_age_seconds grows ($(backlog_age) s)" ||
+    fail "the backlog's age did not grow while the relay was paused ($(backlog_age) s)"
 faults set relay.paused=false
 within moved && pass "resumed, the relay publishes the held event" || fail "the relay did not publish within 30 s of resuming"
+drained() { awk -v age="$(backlog_age)" 'BEGIN {exit !(age < 1)}'; }
+within drained && pass "resumed, the backlog's age is back under a second" || fail "the backlog's age stayed at $(backlog_age) s after resuming"
 
 # The payment gateway's and the dispatcher's knobs show where they act.
 faults set payment.latency-ms=250 dispatcher.reserve-stock.delay-ms=100

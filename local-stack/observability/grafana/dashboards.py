@@ -123,6 +123,14 @@ DASHBOARDS = {
         "The outbox relay: binlog to Kafka.",
         [
             panel("Lag, commit to Kafka", "outbox_relay_lag_milliseconds", "ms", "lag"),
+            panel(
+                "Oldest unpublished event, by outbox",
+                "outbox_relay_backlog_age_seconds",
+                "s",
+                "{{schema}}",
+                "Age of the oldest row still in each context's outbox. Unlike the lag, which is set when "
+                "something is published, it keeps growing while the relay stands still.",
+            ),
             panel("Events published per second", "rate(outbox_relay_events_published_total[1m])", "ops", "published"),
             panel("Events in flight (sent, not yet acknowledged)", "outbox_relay_events_in_flight", "short", "in flight"),
             panel("State", "outbox_relay_state == 1", "short", "{{state}}"),

@@ -25,6 +25,7 @@
 //! - [`cli`]: the `outbox-relay` command line.
 //! - [`gtid`]: MariaDB GTIDs and positions.
 
+pub mod backlog;
 pub mod binlog;
 pub mod cli;
 pub mod config;

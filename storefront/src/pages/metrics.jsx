@@ -51,8 +51,12 @@ export const CHARTS = [
     id: 'relay-lag',
     title: 'Relay lag',
     unit: 'ms',
-    about: 'From an event’s commit in MariaDB to Kafka’s acknowledgement, as the outbox relay last saw it.',
-    series: [{ label: 'commit to Kafka', query: 'max(outbox_relay_lag_milliseconds)' }],
+    about:
+      'From an event’s commit in MariaDB to Kafka’s acknowledgement, as the outbox relay last published; and the age of the oldest event still waiting in an outbox, which keeps growing while the relay stands still.',
+    series: [
+      { label: 'commit to Kafka', query: 'max(outbox_relay_lag_milliseconds)' },
+      { label: 'oldest unpublished', query: 'max(outbox_relay_backlog_age_seconds) * 1000' },
+    ],
   },
   {
     id: 'consumer-lag',

@@ -32,7 +32,9 @@ async fn run_relay() -> anyhow::Result<()> {
     let port = runtime::config::parsed_or("PORT", 9465_u16)?;
     let status = Arc::new(RelayStatus::default());
     let side_doors = tokio::spawn(relay::server::serve(port, Arc::clone(&status)));
+    let backlog = tokio::spawn(relay::backlog::watch(config.clone()));
     let outcome = relay::supervisor::run(config, status, relay::server::shutdown_signal()).await;
+    backlog.abort();
     side_doors.abort();
     outcome.map_err(Into::into)
 }
