@@ -10,6 +10,7 @@ The shaded band is the fault (events.json); time is seconds from the first order
 
 import csv
 import json
+import math
 import os
 import sys
 import urllib.parse
@@ -220,6 +221,48 @@ def main():
     written.append(path)
     for path in written:
         print(path.relative_to(repo))
+    table = phases(events, origin, [row for row in csv.DictReader(open(results / "orders.csv"))])
+    (results / "phases.md").write_text(table)
+    print(table, end="")
+
+
+def percentile(values, fraction):
+    """Nearest rank, as saga-bench reports."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
+    return ordered[rank - 1]
+
+
+def phases(events, origin, orders):
+    """A Markdown table of the orders placed before, during and after the fault."""
+    bounds = []
+    for mark in events["marks"]:
+        label = mark["label"]
+        if label.startswith(("fault on", "kafka killed", "fault cleared", "local-stack/up returned")):
+            bounds.append(((parse(mark["at"]) - origin).total_seconds(), label))
+    edges = [float("-inf")] + [seconds for seconds, _ in bounds] + [float("inf")]
+    names = ["before the fault"] + [f"after '{label}'" for _, label in bounds]
+    lines = ["| orders placed | orders | CONFIRMED | CANCELLED (reason) | saga p50 | saga p95 | saga max |",
+             "|---|---|---|---|---|---|---|"]
+    for name, low, high in zip(names, edges, edges[1:]):
+        chosen = [row for row in orders if row["placed_at"]
+                  and low <= (parse(row["placed_at"]) - origin).total_seconds() < high]
+        if not chosen:
+            continue
+        cancelled = {}
+        for row in chosen:
+            if row["status"] != "CONFIRMED":
+                key = row["cancel_reason"] or row["status"]
+                cancelled[key] = cancelled.get(key, 0) + 1
+        times = [int(row["saga_ms"]) / 1000 for row in chosen]
+        span = f"{max(low, 0):.0f}–{high:.0f} s" if high != float("inf") else f"from {max(low, 0):.0f} s"
+        lines.append(
+            f"| {name} ({span}) | {len(chosen)} | {sum(row['status'] == 'CONFIRMED' for row in chosen)} | "
+            + (", ".join(f"{count} {reason}" for reason, count in sorted(cancelled.items())) or "0")
+            + f" | {percentile(times, 0.5):.2f} s | {percentile(times, 0.95):.2f} s | {max(times):.2f} s |")
+    return "\n".join(lines) + "\n"
 
 
 main()
