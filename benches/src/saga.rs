@@ -134,10 +134,7 @@ mod tests {
         let skus: Vec<_> = (0..7).map(|n| plan.sku_of(n)).collect();
         assert_eq!(skus, vec![0, 1, 2, 0, 1, 2, 0]);
         for sku in 0..3 {
-            assert_eq!(
-                skus.iter().filter(|&&s| s == sku).count(),
-                plan.orders_on(sku)
-            );
+            assert_eq!(skus.iter().filter(|&&s| s == sku).count(), plan.orders_on(sku));
         }
         assert_eq!(plan.orders_on(3), 0);
     }

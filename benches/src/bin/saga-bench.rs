@@ -210,7 +210,9 @@ async fn main() -> anyhow::Result<()> {
                 "/admin/products",
                 &admin,
                 None,
-                Some(json!({"productId": product, "name": "Bench cup", "priceMinor": 100, "currency": "EUR"})),
+                Some(
+                    json!({"productId": product, "name": "Bench cup", "priceMinor": 100, "currency": "EUR"}),
+                ),
             )
             .await?;
         anyhow::ensure!(created.0 == 201, "creating the product failed: {}", created.1);
@@ -234,7 +236,8 @@ async fn main() -> anyhow::Result<()> {
     for product in &products {
         let probe_key = uuid::Uuid::now_v7().to_string();
         loop {
-            let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_decline"});
+            let body =
+                json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_decline"});
             let (status, answer) = shop
                 .call(
                     reqwest::Method::POST,
@@ -261,12 +264,21 @@ async fn main() -> anyhow::Result<()> {
     for probe in &probes {
         loop {
             let (_, answer) = shop
-                .call(reqwest::Method::GET, &format!("/orders/{probe}"), &probe_customer, None, None)
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/orders/{probe}"),
+                    &probe_customer,
+                    None,
+                    None,
+                )
                 .await?;
             if answer["data"]["status"] != "PLACED" {
                 break;
             }
-            anyhow::ensure!(Instant::now() < probe_deadline, "probe order {probe} did not settle in time");
+            anyhow::ensure!(
+                Instant::now() < probe_deadline,
+                "probe order {probe} did not settle in time"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
