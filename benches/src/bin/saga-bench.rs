@@ -5,7 +5,13 @@
 //! (`tok_approve`). It prints place-order's latency and throughput as clients see them, and
 //! the saga's own time from PLACED to CONFIRMED, taken from each order's history (server
 //! clocks, so polling adds nothing). Every order must end CONFIRMED; anything else is counted
-//! and reported.
+//! and reported, by status and cancellation reason.
+//!
+//! `--skus N` spreads the orders over N products in turn, and `--stock N` gives each of them
+//! N units instead of one per order it receives: `--skus 1 --stock 50` with 300 orders is a
+//! flash sale, where exactly 50 may be confirmed (more is an oversell, and fails the run).
+//! `--orders-csv FILE` writes one line per order (its SKU, final status, reason and times)
+//! for the experiments in docs/experiments/.
 //!
 //! Needs a running stack (`local-stack/up`); tokens are signed with its keys
 //! (`$STACK_HOME/keys`). Build with `--release`; see docs/benchmarks/saga.md. Not a function:
@@ -15,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use benches::saga::{Outcomes, SkuPlan, csv_line};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use security::{Role, SigningKeys, TokenIssuer};
@@ -46,6 +53,17 @@ struct Arguments {
     /// How long every order may take to settle.
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
+    /// Products the orders are spread over, in turn (order n buys SKU n mod N).
+    #[arg(long, default_value_t = 1)]
+    skus: usize,
+    /// Units each product starts with (default: as many as the orders it receives, so all
+    /// can be confirmed). Less than that is a sale that sells out.
+    #[arg(long)]
+    stock: Option<usize>,
+    /// Writes one CSV line per order here: order id, SKU, final status, cancellation reason,
+    /// placed and settled times (server clocks) and the saga's milliseconds.
+    #[arg(long)]
+    orders_csv: Option<PathBuf>,
 }
 
 struct Shop {
@@ -112,18 +130,35 @@ fn print_latencies(label: &str, mut values: Vec<Duration>) {
     );
 }
 
-/// PLACED → final status time from the order's history, and the final status.
-fn saga_time(order: &Value) -> Option<(String, Duration)> {
+/// How an order's saga ended, from its history (server clocks).
+#[derive(Debug)]
+struct Settled {
+    status: String,
+    placed_at: DateTime<Utc>,
+    settled_at: DateTime<Utc>,
+}
+
+impl Settled {
+    /// PLACED → final status.
+    fn elapsed(&self) -> Duration {
+        (self.settled_at - self.placed_at).to_std().unwrap_or_default()
+    }
+}
+
+/// The final status of a settled order and when it was placed and settled.
+fn settled(order: &Value) -> Option<Settled> {
     let history = order["history"].as_array()?;
     let at = |entry: &Value| {
         entry["at"]
             .as_str()
             .and_then(|at| at.parse::<DateTime<Utc>>().ok())
     };
-    let placed = at(history.first()?)?;
-    let settled = history.last()?;
-    let elapsed = (at(settled)? - placed).to_std().ok()?;
-    Some((settled["to"].as_str()?.to_owned(), elapsed))
+    let last = history.last()?;
+    Some(Settled {
+        status: last["to"].as_str()?.to_owned(),
+        placed_at: at(history.first()?)?,
+        settled_at: at(last)?,
+    })
 }
 
 #[tokio::main]
@@ -155,69 +190,125 @@ async fn main() -> anyhow::Result<()> {
         ),
     });
 
-    // The product, with stock for every order, and ordering's copy of it.
+    // The products, with their stock, and ordering's copy of each.
+    let plan = SkuPlan::new(arguments.orders, arguments.skus, arguments.stock).map_err(anyhow::Error::msg)?;
     let admin = shop.token(Role::Admin)?;
-    let product = format!("bench-{}", uuid::Uuid::now_v7().simple());
-    let created = shop
-        .call(
-            reqwest::Method::POST,
-            "/admin/products",
-            &admin,
-            None,
-            Some(json!({"productId": product, "name": "Bench cup", "priceMinor": 100, "currency": "EUR"})),
-        )
-        .await?;
-    anyhow::ensure!(created.0 == 201, "creating the product failed: {}", created.1);
-    let stocked = shop
-        .call(
-            reqwest::Method::PUT,
-            &format!("/admin/inventory/{product}"),
-            &admin,
-            None,
-            Some(json!({"onHand": arguments.orders})),
-        )
-        .await?;
-    anyhow::ensure!(stocked.0 == 200, "setting the stock failed: {}", stocked.1);
-    // Ordering learns the product from its event: a probe order (declined, so its unit comes
-    // back) is retried until ordering knows the product, before the clock starts.
-    let probe_customer = shop.token(Role::Customer)?;
-    let probe_key = uuid::Uuid::now_v7().to_string();
-    let started = Instant::now();
-    loop {
-        let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_decline"});
-        let (status, answer) = shop
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let products: Vec<String> = (0..plan.skus())
+        .map(|sku| {
+            if plan.skus() == 1 {
+                format!("bench-{run}")
+            } else {
+                format!("bench-{run}-{sku}")
+            }
+        })
+        .collect();
+    for product in &products {
+        let created = shop
             .call(
                 reqwest::Method::POST,
-                "/orders",
-                &probe_customer,
-                Some(&probe_key),
-                Some(body),
+                "/admin/products",
+                &admin,
+                None,
+                Some(
+                    json!({"productId": product, "name": "Bench cup", "priceMinor": 100, "currency": "EUR"}),
+                ),
             )
             .await?;
-        match status {
-            201 => break,
-            422 if answer["error"]["code"] == "UNKNOWN_PRODUCT" => {
-                tokio::time::sleep(Duration::from_millis(50)).await
+        anyhow::ensure!(created.0 == 201, "creating the product failed: {}", created.1);
+        let stocked = shop
+            .call(
+                reqwest::Method::PUT,
+                &format!("/admin/inventory/{product}"),
+                &admin,
+                None,
+                Some(json!({"onHand": plan.stock()})),
+            )
+            .await?;
+        anyhow::ensure!(stocked.0 == 200, "setting the stock failed: {}", stocked.1);
+    }
+    // Ordering learns each product from its event: a probe order (declined) is retried until
+    // ordering knows the product. The probes must settle before the clock starts, so that the
+    // unit each one held is back in stock when the sale begins.
+    let probe_customer = shop.token(Role::Customer)?;
+    let started = Instant::now();
+    let mut probes = Vec::new();
+    for product in &products {
+        let probe_key = uuid::Uuid::now_v7().to_string();
+        loop {
+            let body =
+                json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_decline"});
+            let (status, answer) = shop
+                .call(
+                    reqwest::Method::POST,
+                    "/orders",
+                    &probe_customer,
+                    Some(&probe_key),
+                    Some(body),
+                )
+                .await?;
+            match status {
+                201 => {
+                    probes.push(answer["data"]["orderId"].as_str().unwrap_or_default().to_owned());
+                    break;
+                }
+                422 if answer["error"]["code"] == "UNKNOWN_PRODUCT" => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                other => anyhow::bail!("the probe order got {other}: {answer}"),
             }
-            other => anyhow::bail!("the probe order got {other}: {answer}"),
         }
     }
-    println!(
-        "product {product} with {} units; ordering knew it {:.0} ms after it was created",
-        arguments.orders,
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let known = started.elapsed();
+    let probe_deadline = Instant::now() + Duration::from_secs(arguments.deadline_secs);
+    for probe in &probes {
+        loop {
+            let (_, answer) = shop
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/orders/{probe}"),
+                    &probe_customer,
+                    None,
+                    None,
+                )
+                .await?;
+            if answer["data"]["status"] != "PLACED" {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < probe_deadline,
+                "probe order {probe} did not settle in time"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    if plan.skus() == 1 {
+        println!(
+            "product {} with {} units; ordering knew it {:.0} ms after it was created",
+            products[0],
+            plan.stock(),
+            known.as_secs_f64() * 1e3
+        );
+    } else {
+        println!(
+            "{} products bench-{run}-0.. with {} units each; ordering knew them {:.0} ms after they were created",
+            plan.skus(),
+            plan.stock(),
+            known.as_secs_f64() * 1e3
+        );
+    }
 
     // Place every order, `concurrency` at a time.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let placing = Instant::now();
     let paced_from = tokio::time::Instant::now();
     let rate = arguments.rate.filter(|rate| *rate > 0.0);
+    let products = Arc::new(products);
     let workers: Vec<_> = (0..arguments.concurrency)
         .map(|_| {
             let shop = Arc::clone(&shop);
             let next = Arc::clone(&next);
-            let product = product.clone();
+            let products = Arc::clone(&products);
             let total = arguments.orders;
             tokio::spawn(async move {
                 let customer = shop.token(Role::Customer)?;
@@ -233,7 +324,8 @@ async fn main() -> anyhow::Result<()> {
                         tokio::time::sleep_until(paced_from + Duration::from_secs_f64(n as f64 / rate)).await;
                     }
                     let key = uuid::Uuid::now_v7().to_string();
-                    let body = json!({"lines": [{"productId": product, "quantity": 1}], "paymentToken": "tok_approve"});
+                    let sku = plan.sku_of(n);
+                    let body = json!({"lines": [{"productId": products[sku], "quantity": 1}], "paymentToken": "tok_approve"});
                     loop {
                         let sent = Instant::now();
                         let (status, answer) = shop
@@ -242,7 +334,7 @@ async fn main() -> anyhow::Result<()> {
                         latencies.push(sent.elapsed());
                         match status {
                             201 => {
-                                placed.push(answer["data"]["orderId"].as_str().unwrap_or_default().to_owned());
+                                placed.push((answer["data"]["orderId"].as_str().unwrap_or_default().to_owned(), sku));
                                 break;
                             }
                             // Not yet projected, or overloaded: the same key again, like a client.
@@ -284,9 +376,19 @@ async fn main() -> anyhow::Result<()> {
     // Wait for every order to settle and read its saga time from its history.
     let deadline = Instant::now() + Duration::from_secs(arguments.deadline_secs);
     let mut saga_times = Vec::new();
-    let mut not_confirmed = 0;
+    let mut cancelled_times = Vec::new();
+    let mut outcomes = Outcomes::default();
+    let mut csv = vec![csv_line(&[
+        "order_id",
+        "sku",
+        "status",
+        "cancel_reason",
+        "placed_at",
+        "settled_at",
+        "saga_ms",
+    ])];
     for (customer, placed) in &customers {
-        for order_id in placed {
+        for (order_id, sku) in placed {
             loop {
                 let (_, answer) = shop
                     .call(
@@ -299,10 +401,31 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
                 let order = &answer["data"];
                 if order["status"] != "PLACED" {
-                    match saga_time(order) {
-                        Some((status, elapsed)) if status == "CONFIRMED" => saga_times.push(elapsed),
-                        _ => not_confirmed += 1,
+                    let reason = order["cancelReason"].as_str();
+                    let status = order["status"].as_str().unwrap_or("UNKNOWN");
+                    outcomes.add(status, reason);
+                    let ended = settled(order);
+                    match &ended {
+                        Some(ended) if ended.status == "CONFIRMED" => saga_times.push(ended.elapsed()),
+                        Some(ended) => cancelled_times.push(ended.elapsed()),
+                        None => {}
                     }
+                    let (placed_at, settled_at, saga_ms) = ended.map_or_else(Default::default, |ended| {
+                        (
+                            ended.placed_at.to_rfc3339(),
+                            ended.settled_at.to_rfc3339(),
+                            ended.elapsed().as_millis().to_string(),
+                        )
+                    });
+                    csv.push(csv_line(&[
+                        order_id,
+                        &products[*sku],
+                        status,
+                        reason.unwrap_or_default(),
+                        &placed_at,
+                        &settled_at,
+                        &saga_ms,
+                    ]));
                     break;
                 }
                 anyhow::ensure!(
@@ -314,9 +437,34 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "all settled {:.2} s after the first order; {not_confirmed} did not end CONFIRMED",
-        placing.elapsed().as_secs_f64()
+        "all settled {:.2} s after the first order; {} did not end CONFIRMED",
+        placing.elapsed().as_secs_f64(),
+        outcomes.total() - outcomes.confirmed()
     );
+    println!("outcomes: {outcomes}");
     print_latencies("saga PLACED -> CONFIRMED (server)", saga_times);
+    if !cancelled_times.is_empty() {
+        print_latencies("saga PLACED -> CANCELLED (server)", cancelled_times);
+    }
+    if let Some(path) = &arguments.orders_csv {
+        std::fs::write(path, csv.join("\n") + "\n")?;
+        println!("wrote {} orders to {}", csv.len() - 1, path.display());
+    }
+    // Selling more than the stock is the one outcome no fault may cause.
+    let confirmable = plan.confirmable();
+    anyhow::ensure!(
+        outcomes.confirmed() <= confirmable,
+        "OVERSOLD: {} orders confirmed, but the stock allowed {confirmable}",
+        outcomes.confirmed()
+    );
+    if plan.stock() * plan.skus() < arguments.orders {
+        println!(
+            "stock {} x {} SKUs for {} orders: {} confirmed, {confirmable} at most",
+            plan.stock(),
+            plan.skus(),
+            arguments.orders,
+            outcomes.confirmed()
+        );
+    }
     Ok(())
 }
