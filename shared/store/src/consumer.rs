@@ -155,6 +155,7 @@ impl<C: Consumer> EventHandler for Runner<C> {
             Ok(Claim::New(transaction)) => transaction,
             Ok(Claim::AlreadyProcessed) => {
                 tracing::info!("Event already handled; nothing to do");
+                telemetry::record_event_duplicate(C::NAME, event.ty());
                 consumer.after_commit(&self.pool, &received).await;
                 return Outcome::Ack;
             }

@@ -102,6 +102,17 @@ async fn an_event_is_applied_once_however_often_it_is_delivered() {
         assert_eq!(deliver(&runner, &event).await, Outcome::Ack);
     }
     assert_eq!(counts(&database.pool).await, (1, 1, 1));
+    // The two redeliveries are counted as what they were (other tests of this binary add theirs).
+    let metrics = telemetry::render_metrics();
+    let duplicates: f64 = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("events_duplicates_total{") && line.contains("function=\"record-cancellation\"")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0);
+    assert!(duplicates >= 2.0, "events_duplicates_total: {metrics}");
     let (source, causation, correlation): (String, String, String) =
         sqlx::query_as("SELECT source, causationid, correlationid FROM outbox")
             .fetch_one(&database.pool)

@@ -41,7 +41,7 @@ pub use crate::http::{
 pub use crate::metrics::{
     EventOutcome, FUNCTION_READY, metrics_router, metrics_router_refreshed_by,
     record_cache_invalidation_failure, record_cache_requests, record_event_dead_lettered,
-    record_event_handled, record_event_retry, record_readiness, render_metrics,
+    record_event_duplicate, record_event_handled, record_event_retry, record_readiness, render_metrics,
 };
 pub use crate::trace_context::{TRACEPARENT_HEADER, TraceContext};
 

@@ -28,6 +28,10 @@ pub const EVENTS_HANDLED_TOTAL: &str = "events_handled_total";
 pub const EVENT_HANDLING_DURATION_SECONDS: &str = "event_handling_duration_seconds";
 /// Counter of event records handed back for another attempt, labelled `function`, `type`.
 pub const EVENT_RETRIES_TOTAL: &str = "event_retries_total";
+/// Counter of event records whose id the function's inbox already held, labelled `function`,
+/// `type`: redeliveries and replays, acknowledged without an effect. They are counted in
+/// `events_handled_total{outcome="succeeded"}` too, since the trigger sees a success.
+pub const EVENTS_DUPLICATES_TOTAL: &str = "events_duplicates_total";
 /// Counter of event records given up on and sent to the dead-letter topic, labelled `function`,
 /// `type`.
 pub const EVENTS_DEAD_LETTERED_TOTAL: &str = "events_dead_lettered_total";
@@ -145,6 +149,11 @@ fn describe_metrics() {
         "Event records handed back for another attempt, by function and event type."
     );
     ::metrics::describe_counter!(
+        EVENTS_DUPLICATES_TOTAL,
+        Unit::Count,
+        "Event records the function's inbox had already handled (redeliveries, replays), by function and event type."
+    );
+    ::metrics::describe_counter!(
         EVENTS_DEAD_LETTERED_TOTAL,
         Unit::Count,
         "Event records sent to the dead-letter topic, by function and event type."
@@ -249,6 +258,13 @@ pub fn record_event_retry(function: &str, event_type: &str) {
     install_recorder();
     let labels = [("function", function.to_owned()), ("type", event_type.to_owned())];
     ::metrics::counter!(EVENT_RETRIES_TOTAL, &labels).increment(1);
+}
+
+/// Records that an event record was a duplicate its inbox recognised (`events_duplicates_total`).
+pub fn record_event_duplicate(function: &str, event_type: &str) {
+    install_recorder();
+    let labels = [("function", function.to_owned()), ("type", event_type.to_owned())];
+    ::metrics::counter!(EVENTS_DUPLICATES_TOTAL, &labels).increment(1);
 }
 
 /// Records that an event record was sent to the dead-letter topic
