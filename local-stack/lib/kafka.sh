@@ -39,39 +39,41 @@ kafka_java() {
     echo "$java"
 }
 
-kafka_fetch_jars() {
-    [[ -f $KAFKA_LIBS/.complete ]] && return 0
+# Copies dependencies of local-stack/kafka/pom.xml into DIR, once; DIR/.complete marks a
+# finished copy, so an interrupted one starts over: maven_copy DIR LOG WHAT MAVEN_ARGS...
+maven_copy() {
+    local dir=$1 log=$2 what=$3
+    shift 3
+    [[ -f $dir/.complete ]] && return 0
     command -v mvn >/dev/null 2>&1 || ensure_packages maven
-    say "Resolving Apache Kafka $KAFKA_VERSION from Maven Central (once; cached in ~/.m2 and $KAFKA_LIBS)"
-    rm -rf "$KAFKA_LIBS"
+    say "Resolving $what from Maven Central (once; cached in ~/.m2 and $dir)"
+    rm -rf "$dir"
     # shellcheck disable=SC2086 # STACK_MAVEN_ARGS is a list of arguments.
     if ! mvn -B -q -f "$STACK_DIR/kafka/pom.xml" $STACK_MAVEN_ARGS dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$LOG_DIR/maven.log" 2>&1; then
-        print_log_tail "$LOG_DIR/maven.log"
-        rm -rf "$KAFKA_LIBS"
-        die "Could not download the Kafka $KAFKA_VERSION jars from Maven Central; the full log is $LOG_DIR/maven.log." \
+        "$@" -DoutputDirectory="$dir" >"$log" 2>&1; then
+        print_log_tail "$log"
+        rm -rf "$dir"
+        die "Could not download $what from Maven Central; the full log is $log." \
             "Check the network, or configure a mirror or proxy in ~/.m2/settings.xml (STACK_MAVEN_ARGS passes extra Maven flags)."
     fi
-    touch "$KAFKA_LIBS/.complete"
+    touch "$dir/.complete"
+}
+
+kafka_fetch_jars() {
+    [[ -f $KAFKA_LIBS/.complete ]] && return 0
+    maven_copy "$KAFKA_LIBS" "$LOG_DIR/maven.log" "Apache Kafka $KAFKA_VERSION" -DincludeScope=runtime
     ok "kafka jars: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) in $KAFKA_LIBS"
 }
 
 # The JMX exporter agent: the pom's `provided` scope alone, into a folder of its own (once).
 kafka_fetch_agent() {
     [[ -f $KAFKA_AGENT_DIR/.complete ]] && return 0
-    command -v mvn >/dev/null 2>&1 || ensure_packages maven
-    say "Resolving the Prometheus JMX exporter agent $JMX_EXPORTER_VERSION from Maven Central (once)"
-    rm -rf "$KAFKA_AGENT_DIR"
-    # shellcheck disable=SC2086 # STACK_MAVEN_ARGS is a list of arguments.
-    if ! mvn -B -q -f "$STACK_DIR/kafka/pom.xml" $STACK_MAVEN_ARGS dependency:copy-dependencies \
-        -DincludeScope=provided -DexcludeTransitive=true -DoutputDirectory="$KAFKA_AGENT_DIR" \
-        >"$LOG_DIR/maven-jmx-exporter.log" 2>&1 || [[ ! -f $KAFKA_AGENT_JAR ]]; then
-        print_log_tail "$LOG_DIR/maven-jmx-exporter.log"
+    maven_copy "$KAFKA_AGENT_DIR" "$LOG_DIR/maven-jmx-exporter.log" \
+        "the Prometheus JMX exporter agent $JMX_EXPORTER_VERSION" -DincludeScope=provided -DexcludeTransitive=true
+    if [[ ! -f $KAFKA_AGENT_JAR ]]; then
         rm -rf "$KAFKA_AGENT_DIR"
-        die "Could not download the JMX exporter agent $JMX_EXPORTER_VERSION; the full log is $LOG_DIR/maven-jmx-exporter.log." \
-            "Check the network, or configure a mirror or proxy in ~/.m2/settings.xml (STACK_MAVEN_ARGS passes extra Maven flags)."
+        die "Maven copied no $(basename "$KAFKA_AGENT_JAR") into $KAFKA_AGENT_DIR; see $LOG_DIR/maven-jmx-exporter.log."
     fi
-    touch "$KAFKA_AGENT_DIR/.complete"
     ok "JMX exporter agent: $KAFKA_AGENT_JAR"
 }
 
