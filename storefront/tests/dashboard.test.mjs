@@ -7,17 +7,22 @@
 // Run with tests/run [GATEWAY_URL]. When Prometheus does not run (plain `local-stack/up`), the
 // live test is skipped and the page's message is checked against the real answer instead;
 // METRICS_PAGE_REQUIRES_PROMETHEUS=1 (set by local-stack/test) makes a missing Prometheus a
-// failure. Settings as in shop.test.mjs: BASE_URL, GRANT_ADMIN, IDENTITY_DATABASE_URL,
-// CHROMIUM, SCREENSHOT_DIR.
+// failure. Settings: those of support.mjs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import {
+  PASSWORD as password,
+  SHOP,
+  call,
+  grantAdmin,
+  launchBrowser,
+  logIn,
+  newPage as pageOf,
+  poll,
+  register,
+  screenshot,
+} from './support.mjs';
 
-const BASE = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
-const SHOP = `${BASE}/shop/`;
-const SCREENSHOTS = process.env.SCREENSHOT_DIR || new URL('./output/', import.meta.url).pathname;
 const REQUIRE_PROMETHEUS = process.env.METRICS_PAGE_REQUIRES_PROMETHEUS === '1';
 // Orders reach the graph through the saga, a scrape (every 5 s) and a 1-minute rate.
 const GRAPH_DEADLINE_MS = 150_000;
@@ -25,7 +30,6 @@ const GRAPH_DEADLINE_MS = 150_000;
 // scrape of it on, so another pair of orders is placed when the graph still shows none.
 const ORDERS_AGAIN_AFTER_MS = 20_000;
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const password = 'a long enough passphrase';
 const admin = { email: `metrics-admin-${run}@example.com`, name: `Metrics admin ${run}` };
 const customer = { email: `metrics-customer-${run}@example.com`, name: `Metrics customer ${run}` };
 const productId = `sf-metrics-${run}`;
@@ -35,54 +39,9 @@ let adminToken;
 let prometheusRunning;
 let sku;
 
-async function call(method, path, { token, body, key } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (key) headers['idempotency-key'] = key;
-  const response = await fetch(BASE + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = text;
-  }
-  return { status: response.status, body: parsed };
-}
-
-async function poll(what, check, deadline = 30_000, every = 250) {
-  const end = Date.now() + deadline;
-  while (Date.now() < end) {
-    const result = await check();
-    if (result) return result;
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-  throw new Error(`${what} did not happen within ${deadline} ms`);
-}
-
-async function register(user) {
-  const registered = await call('POST', '/auth/register', {
-    body: { email: user.email, password, displayName: user.name },
-  });
-  assert.equal(registered.status, 201, JSON.stringify(registered.body));
-}
-
-async function logIn(user) {
-  const answer = await call('POST', '/auth/login', { body: { email: user.email, password } });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body.data.accessToken;
-}
-
-async function screenshot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
 async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
+  const page = await pageOf(browser);
+  const problems = page.problems;
   // Errors in the console too (a refused script or style would show there), except the
   // answers the tests ask for on purpose (401, 403, 503) and the favicon the shop has none of.
   page.on('console', (message) => {
@@ -90,7 +49,6 @@ async function newPage() {
     if (message.type() !== 'error' || /status of (401|403|503)/.test(message.text()) || where.endsWith('/favicon.ico')) return;
     problems.push(`${message.text()} (${where})`);
   });
-  page.problems = problems;
   return page;
 }
 
@@ -127,10 +85,7 @@ async function peakOf(page, chart, series) {
 
 before(async () => {
   await register(admin);
-  execFileSync(process.env.GRANT_ADMIN, ['grant-admin', admin.email], {
-    env: { ...process.env, DATABASE_URL: process.env.IDENTITY_DATABASE_URL },
-    stdio: 'pipe',
-  });
+  grantAdmin(admin.email);
   adminToken = await logIn(admin);
   const probe = await call('GET', '/admin/prometheus/api/v1/query?query=up', { token: adminToken });
   prometheusRunning = probe.status === 200;
@@ -138,12 +93,7 @@ before(async () => {
     assert.equal(probe.status, 503, JSON.stringify(probe.body));
     assert.equal(probe.body.error.code, 'PROMETHEUS_UNAVAILABLE');
   }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

@@ -4,20 +4,24 @@
 // refunded; an admin creates a product that then appears in the shop.
 //
 // Run with tests/run [GATEWAY_URL] (it installs Chromium and the npm packages when missing).
-// Settings: BASE_URL (the gateway), GRANT_ADMIN (the identity-admin binary) with
-// IDENTITY_DATABASE_URL, CHROMIUM (/usr/bin/chromium), SCREENSHOT_DIR (tests/output).
+// Settings: those of support.mjs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import {
+  PASSWORD as password,
+  SHOP,
+  call,
+  grantAdmin,
+  launchBrowser,
+  logIn,
+  newPage as pageOf,
+  poll,
+  register,
+  screenshot,
+} from './support.mjs';
 
-const BASE = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
-const SHOP = `${BASE}/shop/`;
-const SCREENSHOTS = process.env.SCREENSHOT_DIR || new URL('./output/', import.meta.url).pathname;
 const SAGA_DEADLINE_MS = 60_000;
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const password = 'a long enough passphrase';
 const shopper = { email: `shopper-${run}@example.com`, name: `Shopper ${run}` };
 const admin = { email: `admin-${run}@example.com`, name: `Admin ${run}` };
 // A word only this run's products carry, so the search finds them and nothing else.
@@ -26,57 +30,13 @@ const mugId = `sf-mug-${run}`;
 
 let browser;
 
-/** A call to the API, for setting up what the test does not show in the browser. */
-async function call(method, path, { token, body, key } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (key) headers['idempotency-key'] = key;
-  const response = await fetch(BASE + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** Polls `check` until it returns something truthy, or fails after `deadline` ms. */
-async function poll(what, check, deadline = 30_000) {
-  const end = Date.now() + deadline;
-  let last;
-  while (Date.now() < end) {
-    last = await check();
-    if (last) return last;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what} did not happen within ${deadline} ms`);
-}
-
 async function registerAndLogIn(user) {
-  const registered = await call('POST', '/auth/register', {
-    body: { email: user.email, password, displayName: user.name },
-  });
-  assert.equal(registered.status, 201, JSON.stringify(registered.body));
-  return async () => (await call('POST', '/auth/login', { body: { email: user.email, password } })).body.data.accessToken;
+  await register(user);
+  return () => logIn(user);
 }
 
-function grantAdmin(email) {
-  const binary = process.env.GRANT_ADMIN;
-  assert.ok(binary, 'GRANT_ADMIN must name the identity-admin binary (tests/run sets it)');
-  execFileSync(binary, ['grant-admin', email], {
-    env: { ...process.env, DATABASE_URL: process.env.IDENTITY_DATABASE_URL },
-    stdio: 'pipe',
-  });
-}
-
-async function screenshot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.problems = problems;
-  return page;
+function newPage() {
+  return pageOf(browser);
 }
 
 async function statusOf(page, status) {
@@ -117,12 +77,7 @@ before(async () => {
       return added.status === 201;
     });
   }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

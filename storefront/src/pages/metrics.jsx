@@ -10,7 +10,7 @@ const STEP_SECONDS = 15;
 const REFRESH_MS = 5000;
 const COLOURS = ['#1a56a6', '#1d6b2f', '#a12622', '#b26b00', '#6a3d9a', '#00838f'];
 
-/** Events of `type` that `function` handled for the first time (duplicates left out), per second. */
+/** Events of `type` that `function` handled, per second (a redelivery counts again; events_duplicates_total counts those). */
 const handled = (fn, type) =>
   `sum(rate(events_handled_total{function="${fn}", type="${type}", outcome="succeeded"}[1m])) or vector(0)`;
 const httpP99 = (fn) =>
