@@ -61,7 +61,7 @@ kafka_tool() { local libs=("$STACK_HOME"/kafka/libs-*); "$JAVA" -cp "${libs[0]}/
 #    mode over an empty local repository. The message must name the cause and the way out.
 if STACK_MAVEN_ARGS="-o -Dmaven.repo.local=$WORK/empty-m2" run "$STACK_DIR/up"; then
     fail "up fails when Kafka's jars cannot be downloaded" "$WORK/out.log"
-elif grep -q "Could not download the Kafka" "$WORK/out.log" && grep -q "settings.xml" "$WORK/out.log"; then
+elif grep -q "Could not download Apache Kafka" "$WORK/out.log" && grep -q "settings.xml" "$WORK/out.log"; then
     pass "up explains that Kafka's jars could not be downloaded and how to configure a mirror"
 else
     fail "up explains that Kafka's jars could not be downloaded" "$WORK/out.log"
