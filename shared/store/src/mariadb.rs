@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use sqlx::MySqlPool;
+use sqlx::{Connection, MySqlPool};
 use sqlx::mysql::{MySqlDatabaseError, MySqlPoolOptions};
 
 /// `ER_DUP_ENTRY`: an insert or update hit a unique key.
@@ -31,17 +31,46 @@ pub fn is_duplicate_key(error: &sqlx::Error) -> bool {
 /// It connects lazily: start-up (Lambda's init phase) stays fast, and a database that is
 /// briefly down makes requests fail and events retry instead of the function crash-looping.
 /// Up to `DATABASE_MAX_CONNECTIONS` connections (default 5): one Lambda instance serves one
-/// request at a time, while one local or Knative process serves many. A connection that
-/// cannot be had within 3 s is an error at once ("busy, retry later") rather than a request
-/// held for sqlx's default 30 s.
+/// request at a time, while one local or Knative process serves many.
 pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
     let url = runtime::config::required("DATABASE_URL")?;
     let max_connections = runtime::config::parsed_or("DATABASE_MAX_CONNECTIONS", 5)?;
-    Ok(MySqlPoolOptions::new()
+    Ok(lazy_pool(&url, max_connections, PING_WHEN_IDLE_FOR)?)
+}
+
+/// A pool on `url` that connects on first use.
+///
+/// A connection that cannot be had within 3 s is an error at once ("busy, retry later")
+/// rather than a request held for sqlx's default 30 s.
+///
+/// A connection is pinged before use only when it sat idle for `ping_when_idle_for` or
+/// longer, not on every checkout (sqlx's default). Under load every checkout pinged: a third
+/// of the requests MariaDB served per order were pings (docs/benchmarks/saga.md, "Cut 2").
+/// A connection busy a moment ago is alive; one idle since before a database restart is
+/// tested, and replaced when it fails.
+pub fn lazy_pool(
+    url: &str,
+    max_connections: u32,
+    ping_when_idle_for: Duration,
+) -> Result<MySqlPool, sqlx::Error> {
+    MySqlPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(&url)?)
+        .test_before_acquire(false)
+        .before_acquire(move |connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for >= ping_when_idle_for {
+                    // An error closes the connection, and the pool hands out another.
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy(url)
 }
+
+/// How long a function's pooled connection may sit unused before its next checkout pings it.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Whether `pool`'s database answers one cheap query now: what a function's `/readyz` asks.
 /// A lazy pool connects here if it has not yet, so a wrong `DATABASE_URL` or a database that

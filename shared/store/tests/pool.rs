@@ -1,0 +1,46 @@
+//! The functions' connection pool against the real MariaDB of the local stack: a connection
+//! the server dropped while it sat idle is replaced, not handed to the caller.
+
+use std::time::Duration;
+
+use store::mariadb::lazy_pool;
+use store::testing::TestDatabase;
+
+async fn connection_id(pool: &sqlx::MySqlPool) -> Result<u64, sqlx::Error> {
+    sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(pool).await
+}
+
+async fn kill(database: &TestDatabase, id: u64) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+        .execute(&database.admin)
+        .await
+        .expect("kill the pooled connection");
+}
+
+#[tokio::test]
+async fn a_connection_killed_while_idle_is_replaced_before_the_next_query() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    // Every checkout counts as idle long enough to be pinged.
+    let pool = lazy_pool(&database.url(), 1, Duration::ZERO).expect("pool");
+    let first = connection_id(&pool).await.expect("first query");
+    kill(&database, first).await;
+
+    let second = connection_id(&pool).await.expect("the query after the kill succeeds");
+    assert_ne!(second, first, "the killed connection was replaced");
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_connection_used_a_moment_ago_is_not_pinged_again() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    // No checkout within the hour pings: a dropped connection then reaches the caller, which
+    // is the price of skipping the ping (the function fails once; events are retried).
+    let pool = lazy_pool(&database.url(), 1, Duration::from_secs(3600)).expect("pool");
+    let first = connection_id(&pool).await.expect("first query");
+    kill(&database, first).await;
+
+    assert!(connection_id(&pool).await.is_err(), "the dropped connection was used unpinged");
+    let next = connection_id(&pool).await.expect("the pool recovers on the following query");
+    assert_ne!(next, first);
+    database.drop().await;
+}
