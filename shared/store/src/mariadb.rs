@@ -5,8 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use sqlx::{Connection, MySqlPool};
 use sqlx::mysql::{MySqlDatabaseError, MySqlPoolOptions};
+use sqlx::{Connection, MySqlPool};
 
 /// `ER_DUP_ENTRY`: an insert or update hit a unique key.
 pub const DUPLICATE_KEY: u16 = 1062;

@@ -25,7 +25,9 @@ async fn a_connection_killed_while_idle_is_replaced_before_the_next_query() {
     let first = connection_id(&pool).await.expect("first query");
     kill(&database, first).await;
 
-    let second = connection_id(&pool).await.expect("the query after the kill succeeds");
+    let second = connection_id(&pool)
+        .await
+        .expect("the query after the kill succeeds");
     assert_ne!(second, first, "the killed connection was replaced");
     database.drop().await;
 }
@@ -39,8 +41,13 @@ async fn a_connection_used_a_moment_ago_is_not_pinged_again() {
     let first = connection_id(&pool).await.expect("first query");
     kill(&database, first).await;
 
-    assert!(connection_id(&pool).await.is_err(), "the dropped connection was used unpinged");
-    let next = connection_id(&pool).await.expect("the pool recovers on the following query");
+    assert!(
+        connection_id(&pool).await.is_err(),
+        "the dropped connection was used unpinged"
+    );
+    let next = connection_id(&pool)
+        .await
+        .expect("the pool recovers on the following query");
     assert_ne!(next, first);
     database.drop().await;
 }
