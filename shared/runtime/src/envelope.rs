@@ -80,6 +80,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     fields: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -89,6 +91,15 @@ impl ApiError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// `503 SERVICE_BUSY` with `Retry-After: 1`: the service is saturated and did nothing.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_BUSY", message)
         }
     }
 
@@ -123,12 +134,30 @@ impl ApiError {
             code: "VALIDATION_FAILED",
             message: "The request has invalid fields.".to_owned(),
             fields,
+            retry_after: None,
         }
     }
 
     /// An unexpected failure. The cause is logged here, once, in the current span; the client
     /// only learns that something went wrong and the request id to quote.
+    ///
+    /// One cause is not a fault but a full house: no database connection came free within the
+    /// pool's wait (`sqlx::Error::PoolTimedOut`). Nothing was done, so the client is told
+    /// `503 SERVICE_BUSY` with `Retry-After`, as a client of a busy service expects, instead
+    /// of a 500.
     pub fn internal(cause: &anyhow::Error) -> Self {
+        let pool_full = cause.chain().any(|error| {
+            matches!(
+                error.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::PoolTimedOut)
+            )
+        });
+        if pool_full {
+            tracing::warn!(error = %format!("{cause:#}"), "Busy: no database connection came free in time");
+            return Self::busy(
+                "Too many requests at once; nothing was done. Send the request again shortly.",
+            );
+        }
         tracing::error!(error = %format!("{cause:#}"), "Request failed unexpectedly");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -184,7 +213,13 @@ impl IntoResponse for ApiError {
             },
             timestamp: chrono::Utc::now(),
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -249,5 +284,23 @@ pub fn body_rejection(rejection: &BytesRejection) -> ApiError {
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_connection_pool_is_answered_busy_with_retry_after_not_500() {
+        let cause = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("browsing products");
+        let response = ApiError::internal(&cause).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
+
+        let other = anyhow::Error::new(sqlx::Error::RowNotFound).context("browsing products");
+        let response = ApiError::internal(&other).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(http::header::RETRY_AFTER).is_none());
     }
 }
