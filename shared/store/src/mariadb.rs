@@ -45,7 +45,7 @@ pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
 ///
 /// A connection is pinged before use only when it sat idle for `ping_when_idle_for` or
 /// longer, not on every checkout (sqlx's default). Under load every checkout pinged: a third
-/// of the requests MariaDB served per order were pings (docs/benchmarks/saga.md, "Cut 2").
+/// of the requests MariaDB served per order were pings (ADR 0059).
 /// A connection busy a moment ago is alive; one idle since before a database restart is
 /// tested, and replaced when it fails.
 pub fn lazy_pool(
