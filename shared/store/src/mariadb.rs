@@ -44,7 +44,7 @@ pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
 /// rather than a request held for sqlx's default 30 s.
 ///
 /// A connection is pinged before use only when it sat idle for `ping_when_idle_for` or
-/// longer, not on every checkout (sqlx's default). Under load every checkout pinged: a third
+/// longer, not on every checkout (sqlx's default). Under load every checkout pinged: a quarter
 /// of the requests MariaDB served per order were pings (ADR 0059).
 /// A connection busy a moment ago is alive; one idle since before a database restart is
 /// tested, and replaced when it fails.
