@@ -31,23 +31,3 @@ async fn a_connection_killed_while_idle_is_replaced_before_the_next_query() {
     assert_ne!(second, first, "the killed connection was replaced");
     database.drop().await;
 }
-
-#[tokio::test]
-async fn a_connection_used_a_moment_ago_is_not_pinged_again() {
-    let database = TestDatabase::with_migrations_of("ordering").await;
-    // No checkout within the hour pings: a dropped connection then reaches the caller, which
-    // is the price of skipping the ping (the function fails once; events are retried).
-    let pool = lazy_pool(&database.url(), 1, Duration::from_secs(3600)).expect("pool");
-    let first = connection_id(&pool).await.expect("first query");
-    kill(&database, first).await;
-
-    assert!(
-        connection_id(&pool).await.is_err(),
-        "the dropped connection was used unpinged"
-    );
-    let next = connection_id(&pool)
-        .await
-        .expect("the pool recovers on the following query");
-    assert_ne!(next, first);
-    database.drop().await;
-}
