@@ -127,10 +127,6 @@ async fn place_order(
         Ok(Placed::Replayed(view)) => {
             Ok(([("idempotent-replayed", "true")], envelope::created(view)).into_response())
         }
-        Err(PlaceOrderError::Busy) => {
-            tracing::warn!("Every database connection is busy; asking the client to retry");
-            Ok(([("retry-after", "1")], place_order_error(PlaceOrderError::Busy)).into_response())
-        }
         Err(error) => Err(place_order_error(error)),
     }
 }
@@ -216,11 +212,12 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
             "IDEMPOTENCY_KEY_REUSED",
             "This Idempotency-Key was already used for a different order request.",
         ),
-        PlaceOrderError::Busy => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_BUSY",
-            "Too many orders at once; nothing was placed. Send the same request again shortly.",
-        ),
+        PlaceOrderError::Busy => {
+            tracing::warn!("Every database connection is busy; asking the client to retry");
+            ApiError::busy(
+                "Too many orders at once; nothing was placed. Send the same request again shortly.",
+            )
+        }
         PlaceOrderError::Unexpected(cause) => ApiError::internal(&cause),
     }
 }

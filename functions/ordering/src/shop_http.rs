@@ -360,14 +360,6 @@ async fn checkout_cart(
         Ok(Placed::Replayed(view)) => {
             Ok(([("idempotent-replayed", "true")], envelope::created(view)).into_response())
         }
-        Err(CheckoutError::Place(PlaceOrderError::Busy)) => {
-            tracing::warn!("Every database connection is busy; asking the client to retry");
-            Ok((
-                [("retry-after", "1")],
-                checkout_error(CheckoutError::Place(PlaceOrderError::Busy)),
-            )
-                .into_response())
-        }
         Err(error) => Err(checkout_error(error)),
     }
 }
@@ -410,11 +402,12 @@ fn checkout_error(error: CheckoutError) -> ApiError {
             "ACCOUNT_WITHDRAWN",
             "This account was withdrawn; it cannot place orders.",
         ),
-        CheckoutError::Place(PlaceOrderError::Busy) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_BUSY",
-            "Too many orders at once; nothing was placed. Send the same request again shortly.",
-        ),
+        CheckoutError::Place(PlaceOrderError::Busy) => {
+            tracing::warn!("Every database connection is busy; asking the client to retry");
+            ApiError::busy(
+                "Too many orders at once; nothing was placed. Send the same request again shortly.",
+            )
+        }
         CheckoutError::Place(PlaceOrderError::Unexpected(cause)) => ApiError::internal(&cause),
     }
 }
