@@ -39,16 +39,21 @@ def until(what, attempt, seconds):
 
 
 def metric(url, name, *labels):
-    """A sample's value from a /metrics page: the first NAME{…} line carrying every label."""
+    """The sum of a /metrics page's NAME{…} samples that carry every label given.
+
+    Summed, not the first match: a counter can have several series for the same labels (the
+    dispatcher's attempts to authorize-payment come from two topics), and the exporter does not
+    keep its series in a stable order between two reads."""
+    total = 0.0
     with urllib.request.urlopen(url, timeout=10) as response:
         for line in response.read().decode().splitlines():
             if line.startswith(name + "{") and all(label in line for label in labels):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
+                total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def retried_authorizations():
-    """The dispatcher's count of retried deliveries to authorize-payment."""
+    """The dispatcher's count of retried deliveries to authorize-payment, over both its topics."""
     return metric(dispatcher_metrics, "dispatcher_delivery_attempts_total", 'function="authorize-payment"',
                   'verdict="retryable"')
 
