@@ -56,6 +56,11 @@ pub struct DispatcherArgs {
     /// Timeout of one HTTP request, in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Concurrent deliveries per partition, each for its own share of the record keys: a
+    /// key's records keep their order, a slow key holds up only its lane. 1 delivers each
+    /// partition strictly in offset order.
+    #[arg(long, env = "DISPATCHER_KEY_LANES", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub key_lanes: u16,
     /// The name this dispatcher goes by in its consumer groups (static membership), so that
     /// after a restart it gets its partitions back at once. It must stay the same across
     /// restarts and differ between dispatchers that share groups (a StatefulSet pod's name
@@ -120,6 +125,7 @@ impl DispatcherArgs {
             consumer: ConsumerConfig {
                 instance: self.instance(),
                 session_timeout: self.session_timeout(),
+                key_lanes: usize::from(self.key_lanes),
                 ..ConsumerConfig::default()
             },
         }
@@ -305,8 +311,8 @@ mod tests {
         );
     }
 
-    /// The consumer settings of a dispatcher started with `extra` arguments.
-    fn consumer_of(extra: &[&str]) -> crate::consumer::ConsumerConfig {
+    /// A dispatcher's command line with one subscription and `extra` arguments, parsed.
+    fn parsed(extra: &[&str]) -> Result<DispatcherArgs, clap::Error> {
         let mut arguments = vec![
             "trigger-dispatcher",
             "--bootstrap-servers",
@@ -316,9 +322,11 @@ mod tests {
         ];
         arguments.extend_from_slice(extra);
         DispatcherArgs::try_parse_from(arguments)
-            .expect("valid arguments")
-            .config()
-            .consumer
+    }
+
+    /// The consumer settings of a dispatcher started with `extra` arguments.
+    fn consumer_of(extra: &[&str]) -> crate::consumer::ConsumerConfig {
+        parsed(extra).expect("valid arguments").config().consumer
     }
 
     fn membership_of(extra: &[&str]) -> Option<InstanceName> {
@@ -342,6 +350,14 @@ mod tests {
         assert_eq!(membership_of(&["--metrics-port", "0"]), None);
     }
 
+    #[test]
+    fn key_lanes_default_to_four_and_one_means_strict_offset_order() {
+        assert_eq!(consumer_of(&[]).key_lanes, 4);
+        assert_eq!(consumer_of(&["--key-lanes", "1"]).key_lanes, 1);
+        let error = parsed(&["--key-lanes", "0"]).expect_err("no lane at all");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
     fn session_of(extra: &[&str]) -> Duration {
         consumer_of(extra).session_timeout
     }
@@ -358,16 +374,7 @@ mod tests {
 
     #[test]
     fn an_instance_name_kafka_would_refuse_is_refused_when_parsing() {
-        let error = DispatcherArgs::try_parse_from([
-            "trigger-dispatcher",
-            "--bootstrap-servers",
-            "127.0.0.1:9092",
-            "--subscribe",
-            "f=t=http://127.0.0.1:1/",
-            "--instance-id",
-            "two words",
-        ])
-        .expect_err("an illegal name");
+        let error = parsed(&["--instance-id", "two words"]).expect_err("an illegal name");
         assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 

@@ -1,10 +1,18 @@
 //! One consumer group per subscription, with per-partition ordering and safe offset storage.
 //!
 //! The receive loop copies each record out of rdkafka and hands it to the worker task of its
-//! partition through a bounded channel. A worker delivers its records one at a time, in
-//! offset order, and stores a record's offset only once the record is acknowledged or
-//! dead-lettered; librdkafka's auto-commit then commits stored offsets only, so a commit
-//! never covers an unfinished record. Different partitions proceed concurrently.
+//! partition through a bounded channel. A worker spreads its records over a few lanes by key
+//! (a hash of the key picks the lane): a lane delivers its records one at a time in offset
+//! order, so the records of one key keep their order, while records of other keys go on in
+//! the other lanes: one slow order (a payment that times out and is retried for seconds)
+//! holds up its lane, not the whole partition. Records of different keys had no order to keep:
+//! the producer already spreads keys over partitions.
+//!
+//! A worker stores an offset only once every record up to it is acknowledged or dead-lettered
+//! (the lowest record still in a lane bounds it); librdkafka's auto-commit then commits stored
+//! offsets only, so a commit never covers an unfinished record. After a crash the records
+//! finished beyond that bound are delivered again, which the functions' idempotency absorbs.
+//! Different partitions proceed concurrently.
 //!
 //! Why a worker per partition rather than `split_partition_queue`: the receive loop stays the
 //! only place that polls the consumer (so rebalance callbacks run in one known place), and
@@ -25,7 +33,7 @@
 //! static member that another process fenced out (same instance id) cannot consume any more;
 //! that ends the subscription with an error that says so, rather than a warning per poll.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,6 +57,9 @@ use crate::subscription::Subscription;
 pub struct ConsumerConfig {
     /// Records buffered per partition between the receive loop and the partition's worker.
     pub partition_buffer: usize,
+    /// Concurrent deliveries per partition, each for its own share of the keys. 1 delivers a
+    /// partition strictly in offset order.
+    pub key_lanes: usize,
     /// The most bytes one fetch brings per partition. Small fetches make librdkafka hand over
     /// the partitions' records interleaved in small runs instead of thousands of one
     /// partition in a row, so the receive loop keeps every worker fed instead of waiting on
@@ -72,6 +83,7 @@ impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
             partition_buffer: 1024,
+            key_lanes: 4,
             fetch_bytes_per_partition: 64 * 1024,
             auto_commit_interval: Duration::from_secs(1),
             lag_interval: Duration::from_secs(10),
@@ -318,6 +330,7 @@ async fn route(
         let task = tokio::spawn(work_partition(
             Arc::clone(shared),
             receiver,
+            Lanes::new(config),
             Arc::clone(&revoked),
             previous,
             shutdown.clone(),
@@ -351,17 +364,113 @@ async fn route(
     Ok(())
 }
 
-/// Delivers one partition's records in order, storing each finished record's offset.
+/// How a partition worker spreads its records: over how many lanes, each buffering how many.
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    count: usize,
+    buffer: usize,
+}
+
+impl Lanes {
+    fn new(config: &ConsumerConfig) -> Self {
+        let count = config.key_lanes.max(1);
+        Self {
+            count,
+            buffer: (config.partition_buffer / count).max(1),
+        }
+    }
+
+    /// The lane of a record: the same for every record of a key. Records without a key share
+    /// the first lane, in offset order.
+    fn of(self, record: &Record) -> usize {
+        let Some(key) = &record.key else { return 0 };
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(key, &mut hasher);
+        let hash = std::hash::Hasher::finish(&hasher);
+        usize::try_from(hash % self.count as u64).unwrap_or(0)
+    }
+}
+
+/// Delivers one partition's records, a key's records in order, over `lanes` concurrent
+/// lanes; stores the offset up to which every record is finished.
 async fn work_partition(
     shared: Arc<Shared>,
     mut records: mpsc::Receiver<Record>,
+    lanes: Lanes,
     revoked: Arc<AtomicBool>,
     previous: Option<OwnedTask>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     if let Some(previous) = previous {
         previous.finished().await;
     }
+    let (finished_sender, mut finished) = mpsc::unbounded_channel::<Record>();
+    let mut senders = Vec::with_capacity(lanes.count);
+    let mut tasks = Vec::with_capacity(lanes.count);
+    for _ in 0..lanes.count {
+        let (sender, receiver) = mpsc::channel(lanes.buffer);
+        senders.push(sender);
+        tasks.push(OwnedTask(tokio::spawn(work_lane(
+            Arc::clone(&shared),
+            receiver,
+            Arc::clone(&revoked),
+            shutdown.clone(),
+            finished_sender.clone(),
+        ))));
+    }
+    drop(finished_sender);
+    let mut window = OffsetWindow::default();
+
+    'records: loop {
+        // Finished records move the stored offset on whether or not more records come.
+        let record = tokio::select! {
+            biased;
+            Some(done) = finished.recv() => {
+                window.finish(&shared, &done);
+                continue;
+            }
+            record = records.recv() => match record {
+                Some(record) => record,
+                None => break,
+            },
+        };
+        if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
+            break;
+        }
+        let lane = &senders[lanes.of(&record)];
+        // While the lane is full, finished records still move the stored offset on.
+        let permit = loop {
+            tokio::select! {
+                permit = lane.reserve() => match permit {
+                    Ok(permit) => break permit,
+                    // The lane stopped (shutdown, revocation): so does the partition.
+                    Err(_) => break 'records,
+                },
+                Some(done) = finished.recv() => window.finish(&shared, &done),
+            }
+        };
+        window.start(record.offset);
+        permit.send(record);
+    }
+
+    // The lanes finish their in-flight record and stop; what they finished is stored.
+    drop(senders);
+    for task in tasks {
+        task.finished().await;
+    }
+    while let Ok(done) = finished.try_recv() {
+        window.finish(&shared, &done);
+    }
+}
+
+/// Delivers one lane's records in order, reporting each finished one.
+async fn work_lane(
+    shared: Arc<Shared>,
+    mut records: mpsc::Receiver<Record>,
+    revoked: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+    finished: mpsc::UnboundedSender<Record>,
+) {
     while let Some(record) = records.recv().await {
         if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
             break;
@@ -370,34 +479,73 @@ async fn work_partition(
             .pipeline
             .handle(&shared.subscription, &record, &mut shutdown)
             .await;
-        if !handled.is_finished() {
+        if !handled.is_finished() || finished.send(record).is_err() {
             break;
         }
-        store_offset(&shared, &record);
     }
 }
 
-fn store_offset(shared: &Shared, record: &Record) {
+/// The offsets of a partition handed to lanes and not finished yet, and from them the offset
+/// that may be stored: every record below the lowest unfinished one is done.
+#[derive(Debug, Default)]
+struct OffsetWindow {
+    unfinished: BTreeSet<i64>,
+    /// The highest offset handed to a lane so far.
+    highest_started: Option<i64>,
+    /// The highest offset stored so far.
+    stored: Option<i64>,
+}
+
+impl OffsetWindow {
+    fn start(&mut self, offset: i64) {
+        self.unfinished.insert(offset);
+        self.highest_started = Some(self.highest_started.map_or(offset, |highest| highest.max(offset)));
+    }
+
+    /// Marks `record` finished and stores the offset it (and the records before it) allow.
+    fn finish(&mut self, shared: &Shared, record: &Record) {
+        if let Some(offset) = self.finished(record.offset) {
+            store_offset(shared, record, offset);
+        }
+    }
+
+    /// Marks `offset` finished; answers the offset that may now be stored, if it moved.
+    fn finished(&mut self, offset: i64) -> Option<i64> {
+        self.unfinished.remove(&offset);
+        let done_through = match self.unfinished.first() {
+            Some(lowest) => lowest - 1,
+            None => self.highest_started?,
+        };
+        if self.stored.is_some_and(|stored| stored >= done_through) {
+            return None;
+        }
+        self.stored = Some(done_through);
+        Some(done_through)
+    }
+}
+
+/// Stores `offset` of `record`'s partition as finished (the group resumes after it).
+fn store_offset(shared: &Shared, record: &Record, offset: i64) {
     // `rd_kafka_offset_store` stores offset + 1, the next record to read.
     match shared
         .consumer
-        .store_offset(&record.topic, record.partition, record.offset)
+        .store_offset(&record.topic, record.partition, offset)
     {
         Ok(()) => {
             shared
                 .progress
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(record.partition, record.offset + 1);
+                .insert(record.partition, offset + 1);
         }
         // The partition was revoked meanwhile: its next owner delivers the record again.
         Err(error) => tracing::warn!(
             function = %shared.subscription.function,
             topic = %record.topic,
             partition = record.partition,
-            offset = record.offset,
+            offset,
             %error,
-            "Storing the offset failed; the record will be delivered again."
+            "Storing the offset failed; the records up to it will be delivered again."
         ),
     }
 }
@@ -482,7 +630,64 @@ async fn close(shared: Arc<Shared>) {
 
 #[cfg(test)]
 mod tests {
-    use super::next_to_deliver;
+    use super::{Lanes, OffsetWindow, next_to_deliver};
+    use crate::record::Record;
+
+    fn window_started(offsets: std::ops::Range<i64>) -> OffsetWindow {
+        let mut window = OffsetWindow::default();
+        for offset in offsets {
+            window.start(offset);
+        }
+        window
+    }
+
+    #[test]
+    fn a_record_finished_ahead_of_a_slower_one_is_not_stored_past_it() {
+        let mut window = window_started(100..104);
+        // 101 and 103 finish first; 100 (a retried payment, say) is still in its lane.
+        assert_eq!(window.finished(101), Some(99));
+        assert_eq!(window.finished(103), None);
+        // 100 finishes: everything through 101 is done, 102 still runs.
+        assert_eq!(window.finished(100), Some(101));
+        assert_eq!(window.finished(102), Some(103));
+    }
+
+    #[test]
+    fn records_finished_in_order_store_each_offset() {
+        let mut window = window_started(7..10);
+        assert_eq!(window.finished(7), Some(7));
+        assert_eq!(window.finished(8), Some(8));
+        window.start(10);
+        assert_eq!(window.finished(9), Some(9));
+        assert_eq!(window.finished(10), Some(10));
+    }
+
+    fn keyed(key: Option<&str>, offset: i64) -> Record {
+        Record {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            timestamp_millis: None,
+            key: key.map(|key| key.as_bytes().to_vec()),
+            payload: None,
+            headers: Vec::new(),
+            unreadable_headers: 0,
+        }
+    }
+
+    #[test]
+    fn a_key_always_takes_the_same_lane_and_keys_spread_over_all_lanes() {
+        let lanes = Lanes { count: 4, buffer: 8 };
+        let mut used = [false; 4];
+        for order in 0..64 {
+            let key = format!("order-{order}");
+            let lane = lanes.of(&keyed(Some(&key), 1));
+            assert_eq!(lanes.of(&keyed(Some(&key), 2)), lane);
+            used[lane] = true;
+        }
+        assert_eq!(used, [true; 4]);
+        assert_eq!(lanes.of(&keyed(None, 3)), 0);
+    }
 
     #[test]
     fn an_idle_partition_after_a_restart_counts_from_what_the_group_committed() {

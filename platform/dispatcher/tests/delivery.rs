@@ -73,6 +73,89 @@ async fn records_of_one_key_arrive_in_the_order_they_were_produced_even_with_ret
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_in_retries_holds_up_neither_the_other_keys_of_its_partition_nor_is_committed_past() {
+    let topic = TestTopic::create(1).await;
+    let group_prefix = unique("test.group");
+    let group = subscription("lanes-fn", &topic.name, "http://127.0.0.1:1/", &group_prefix).group_id;
+    // The stuck record is refused until the test lets it through, as a payment gateway that
+    // times out for a while.
+    let released = Arc::new(AtomicBool::new(false));
+    let function = {
+        let released = Arc::clone(&released);
+        FakeFunction::start(move |received, _| {
+            if received.event_id == "stuck" && !released.load(Ordering::SeqCst) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            }
+        })
+        .await
+    };
+    let mut config = test_config();
+    config.delivery.retry.max_attempts = 10_000;
+    let running = RunningDispatcher::start(
+        config,
+        vec![subscription(
+            "lanes-fn",
+            &topic.name,
+            &function.url,
+            &group_prefix,
+        )],
+    );
+
+    let producer = producer();
+    let (_, stuck_offset) = produce_event(&producer, &topic.name, "stuck", "order-stuck", json!({})).await;
+    let mut last_offset = stuck_offset;
+    for order in 0..24 {
+        let (_, offset) = produce_event(
+            &producer,
+            &topic.name,
+            &format!("other-{order}"),
+            &format!("order-{order}"),
+            json!({}),
+        )
+        .await;
+        last_offset = offset;
+    }
+
+    // Keys in other lanes than the stuck one's are delivered while it is still refused.
+    eventually("records of other keys delivered behind the stuck one", || {
+        function
+            .distinct_ids()
+            .iter()
+            .filter(|id| id.starts_with("other-"))
+            .count()
+            >= 12
+    })
+    .await;
+    eventually("the stuck record retried a few times", || {
+        function
+            .received()
+            .iter()
+            .filter(|received| received.event_id == "stuck")
+            .count()
+            >= 3
+    })
+    .await;
+    // Commits run every 100 ms; whatever the group committed must not pass the stuck record.
+    let committed = committed_offsets(&group, &topic.name, 1).get(&0).copied();
+    assert!(
+        committed.is_none_or(|next| next <= stuck_offset),
+        "the group committed {committed:?} while offset {stuck_offset} was unfinished"
+    );
+
+    released.store(true, Ordering::SeqCst);
+    eventually(
+        "the group committed past every record once the stuck one went through",
+        || committed_offsets(&group, &topic.name, 1).get(&0) == Some(&(last_offset + 1)),
+    )
+    .await;
+    running.stop().await;
+    assert_eq!(function.distinct_ids().len(), 25);
+    topic.delete(&["lanes-fn"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_record_answered_503_twice_is_delivered_three_times_and_committed_only_after_it_succeeded() {
     let topic = TestTopic::create(1).await;
     // The subscription's consumer group, whose commits the test inspects.
