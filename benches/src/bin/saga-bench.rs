@@ -10,6 +10,9 @@
 //! `--skus N` spreads the orders over N products in turn, and `--stock N` gives each of them
 //! N units instead of one per order it receives: `--skus 1 --stock 50` with 300 orders is a
 //! flash sale, where exactly 50 may be confirmed (more is an oversell, and fails the run).
+//! `--timeout-every N` pays every Nth order with `tok_timeout` instead: the simulated gateway
+//! times out on it until the order is cancelled, which holds up the deliveries queued behind
+//! it. The PLACED → CONFIRMED figures of the other orders show how far that spreads.
 //! `--orders-csv FILE` writes one line per order (its SKU, final status, reason and times)
 //! for the experiments in docs/experiments/.
 //!
@@ -60,6 +63,10 @@ struct Arguments {
     /// can be confirmed). Less than that is a sale that sells out.
     #[arg(long)]
     stock: Option<usize>,
+    /// Pays every Nth order (the Nth, the 2Nth, …) with `tok_timeout`: a payment the simulated
+    /// gateway never answers in time, so that order ends CANCELLED after its retries.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_every: Option<u64>,
     /// Writes one CSV line per order here: order id, SKU, final status, cancellation reason,
     /// placed and settled times (server clocks) and the saga's milliseconds.
     #[arg(long)]
@@ -310,6 +317,7 @@ async fn main() -> anyhow::Result<()> {
             let next = Arc::clone(&next);
             let products = Arc::clone(&products);
             let total = arguments.orders;
+            let timeout_every = arguments.timeout_every;
             tokio::spawn(async move {
                 let customer = shop.token(Role::Customer)?;
                 let mut placed = Vec::new();
@@ -325,7 +333,9 @@ async fn main() -> anyhow::Result<()> {
                     }
                     let key = uuid::Uuid::now_v7().to_string();
                     let sku = plan.sku_of(n);
-                    let body = json!({"lines": [{"productId": products[sku], "quantity": 1}], "paymentToken": "tok_approve"});
+                    let times_out = timeout_every.is_some_and(|every| (n as u64 + 1).is_multiple_of(every));
+                    let token = if times_out { "tok_timeout" } else { "tok_approve" };
+                    let body = json!({"lines": [{"productId": products[sku], "quantity": 1}], "paymentToken": token});
                     loop {
                         let sent = Instant::now();
                         let (status, answer) = shop
