@@ -28,6 +28,9 @@ pub enum BrandError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// Creates a brand. The id of a deleted brand is taken back: the brand returns under the new
+/// name, with the products that kept it (a brand is deleted softly, so its id stays taken, and
+/// refusing it for good would leave an admin, or a second run of the seed, no way back).
 pub async fn create_brand(
     pool: &MySqlPool,
     brand_id: &BrandId,
@@ -40,7 +43,20 @@ pub async fn create_brand(
         .await;
     match inserted {
         Ok(_) => {}
-        Err(error) if error_number(&error) == Some(DUPLICATE_KEY) => return Err(BrandError::AlreadyExists),
+        Err(error) if error_number(&error) == Some(DUPLICATE_KEY) => {
+            let restored = sqlx::query(
+                "UPDATE brand SET name = ?, deleted_at = NULL, updated_at = NOW(6)
+                 WHERE brand_id = ? AND deleted_at IS NOT NULL",
+            )
+            .bind(name.as_str())
+            .bind(brand_id.as_str())
+            .execute(pool)
+            .await
+            .map_err(anyhow::Error::from)?;
+            if restored.rows_affected() == 0 {
+                return Err(BrandError::AlreadyExists);
+            }
+        }
         Err(error) => return Err(anyhow::Error::from(error).into()),
     }
     get_brand(pool, brand_id.as_str())

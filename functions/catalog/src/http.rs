@@ -901,9 +901,9 @@ pub struct RenameBrandRequest {
     request_body = CreateBrandRequest,
     security(("bearerAuth" = ["admin"])),
     responses(
-        (status = 201, description = "The brand.", body = Success<BrandView>),
+        (status = 201, description = "The brand. The id of a deleted brand brings that brand back under the new name.", body = Success<BrandView>),
         (status = 400, description = "`VALIDATION_FAILED`: naming each bad field."),
-        (status = 409, description = "`BRAND_EXISTS`: a brand with this id exists."),
+        (status = 409, description = "`BRAND_EXISTS`: a brand with this id exists (and is not deleted)."),
     ))]
 async fn create_brand(
     State(api): State<CatalogApi>,

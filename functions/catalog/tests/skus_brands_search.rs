@@ -468,6 +468,38 @@ async fn brands_are_created_renamed_listed_and_deleted_softly() {
     // The mug keeps its brand, and the brand filter still finds it.
     let (_, found) = app.call("GET", "/products?brand=acme", None, None).await;
     assert_eq!(ids(&found), ["mug"]);
+
+    // The deleted brand's id brings it back under the new name; then it exists again.
+    let (back, body) = admin(
+        &app,
+        "POST",
+        "/admin/brands",
+        Some(json!({"brandId": "acme", "name": "Acme Again"})),
+    )
+    .await;
+    assert_eq!(
+        (back, &body["data"]["name"]),
+        (StatusCode::CREATED, &json!("Acme Again"))
+    );
+    let (_, listed) = app.call("GET", "/brands", None, None).await;
+    assert_eq!(listed["data"][0]["brandId"], "acme");
+    let cup =
+        json!({"productId": "cup", "name": "Cup", "brandId": "acme", "priceMinor": 100, "currency": "EUR"});
+    assert_eq!(
+        admin(&app, "POST", "/admin/products", Some(cup)).await.0,
+        StatusCode::CREATED
+    );
+    let (again, body) = admin(
+        &app,
+        "POST",
+        "/admin/brands",
+        Some(json!({"brandId": "acme", "name": "Acme"})),
+    )
+    .await;
+    assert_eq!(
+        (again, &body["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("BRAND_EXISTS"))
+    );
     app.database.drop().await;
 }
 
@@ -571,4 +603,35 @@ async fn keywords_find_korean_words_inside_compounds_and_english_prefixes_ranked
 /// A query value percent-encoded as a form would send it.
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn the_seed_runs_again_after_its_brands_were_deleted_and_brings_them_back() {
+    let database = store::testing::TestDatabase::with_migrations_of("catalog").await;
+    let first = catalog::seed::write(&database.pool, catalog::seed::generate(7, 20), 2, |_| {})
+        .await
+        .expect("the first run");
+    assert_eq!(first.products, 20);
+    for brand in catalog::brands::list_brands(&database.pool)
+        .await
+        .expect("brands")
+    {
+        let id = catalog::domain::BrandId::parse(&brand.brand_id).expect("a stored id");
+        catalog::brands::delete_brand(&database.pool, &id)
+            .await
+            .expect("deleted");
+    }
+
+    // A larger run: the first 20 products exist, the next 10 need the deleted brands.
+    let second = catalog::seed::write(&database.pool, catalog::seed::generate(7, 30), 2, |_| {})
+        .await
+        .expect("a second run after an admin deleted the seed's brands");
+    assert_eq!((second.products, second.skipped), (10, 20));
+    assert!(
+        !catalog::brands::list_brands(&database.pool)
+            .await
+            .expect("brands")
+            .is_empty()
+    );
+    database.drop().await;
 }
