@@ -13,7 +13,8 @@
 //!   ([`crate::envelope::Json`]);
 //! - a route with the [`BEARER`] requirement can answer `401 UNAUTHENTICATED`, and one that
 //!   names the `admin` role in it (`security(("bearerAuth" = ["admin"]))`) `403 FORBIDDEN`;
-//! - every route can answer `500 INTERNAL_ERROR`.
+//! - every route can answer `500 INTERNAL_ERROR`, and `503 SERVICE_BUSY` with `Retry-After`
+//!   when every connection of its database pool is in use (docs/adr/0059).
 
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -163,6 +164,12 @@ fn finish_operation(operation: &mut Value, examples: &mut Map<String, Value>) {
         "500",
         &["INTERNAL_ERROR"],
         "something went wrong on our side",
+    );
+    add_codes(
+        responses,
+        "503",
+        &["SERVICE_BUSY"],
+        "every database connection is in use; nothing was done, retry after the seconds in the Retry-After header",
     );
     for (status, response) in responses.iter_mut() {
         if status.starts_with('4') || status.starts_with('5') {
@@ -322,6 +329,7 @@ mod tests {
             ("413", "BODY_TOO_LARGE"),
             ("415", "UNSUPPORTED_MEDIA_TYPE"),
             ("500", "INTERNAL_ERROR"),
+            ("503", "SERVICE_BUSY"),
         ] {
             let reference = &responses[status]["content"]["application/json"]["examples"][code]["$ref"];
             assert_eq!(
@@ -338,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_public_route_without_a_body_answers_only_its_own_errors_and_500() {
+    fn a_public_route_without_a_body_answers_only_its_own_errors_500_and_503() {
         let document = json!({ "paths": { "/x": { "get": { "responses": {
             "200": { "description": "Done." },
         } } } } });
@@ -348,6 +356,6 @@ mod tests {
             .expect("responses")
             .keys()
             .collect();
-        assert_eq!(statuses, ["200", "500"]);
+        assert_eq!(statuses, ["200", "500", "503"]);
     }
 }
