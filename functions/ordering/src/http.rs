@@ -212,12 +212,6 @@ fn place_order_error(error: PlaceOrderError) -> ApiError {
             "IDEMPOTENCY_KEY_REUSED",
             "This Idempotency-Key was already used for a different order request.",
         ),
-        PlaceOrderError::Busy => {
-            tracing::warn!("Every database connection is busy; asking the client to retry");
-            ApiError::busy(
-                "Too many orders at once; nothing was placed. Send the same request again shortly.",
-            )
-        }
         PlaceOrderError::Unexpected(cause) => ApiError::internal(&cause),
     }
 }

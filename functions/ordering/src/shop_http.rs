@@ -402,12 +402,6 @@ fn checkout_error(error: CheckoutError) -> ApiError {
             "ACCOUNT_WITHDRAWN",
             "This account was withdrawn; it cannot place orders.",
         ),
-        CheckoutError::Place(PlaceOrderError::Busy) => {
-            tracing::warn!("Every database connection is busy; asking the client to retry");
-            ApiError::busy(
-                "Too many orders at once; nothing was placed. Send the same request again shortly.",
-            )
-        }
         CheckoutError::Place(PlaceOrderError::Unexpected(cause)) => ApiError::internal(&cause),
     }
 }

@@ -38,20 +38,16 @@ pub enum PlaceOrderError {
     /// Identity locked or withdrew the customer's account (ordering's projection says so).
     #[error(transparent)]
     Customer(#[from] CustomerRefusal),
-    /// Every database connection stayed busy for the whole acquire timeout: the function is
-    /// overloaded. Nothing was written; the same request (same key) may be sent again.
-    #[error("the database is busy; nothing was written")]
-    Busy,
+    /// Also a full connection pool (`sqlx::Error::PoolTimedOut`), which
+    /// `runtime::envelope::ApiError::internal` answers `503 SERVICE_BUSY` with `Retry-After`:
+    /// nothing was written, and the same request (same key) may be sent again.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for PlaceOrderError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut => Self::Busy,
-            other => Self::Unexpected(other.into()),
-        }
+        Self::Unexpected(error.into())
     }
 }
 
