@@ -35,6 +35,17 @@ async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> 
     app.call(method, path, Some(Role::Admin), body).await
 }
 
+/// `POST /admin/brands` as an admin.
+async fn create_brand(app: &TestApp, brand_id: &str, name: &str) -> (StatusCode, Value) {
+    admin(
+        app,
+        "POST",
+        "/admin/brands",
+        Some(json!({"brandId": brand_id, "name": name})),
+    )
+    .await
+}
+
 async fn outbox(app: &TestApp) -> Vec<(String, Value)> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT type, payload FROM outbox ORDER BY occurred_at, id")
@@ -388,32 +399,14 @@ async fn a_new_base_price_reprices_every_active_sku_and_announces_each() {
 #[tokio::test]
 async fn brands_are_created_renamed_listed_and_deleted_softly() {
     let app = spawn_app().await;
-    let (status, _) = admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "acme", "name": "Acme"})),
-    )
-    .await;
+    let (status, _) = create_brand(&app, "acme", "Acme").await;
     assert_eq!(status, StatusCode::CREATED);
-    let (twice, body) = admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "acme", "name": "Acme"})),
-    )
-    .await;
+    let (twice, body) = create_brand(&app, "acme", "Acme").await;
     assert_eq!(
         (twice, &body["error"]["code"]),
         (StatusCode::CONFLICT, &json!("BRAND_EXISTS"))
     );
-    let (bad, _) = admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "Not A Slug", "name": ""})),
-    )
-    .await;
+    let (bad, _) = create_brand(&app, "Not A Slug", "").await;
     assert_eq!(bad, StatusCode::BAD_REQUEST);
     let (customer, _) = app
         .call(
@@ -470,13 +463,7 @@ async fn brands_are_created_renamed_listed_and_deleted_softly() {
     assert_eq!(ids(&found), ["mug"]);
 
     // The deleted brand's id brings it back under the new name; then it exists again.
-    let (back, body) = admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "acme", "name": "Acme Again"})),
-    )
-    .await;
+    let (back, body) = create_brand(&app, "acme", "Acme Again").await;
     assert_eq!(
         (back, &body["data"]["name"]),
         (StatusCode::CREATED, &json!("Acme Again"))
@@ -489,13 +476,7 @@ async fn brands_are_created_renamed_listed_and_deleted_softly() {
         admin(&app, "POST", "/admin/products", Some(cup)).await.0,
         StatusCode::CREATED
     );
-    let (again, body) = admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "acme", "name": "Acme"})),
-    )
-    .await;
+    let (again, body) = create_brand(&app, "acme", "Acme").await;
     assert_eq!(
         (again, &body["error"]["code"]),
         (StatusCode::CONFLICT, &json!("BRAND_EXISTS"))
@@ -506,13 +487,7 @@ async fn brands_are_created_renamed_listed_and_deleted_softly() {
 #[tokio::test]
 async fn keywords_find_korean_words_inside_compounds_and_english_prefixes_ranked_by_relevance() {
     let app = spawn_app().await;
-    admin(
-        &app,
-        "POST",
-        "/admin/brands",
-        Some(json!({"brandId": "sori", "name": "소리랩"})),
-    )
-    .await;
+    create_brand(&app, "sori", "소리랩").await;
     for (id, name, description, price) in [
         (
             "buds",
