@@ -120,6 +120,7 @@ impl Consumer for RecordProductSales {
     const NAME: &'static str = "record-product-sales";
     type Event = OrderConfirmedV1;
     type Error = ActivityError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -148,6 +149,7 @@ impl Consumer for ProjectStockAvailability {
     const NAME: &'static str = "project-stock-availability";
     type Event = StockEvent;
     type Error = ActivityError;
+    type Prepared = ();
 
     async fn apply(
         &self,

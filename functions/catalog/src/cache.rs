@@ -175,10 +175,12 @@ impl<C> ForgetsProducts<C> {
     }
 }
 
-impl<C: ChangesProducts> Consumer for ForgetsProducts<C> {
+// A consumer that prepares would need its step forwarded; none of the wrapped ones does.
+impl<C: ChangesProducts + Consumer<Prepared = ()>> Consumer for ForgetsProducts<C> {
     const NAME: &'static str = C::NAME;
     type Event = C::Event;
     type Error = C::Error;
+    type Prepared = ();
 
     fn wants(&self, event: &Self::Event) -> bool {
         self.consumer.wants(event)

@@ -216,10 +216,12 @@ impl<C> ForgetsAvailability<C> {
     }
 }
 
-impl<C: ChangesStock> Consumer for ForgetsAvailability<C> {
+// A consumer that prepares would need its step forwarded; none of the wrapped ones does.
+impl<C: ChangesStock + Consumer<Prepared = ()>> Consumer for ForgetsAvailability<C> {
     const NAME: &'static str = C::NAME;
     type Event = C::Event;
     type Error = C::Error;
+    type Prepared = ();
 
     fn wants(&self, event: &Self::Event) -> bool {
         self.consumer.wants(event)

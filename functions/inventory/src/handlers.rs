@@ -30,6 +30,7 @@ impl Consumer for ReserveStock {
     const NAME: &'static str = "reserve-stock";
     type Event = OrderPlacedV1;
     type Error = ReservationError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -58,6 +59,7 @@ impl Consumer for ReleaseStock {
     const NAME: &'static str = "release-stock";
     type Event = OrderCancelledV1;
     type Error = ReservationError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -77,6 +79,7 @@ impl Consumer for CommitStock {
     const NAME: &'static str = "commit-stock";
     type Event = OrderConfirmedV1;
     type Error = ReservationError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -96,6 +99,7 @@ impl Consumer for RestockRefund {
     const NAME: &'static str = "restock-refund";
     type Event = OrderRefundedV1;
     type Error = RestockError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -140,6 +144,7 @@ impl Consumer for OpenSkuStock {
     const NAME: &'static str = "open-sku-stock";
     type Event = SkuCreatedV1;
     type Error = OpenStockError;
+    type Prepared = ();
 
     async fn apply(
         &self,

@@ -115,6 +115,7 @@ impl Consumer for ProjectCatalogProduct {
     const NAME: &'static str = "project-catalog-product";
     type Event = ProductEvent;
     type Error = ProjectionError;
+    type Prepared = ();
 
     /// Applies one event once. Database failures are transient; a bad event is not.
     #[tracing::instrument(skip_all, fields(product_id = %event.data.product_id()))]

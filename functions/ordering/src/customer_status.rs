@@ -100,6 +100,7 @@ impl Consumer for ProjectCustomerStatus {
     const NAME: &'static str = "project-customer-status";
     type Event = AccountStatusEvent;
     type Error = CustomerStatusError;
+    type Prepared = ();
 
     /// Applies one status event once. Database failures are transient; a bad event is not.
     #[tracing::instrument(skip_all, fields(user_id = %event.data.user_id()))]

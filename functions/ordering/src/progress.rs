@@ -83,6 +83,7 @@ impl Consumer for RecordOrderProgress {
     const NAME: &'static str = "record-order-progress";
     type Event = ProgressEvent;
     type Error = ProgressError;
+    type Prepared = ();
 
     /// Records the step at the producer's time (or now, when the event has none).
     #[tracing::instrument(skip_all, fields(order_id))]

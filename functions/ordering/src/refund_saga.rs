@@ -24,6 +24,7 @@ impl Consumer for SettleRefund {
     const NAME: &'static str = "settle-refund";
     type Event = RefundAnswer;
     type Error = SettleRefundError;
+    type Prepared = ();
 
     async fn apply(
         &self,

@@ -21,6 +21,7 @@ impl Consumer for ConfirmOrder {
     const NAME: &'static str = "confirm-order";
     type Event = PaymentAuthorizedV1;
     type Error = SagaStepError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -57,6 +58,7 @@ impl Consumer for CancelOrder {
     const NAME: &'static str = "cancel-order";
     type Event = CancelCause;
     type Error = SagaStepError;
+    type Prepared = ();
 
     /// A release the order caused itself (its cancellation) needs nothing more.
     fn wants(&self, cause: &Self::Event) -> bool {

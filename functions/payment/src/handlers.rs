@@ -12,7 +12,7 @@ use store::consumer::{Consumer, Received, Retryable};
 
 use crate::domain::{PaymentToken, amount_to_charge};
 use crate::gateway::PaymentGateway;
-use crate::payments::{self, Fact, GatewayPolicy, PaymentError};
+use crate::payments::{self, Fact, GatewayAnswer, GatewayPolicy, PaymentError};
 use crate::refunds::{self, RefundError, RefundRequest};
 
 /// What every payment function holds: the gateway and how to treat it.
@@ -62,25 +62,39 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
     const NAME: &'static str = "authorize-payment";
     type Event = AuthorizationFact;
     type Error = PaymentError;
+    /// The gateway is asked here, with no connection held (docs/adr/0061).
+    type Prepared = GatewayAnswer;
+
+    async fn prepare(
+        &self,
+        pool: &MySqlPool,
+        event: &Received<Self::Event>,
+    ) -> Result<GatewayAnswer, Self::Error> {
+        let Payments { gateway, policy } = &self.0;
+        payments::prepare_authorization(
+            pool,
+            gateway.as_ref(),
+            *policy,
+            event.data.order_id(),
+            &fact_of(&event.data)?,
+        )
+        .await
+    }
 
     async fn apply(
         &self,
         transaction: &mut MySqlConnection,
-        event: &Received<Self::Event>,
+        event: &Received<Self::Event, GatewayAnswer>,
     ) -> Result<(), Self::Error> {
-        let fact = match &event.data {
-            AuthorizationFact::OrderPlaced(placed) => order_fact(placed)?,
-            AuthorizationFact::StockReserved(_) => Fact::StockReserved,
-        };
         let Payments { gateway, policy } = &self.0;
-        let order_id = event.data.order_id();
-        payments::record_and_authorize(
+        payments::record_authorization(
             transaction,
             gateway.as_ref(),
             *policy,
             &event.origin,
-            order_id,
-            &fact,
+            event.data.order_id(),
+            &fact_of(&event.data)?,
+            &event.prepared,
         )
         .await?;
         Ok(())
@@ -89,7 +103,7 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
     async fn after_rollback(
         &self,
         pool: &MySqlPool,
-        event: &Received<Self::Event>,
+        event: &Received<Self::Event, GatewayAnswer>,
         error: &Self::Error,
     ) -> Result<(), Self::Error> {
         if matches!(error, PaymentError::GatewayUnavailable(_)) {
@@ -99,10 +113,14 @@ impl<G: PaymentGateway> Consumer for AuthorizePayment<G> {
     }
 }
 
-fn order_fact(placed: &OrderPlacedV1) -> Result<Fact, PaymentError> {
-    let amount = amount_to_charge(placed.total_minor, placed.currency.as_str())?;
-    let token = PaymentToken::parse(&placed.payment_token)?;
-    Ok(Fact::OrderPlaced { amount, token })
+fn fact_of(event: &AuthorizationFact) -> Result<Fact, PaymentError> {
+    Ok(match event {
+        AuthorizationFact::OrderPlaced(placed) => Fact::OrderPlaced {
+            amount: amount_to_charge(placed.total_minor, placed.currency.as_str())?,
+            token: PaymentToken::parse(&placed.payment_token)?,
+        },
+        AuthorizationFact::StockReserved(_) => Fact::StockReserved,
+    })
 }
 
 /// `capture-payment`.
@@ -113,6 +131,7 @@ impl<G: PaymentGateway> Consumer for CapturePayment<G> {
     const NAME: &'static str = "capture-payment";
     type Event = OrderConfirmedV1;
     type Error = PaymentError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -140,6 +159,7 @@ impl<G: PaymentGateway> Consumer for VoidPayment<G> {
     const NAME: &'static str = "void-payment";
     type Event = OrderCancelledV1;
     type Error = PaymentError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -167,6 +187,7 @@ impl<G: PaymentGateway> Consumer for RefundPayment<G> {
     const NAME: &'static str = "refund-payment";
     type Event = OrderRefundRequestedV1;
     type Error = RefundError;
+    type Prepared = ();
 
     async fn apply(
         &self,
@@ -213,7 +234,10 @@ impl Retryable for PaymentError {
     fn is_retryable(&self) -> bool {
         match self {
             Self::Invalid(_) | Self::NotCapturable { .. } => false,
-            Self::GatewayUnavailable(_) | Self::Database(_) | Self::Unexpected(_) => true,
+            Self::GatewayUnavailable(_)
+            | Self::NotAskedYet { .. }
+            | Self::Database(_)
+            | Self::Unexpected(_) => true,
         }
     }
 }

@@ -1,9 +1,17 @@
 //! The payment use cases on MariaDB: record what authorization needs and authorize once both
 //! facts are known, capture on confirmation, void on cancellation.
 //!
-//! Each runs on its caller's transaction (the consumer runner's, which also holds the event's
-//! inbox row) with the outbox event it causes, holding the order's payment row locked while
-//! the gateway is called, so two deliveries for one order never call the gateway side by side.
+//! Authorization is the step of the saga that waits on the gateway for every order, so it holds
+//! no database connection while it does (docs/adr/0061). [`prepare_authorization`] records the
+//! event's fact and decides in a short transaction of its own, then asks the gateway with no
+//! connection held; [`record_authorization`] records the answer on the caller's transaction
+//! (the consumer runner's, which also holds the event's inbox row), with the outbox event it
+//! causes, if the payment still waits for it. Two deliveries for one order may both ask: the
+//! gateway is idempotent by order id, and only the first answer recorded counts.
+//!
+//! Capture and void run on the caller's transaction, holding the order's payment row locked
+//! while the gateway is called (they are rarer, and a duplicate must not race them).
+//!
 //! A transient gateway failure is an error: the caller rolls everything back, counts the
 //! attempt with [`count_gateway_attempt`] in a transaction of its own, and retries — except
 //! the failure that uses up [`GatewayPolicy::max_attempts`], which declines the payment
@@ -14,7 +22,7 @@ use std::time::Duration;
 use events::payment::{
     PaymentAuthorizedV1, PaymentCapturedV1, PaymentDeclinedV1, PaymentVoidedV1, decline_reason,
 };
-use sqlx::{MySqlConnection, MySqlExecutor};
+use sqlx::{MySqlConnection, MySqlExecutor, MySqlPool};
 use store::outbox::{self, Origin};
 
 use crate::domain::{
@@ -71,6 +79,12 @@ pub enum PaymentError {
     /// The gateway failed transiently; the attempt is counted and the event should be retried.
     #[error("the gateway failed, try again: {0}")]
     GatewayUnavailable(GatewayError),
+    /// Both facts of an order arrived at once, and each delivery decided to wait for the other
+    /// before asking the gateway: the one that finds both recorded asks on its next attempt.
+    #[error(
+        "both facts of order {order_id} are recorded but the gateway was not asked yet; asking on the next attempt"
+    )]
+    NotAskedYet { order_id: String },
     /// An order was confirmed without an authorized payment: the saga is broken somewhere
     /// and a person must look; retrying cannot help.
     #[error("order {order_id} cannot be captured: its payment is {status}")]
@@ -81,20 +95,70 @@ pub enum PaymentError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Records `fact` for `order_id` and authorizes when both facts are known.
+/// What [`prepare_authorization`] learned from the gateway for [`record_authorization`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum GatewayAnswer {
+    /// The gateway was not asked: the payment waits for its other fact, was decided already,
+    /// or waits for the answer another delivery asked for.
+    #[default]
+    NotAsked,
+    /// What the gateway answered to this order's authorization: its authorization id, or why not.
+    Answered(Result<String, GatewayError>),
+}
+
+/// Decides, in a short transaction of its own on `pool` that sees `fact` recorded, whether the
+/// gateway is to be asked now. If so, it marks the payment `authorizing`, commits, and asks
+/// with no connection held. If not, it rolls back: [`record_authorization`] records the fact
+/// in the caller's transaction, so waiting for the other fact costs no commit of its own.
 ///
-/// A transient gateway failure is [`PaymentError::GatewayUnavailable`]; the caller must roll
-/// back and then [`count_gateway_attempt`].
+/// It also asks when a cancellation turned the payment `CANCELLED` while an earlier delivery's
+/// call was in flight: the gateway answers a repeated call as it answered the first, so
+/// [`record_authorization`] learns whether there is an authorization to void.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn record_and_authorize(
-    transaction: &mut MySqlConnection,
+pub async fn prepare_authorization(
+    pool: &MySqlPool,
     gateway: &impl PaymentGateway,
     policy: GatewayPolicy,
-    origin: &Origin,
     order_id: &str,
     fact: &Fact,
-) -> Result<Done, PaymentError> {
+) -> Result<GatewayAnswer, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
+    let mut transaction = pool.begin().await?;
+    record_fact(&mut transaction, order_id, fact).await?;
+    let row = lock_payment(&mut transaction, order_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
+    let ask = match row.status {
+        PaymentStatus::Pending => match decide_authorization(&row.facts(), policy.max_attempts) {
+            AuthorizationDecision::Authorize { amount, token } => Some((amount, token)),
+            AuthorizationDecision::Wait | AuthorizationDecision::GiveUp => None,
+        },
+        PaymentStatus::Cancelled if row.authorizing && row.gateway_attempts < policy.max_attempts => {
+            row.amount.zip(row.token)
+        }
+        _ => None,
+    };
+    let Some((amount, token)) = ask else {
+        transaction.rollback().await?;
+        return Ok(GatewayAnswer::NotAsked);
+    };
+    if !row.authorizing {
+        sqlx::query("UPDATE payment SET authorizing = TRUE WHERE order_id = ?")
+            .bind(order_id)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(GatewayAnswer::Answered(
+        call(policy, gateway.authorize(order_id, amount, &token)).await,
+    ))
+}
+
+async fn record_fact(
+    connection: &mut MySqlConnection,
+    order_id: &str,
+    fact: &Fact,
+) -> Result<(), sqlx::Error> {
     match fact {
         Fact::OrderPlaced { amount, token } => {
             sqlx::query(
@@ -108,7 +172,7 @@ pub async fn record_and_authorize(
             .bind(amount.minor())
             .bind(amount.currency().as_str())
             .bind(token.as_str())
-            .execute(&mut *transaction)
+            .execute(connection)
             .await?;
         }
         Fact::StockReserved => {
@@ -118,43 +182,95 @@ pub async fn record_and_authorize(
             )
             .bind(order_id)
             .bind(uuid::Uuid::now_v7().to_string())
-            .execute(&mut *transaction)
+            .execute(connection)
             .await?;
         }
     }
-    let (payment_id, facts) = lock_facts(transaction, order_id)
+    Ok(())
+}
+
+/// Records `fact` and the gateway's `answer` for `order_id` on `transaction`, with the event it
+/// causes, when the payment still waits for it: authorized, or declined (at once for a final
+/// refusal, after [`GatewayPolicy::max_attempts`] transient failures otherwise). When a
+/// cancellation came first, an authorization the gateway made is voided at once.
+///
+/// A transient gateway failure is [`PaymentError::GatewayUnavailable`]; the caller must roll
+/// back and then [`count_gateway_attempt`].
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn record_authorization(
+    transaction: &mut MySqlConnection,
+    gateway: &impl PaymentGateway,
+    policy: GatewayPolicy,
+    origin: &Origin,
+    order_id: &str,
+    fact: &Fact,
+    answer: &GatewayAnswer,
+) -> Result<Done, PaymentError> {
+    tracing::Span::current().record("order_id", order_id);
+    record_fact(transaction, order_id, fact).await?;
+    let row = lock_payment(transaction, order_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
+    let done = match row.status {
+        PaymentStatus::Pending => {
+            authorize_pending(transaction, policy, origin, order_id, &row, answer).await?
+        }
+        PaymentStatus::Cancelled if row.authorizing => {
+            void_late_authorization(transaction, gateway, policy, origin, order_id, &row, answer).await?
+        }
+        _ => Done::NothingToDo,
+    };
+    tracing::info!(?done, "Payment step done");
+    Ok(done)
+}
 
-    let (amount, token) = match decide_authorization(&facts, policy.max_attempts) {
+async fn authorize_pending(
+    transaction: &mut MySqlConnection,
+    policy: GatewayPolicy,
+    origin: &Origin,
+    order_id: &str,
+    row: &PaymentRow,
+    answer: &GatewayAnswer,
+) -> Result<Done, PaymentError> {
+    let amount = match decide_authorization(&row.facts(), policy.max_attempts) {
         AuthorizationDecision::Wait => return Ok(Done::NothingToDo),
         AuthorizationDecision::GiveUp => {
             let reason = decline_reason::GATEWAY_UNAVAILABLE;
-            decline(transaction, origin, order_id, &payment_id, reason).await?;
+            decline(transaction, origin, order_id, &row.payment_id, reason).await?;
             return Ok(Done::Declined(reason));
         }
-        AuthorizationDecision::Authorize { amount, token } => (amount, token),
+        AuthorizationDecision::Authorize { amount, .. } => amount,
     };
-
-    let answer = call(policy, gateway.authorize(order_id, amount, &token)).await;
-    let done = match answer {
+    let answer = match answer {
+        // The other fact was committed after this delivery decided to wait. If that delivery
+        // asked the gateway, it records the answer; if it, too, saw only its own fact, nobody
+        // asked, so this delivery asks on its next attempt.
+        GatewayAnswer::NotAsked if row.authorizing => return Ok(Done::NothingToDo),
+        GatewayAnswer::NotAsked => {
+            return Err(PaymentError::NotAskedYet {
+                order_id: order_id.to_owned(),
+            });
+        }
+        GatewayAnswer::Answered(answer) => answer,
+    };
+    Ok(match answer {
         Ok(authorization_id) => {
             sqlx::query(
                 "UPDATE payment SET status = 'AUTHORIZED', authorization_id = ?, updated_at = NOW(6)
                  WHERE order_id = ?",
             )
-            .bind(&authorization_id)
+            .bind(authorization_id)
             .bind(order_id)
             .execute(&mut *transaction)
             .await?;
-            let authorize = Ledger::new(TransactionKind::Authorize, order_id, &payment_id, amount);
-            transactions::record(&mut *transaction, &authorize.reference(&authorization_id)).await?;
+            let authorize = Ledger::new(TransactionKind::Authorize, order_id, &row.payment_id, amount);
+            transactions::record(&mut *transaction, &authorize.reference(authorization_id)).await?;
             let authorized = PaymentAuthorizedV1 {
                 order_id: order_id.to_owned(),
-                payment_id: payment_id.clone(),
+                payment_id: row.payment_id.clone(),
                 amount_minor: amount.minor(),
                 currency: amount.currency(),
-                authorization_id,
+                authorization_id: authorization_id.clone(),
             };
             outbox::append(transaction, origin, &authorized).await?;
             Done::Authorized
@@ -162,27 +278,95 @@ pub async fn record_and_authorize(
         // The failure that uses up the attempts declines at once, on this delivery: waiting for
         // one more would make the decision depend on the trigger still having retries left.
         Err(error)
-            if error.is_transient() && facts.gateway_attempts.saturating_add(1) >= policy.max_attempts =>
+            if error.is_transient() && row.gateway_attempts.saturating_add(1) >= policy.max_attempts =>
         {
             tracing::warn!(%error, attempts = policy.max_attempts, "The gateway failed on the last attempt");
             count_gateway_attempt(&mut *transaction, order_id).await?;
             let reason = decline_reason::GATEWAY_UNAVAILABLE;
-            decline(transaction, origin, order_id, &payment_id, reason).await?;
+            decline(transaction, origin, order_id, &row.payment_id, reason).await?;
             Done::Declined(reason)
         }
-        Err(error) if error.is_transient() => return Err(PaymentError::GatewayUnavailable(error)),
+        Err(error) if error.is_transient() => return Err(PaymentError::GatewayUnavailable(error.clone())),
         Err(error) => {
-            let reason = if error == GatewayError::InsufficientFunds {
+            let reason = if *error == GatewayError::InsufficientFunds {
                 decline_reason::INSUFFICIENT_FUNDS
             } else {
                 decline_reason::DECLINED
             };
-            decline(transaction, origin, order_id, &payment_id, reason).await?;
+            decline(transaction, origin, order_id, &row.payment_id, reason).await?;
             Done::Declined(reason)
         }
+    })
+}
+
+/// The order was cancelled while an authorization was asked of the gateway: an authorization
+/// it made is voided now, and recorded (authorized, then voided) so the ledger tells the truth.
+async fn void_late_authorization(
+    transaction: &mut MySqlConnection,
+    gateway: &impl PaymentGateway,
+    policy: GatewayPolicy,
+    origin: &Origin,
+    order_id: &str,
+    row: &PaymentRow,
+    answer: &GatewayAnswer,
+) -> Result<Done, PaymentError> {
+    let answer = match answer {
+        GatewayAnswer::Answered(answer) => answer,
+        GatewayAnswer::NotAsked if row.gateway_attempts >= policy.max_attempts => {
+            tracing::warn!(
+                "Whether the gateway authorized this cancelled order is unknown; giving up asking"
+            );
+            stop_authorizing(transaction, order_id).await?;
+            return Ok(Done::NothingToDo);
+        }
+        GatewayAnswer::NotAsked => return Ok(Done::NothingToDo),
     };
-    tracing::info!(?done, "Payment step done");
-    Ok(done)
+    let authorization_id = match answer {
+        Ok(authorization_id) => authorization_id,
+        Err(error)
+            if error.is_transient() && row.gateway_attempts.saturating_add(1) < policy.max_attempts =>
+        {
+            return Err(PaymentError::GatewayUnavailable(error.clone()));
+        }
+        Err(error) => {
+            // Refused (nothing to void), or unknown after the last attempt.
+            tracing::warn!(%error, "The gateway did not authorize this cancelled order; nothing to void");
+            stop_authorizing(transaction, order_id).await?;
+            return Ok(Done::NothingToDo);
+        }
+    };
+    call(policy, gateway.void(order_id, authorization_id))
+        .await
+        .map_err(PaymentError::GatewayUnavailable)?;
+    sqlx::query(
+        "UPDATE payment SET status = 'VOIDED', authorization_id = ?, authorizing = FALSE, updated_at = NOW(6)
+         WHERE order_id = ?",
+    )
+    .bind(authorization_id)
+    .bind(order_id)
+    .execute(&mut *transaction)
+    .await?;
+    if let Some(amount) = row.amount {
+        for kind in [TransactionKind::Authorize, TransactionKind::Void] {
+            let entry = Ledger::new(kind, order_id, &row.payment_id, amount);
+            transactions::record(&mut *transaction, &entry.reference(authorization_id)).await?;
+        }
+    }
+    let voided = PaymentVoidedV1 {
+        order_id: order_id.to_owned(),
+        payment_id: row.payment_id.clone(),
+    };
+    outbox::append(transaction, origin, &voided).await?;
+    tracing::warn!("The order was cancelled while the gateway authorized it; the authorization is voided");
+    Ok(Done::Voided)
+}
+
+async fn stop_authorizing(connection: &mut MySqlConnection, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payment SET authorizing = FALSE, updated_at = NOW(6) WHERE order_id = ?")
+        .bind(order_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// Takes the authorized amount of a confirmed order, once.
@@ -354,6 +538,22 @@ struct PaymentRow {
     stock_reserved: bool,
     gateway_attempts: u32,
     authorization_id: Option<String>,
+    authorizing: bool,
+}
+
+impl PaymentRow {
+    fn facts(&self) -> PaymentFacts {
+        PaymentFacts {
+            status: self.status,
+            order: if self.order_placed {
+                self.amount.zip(self.token.clone())
+            } else {
+                None
+            },
+            stock_reserved: self.stock_reserved,
+            gateway_attempts: self.gateway_attempts,
+        }
+    }
 }
 
 type RawPaymentRow = (
@@ -366,6 +566,7 @@ type RawPaymentRow = (
     bool,
     i32,
     Option<String>,
+    bool,
 );
 
 async fn lock_payment(
@@ -374,7 +575,7 @@ async fn lock_payment(
 ) -> Result<Option<PaymentRow>, PaymentError> {
     let raw: Option<RawPaymentRow> = sqlx::query_as(
         "SELECT payment_id, status, amount_minor, currency, payment_token, order_placed, stock_reserved,
-                gateway_attempts, authorization_id
+                gateway_attempts, authorization_id, authorizing
          FROM payment WHERE order_id = ? FOR UPDATE",
     )
     .bind(order_id)
@@ -390,6 +591,7 @@ async fn lock_payment(
         stock_reserved,
         attempts,
         authorization_id,
+        authorizing,
     )) = raw
     else {
         return Ok(None);
@@ -415,28 +617,7 @@ async fn lock_payment(
         stock_reserved,
         gateway_attempts: u32::try_from(attempts).unwrap_or(0),
         authorization_id,
-    }))
-}
-
-async fn lock_facts(
-    connection: &mut MySqlConnection,
-    order_id: &str,
-) -> Result<Option<(String, PaymentFacts)>, PaymentError> {
-    Ok(lock_payment(connection, order_id).await?.map(|row| {
-        let order = if row.order_placed {
-            row.amount.zip(row.token)
-        } else {
-            None
-        };
-        (
-            row.payment_id,
-            PaymentFacts {
-                status: row.status,
-                order,
-                stock_reserved: row.stock_reserved,
-                gateway_attempts: row.gateway_attempts,
-            },
-        )
+        authorizing,
     }))
 }
 

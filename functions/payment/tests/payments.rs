@@ -340,3 +340,244 @@ async fn malformed_events_are_rejected() {
     }
     database.drop().await;
 }
+
+/// A gateway whose authorizations wait until the test lets them answer (approving), and that
+/// records what it was asked: a slow payment provider, held still.
+struct HeldGateway {
+    asked: tokio::sync::Notify,
+    answer: tokio::sync::Semaphore,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl Default for HeldGateway {
+    fn default() -> Self {
+        Self {
+            asked: tokio::sync::Notify::new(),
+            answer: tokio::sync::Semaphore::new(0),
+            calls: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl HeldGateway {
+    fn record(&self, call: String) {
+        self.calls.lock().expect("calls").push(call);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    /// Lets one held authorization answer.
+    fn release_one(&self) {
+        self.answer.add_permits(1);
+    }
+}
+
+impl payment::gateway::PaymentGateway for HeldGateway {
+    async fn authorize(
+        &self,
+        order_id: &str,
+        _amount: payment::domain::Money,
+        _token: &payment::domain::PaymentToken,
+    ) -> Result<String, payment::gateway::GatewayError> {
+        self.record(format!("authorize {order_id}"));
+        self.asked.notify_one();
+        self.answer.acquire().await.expect("open semaphore").forget();
+        Ok(format!("held-auth-{order_id}"))
+    }
+
+    async fn capture(
+        &self,
+        order_id: &str,
+        _authorization_id: &str,
+        _amount: payment::domain::Money,
+    ) -> Result<(), payment::gateway::GatewayError> {
+        self.record(format!("capture {order_id}"));
+        Ok(())
+    }
+
+    async fn void(
+        &self,
+        order_id: &str,
+        authorization_id: &str,
+    ) -> Result<(), payment::gateway::GatewayError> {
+        self.record(format!("void {order_id} {authorization_id}"));
+        Ok(())
+    }
+
+    async fn refund(
+        &self,
+        refund_id: &str,
+        _authorization_id: &str,
+        _amount: payment::domain::Money,
+        _token: &payment::domain::PaymentToken,
+    ) -> Result<String, payment::gateway::GatewayError> {
+        Ok(format!("held-refund-{refund_id}"))
+    }
+}
+
+fn held_payments(gateway: &Arc<HeldGateway>) -> Payments<HeldGateway> {
+    Payments::new(
+        Arc::clone(gateway),
+        GatewayPolicy {
+            call_timeout: Duration::from_secs(60),
+            max_attempts: 3,
+        },
+    )
+}
+
+/// A pool of one connection on `pool`'s database, that gives up waiting for it after 2 s.
+async fn one_connection(pool: &MySqlPool) -> MySqlPool {
+    sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .expect("a pool of one connection")
+}
+
+#[tokio::test]
+async fn a_slow_gateway_holds_no_database_connection_while_it_authorizes() {
+    let database = TestDatabase::with_migrations_of("payment").await;
+    let pool = one_connection(&database.pool).await;
+    let gateway = Arc::new(HeldGateway::default());
+    let authorize = Arc::new(Runner::new(
+        pool.clone(),
+        AuthorizePayment(held_payments(&gateway)),
+    ));
+    assert_eq!(
+        deliver(&*authorize, &placed("e-1", "o-1", tokens::APPROVE)).await,
+        Outcome::Ack
+    );
+    let asked = gateway.asked.notified();
+    let held = tokio::spawn({
+        let authorize = Arc::clone(&authorize);
+        async move { deliver(&*authorize, &reserved("e-2", "o-1")).await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), asked)
+        .await
+        .expect("o-1's authorization reached the gateway");
+
+    // While the gateway holds o-1, the function's only connection serves another order.
+    assert_eq!(
+        deliver(&*authorize, &placed("e-3", "o-2", tokens::APPROVE)).await,
+        Outcome::Ack,
+        "another order's event is handled while the gateway has not answered"
+    );
+    gateway.release_one();
+    assert_eq!(held.await.expect("delivery task"), Outcome::Ack);
+
+    assert_eq!(status(&database.pool, "o-1").await, "AUTHORIZED");
+    assert_eq!(status(&database.pool, "o-2").await, "PENDING");
+    let types: Vec<_> = outbox(&database.pool)
+        .await
+        .into_iter()
+        .map(|(ty, _)| ty)
+        .collect();
+    assert_eq!(types, [events::payment::PaymentAuthorizedV1::NAME]);
+    pool.close().await;
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn an_order_cancelled_while_the_gateway_authorizes_it_has_that_authorization_voided() {
+    let database = TestDatabase::with_migrations_of("payment").await;
+    let gateway = Arc::new(HeldGateway::default());
+    let authorize = Arc::new(Runner::new(
+        database.pool.clone(),
+        AuthorizePayment(held_payments(&gateway)),
+    ));
+    let void = Runner::new(database.pool.clone(), VoidPayment(held_payments(&gateway)));
+    deliver(&*authorize, &placed("e-1", "o-1", tokens::APPROVE)).await;
+    let asked = gateway.asked.notified();
+    let held = tokio::spawn({
+        let authorize = Arc::clone(&authorize);
+        async move { deliver(&*authorize, &reserved("e-2", "o-1")).await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), asked)
+        .await
+        .expect("o-1's authorization reached the gateway");
+
+    // The cancellation overtakes the gateway's answer: nothing is recorded as authorized yet.
+    assert_eq!(deliver(&void, &cancelled("e-3", "o-1")).await, Outcome::Ack);
+    assert_eq!(status(&database.pool, "o-1").await, "CANCELLED");
+    gateway.release_one();
+    assert_eq!(held.await.expect("delivery task"), Outcome::Ack);
+
+    assert_eq!(status(&database.pool, "o-1").await, "VOIDED");
+    assert_eq!(
+        gateway.calls(),
+        ["authorize o-1", "void o-1 held-auth-o-1"],
+        "the authorization the gateway made is released"
+    );
+    let types: Vec<_> = outbox(&database.pool)
+        .await
+        .into_iter()
+        .map(|(ty, _)| ty)
+        .collect();
+    assert_eq!(types, [events::payment::PaymentVoidedV1::NAME]);
+    // A redelivery finds the payment settled and asks the gateway nothing more.
+    assert_eq!(deliver(&*authorize, &reserved("e-2", "o-1")).await, Outcome::Ack);
+    assert_eq!(gateway.calls().len(), 2);
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn when_both_facts_arrive_at_once_and_neither_delivery_asked_the_gateway_the_second_asks_on_its_retry()
+{
+    use payment::payments::{Fact, GatewayAnswer, PaymentError, prepare_authorization, record_authorization};
+    use store::outbox::{EventContext, Origin};
+    let database = TestDatabase::with_migrations_of("payment").await;
+    let gateway = SimulatedGateway::new(Duration::ZERO);
+    let policy = GatewayPolicy::default();
+    let order = Fact::OrderPlaced {
+        amount: payment::domain::amount_to_charge(2580, "EUR").expect("money"),
+        token: payment::domain::PaymentToken::parse(tokens::APPROVE).expect("token"),
+    };
+    let cause = placed("e-1", "o-1", tokens::APPROVE);
+    let origin = Origin::new("authorize-payment", EventContext::caused_by(&cause));
+
+    // Each delivery decides before the other's fact is committed: both wait.
+    let order_answer = prepare_authorization(&database.pool, &gateway, policy, "o-1", &order).await;
+    let stock_answer =
+        prepare_authorization(&database.pool, &gateway, policy, "o-1", &Fact::StockReserved).await;
+    assert_eq!(order_answer.expect("prepared"), GatewayAnswer::NotAsked);
+    assert_eq!(stock_answer.expect("prepared"), GatewayAnswer::NotAsked);
+
+    let mut first = database.pool.begin().await.expect("transaction");
+    record_authorization(
+        &mut first,
+        &gateway,
+        policy,
+        &origin,
+        "o-1",
+        &order,
+        &GatewayAnswer::NotAsked,
+    )
+    .await
+    .expect("the order is recorded");
+    first.commit().await.expect("commit");
+    let mut second = database.pool.begin().await.expect("transaction");
+    let outcome = record_authorization(
+        &mut second,
+        &gateway,
+        policy,
+        &origin,
+        "o-1",
+        &Fact::StockReserved,
+        &GatewayAnswer::NotAsked,
+    )
+    .await;
+    second.rollback().await.expect("rollback");
+    assert!(
+        matches!(outcome, Err(PaymentError::NotAskedYet { .. })),
+        "the delivery that completes the pair without an answer must retry, not wait: {outcome:?}"
+    );
+
+    // Its retry finds both facts, asks the gateway and authorizes.
+    let authorize = Runner::new(database.pool.clone(), AuthorizePayment(payments()));
+    assert_eq!(deliver(&authorize, &reserved("e-2", "o-1")).await, Outcome::Ack);
+    assert_eq!(status(&database.pool, "o-1").await, "AUTHORIZED");
+    database.drop().await;
+}

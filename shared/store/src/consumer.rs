@@ -6,11 +6,15 @@
 //! 2. decodes the payload, and rejects the record with the reason when it does not decode
 //!    (retrying cannot fix bad data: it goes to the dead-letter topic);
 //! 3. asks the consumer whether it [`wants`](Consumer::wants) this event at all, before any I/O;
-//! 4. claims the event in the inbox, which opens the transaction; an event handled before is
+//! 4. runs the consumer's [`prepare`](Consumer::prepare) step, which holds no transaction of the
+//!    runner's: a call to a remote service that may be slow (payment's gateway) belongs there,
+//!    so that it never keeps a pooled connection busy while it waits;
+//! 5. claims the event in the inbox, which opens the transaction; an event handled before is
 //!    acknowledged without running the use case again;
-//! 5. runs the use case on that transaction, with the typed event and the [`Origin`] its own
-//!    events must carry (caused by this event, in the same trace and saga);
-//! 6. commits, runs the consumer's [`after_commit`](Consumer::after_commit) (a read cache's
+//! 6. runs the use case on that transaction, with the typed event, what `prepare` found, and
+//!    the [`Origin`] its own events must carry (caused by this event, in the same trace and
+//!    saga);
+//! 7. commits, runs the consumer's [`after_commit`](Consumer::after_commit) (a read cache's
 //!    invalidation), and only then acknowledges; a failure rolls everything back, the inbox
 //!    row included, and becomes `Retry` or `Reject` as the use case's error says.
 //!
@@ -29,9 +33,10 @@ use sqlx::{MySqlConnection, MySqlPool};
 use crate::inbox::{self, Claim};
 use crate::outbox::{EventContext, Origin};
 
-/// An event delivered to a use case, decoded.
+/// An event delivered to a use case, decoded, with what the consumer's
+/// [`prepare`](Consumer::prepare) step found (nothing, `()`, for most consumers).
 #[derive(Debug, Clone)]
-pub struct Received<E> {
+pub struct Received<E, P = ()> {
     /// The payload.
     pub data: E,
     /// The CloudEvent id (the producer's outbox row id).
@@ -41,6 +46,20 @@ pub struct Received<E> {
     /// What the events this one causes must carry: this function, and a context caused by
     /// this event in its trace and saga.
     pub origin: Origin,
+    /// What [`Consumer::prepare`] returned.
+    pub prepared: P,
+}
+
+impl<E> Received<E> {
+    fn with<P>(self, prepared: P) -> Received<E, P> {
+        Received {
+            data: self.data,
+            id: self.id,
+            time: self.time,
+            origin: self.origin,
+            prepared,
+        }
+    }
 }
 
 /// Whether a use case's failure is worth another attempt.
@@ -59,6 +78,9 @@ pub trait Consumer: Send + Sync + 'static {
     type Event: Decode;
     /// Its use case's failure.
     type Error: std::error::Error + Retryable + Send + Sync + 'static;
+    /// What [`prepare`](Consumer::prepare) hands to the use case: `()` for a consumer that does
+    /// all its work in the transaction.
+    type Prepared: Default + Send + Sync;
 
     /// Whether this event needs the use case at all, decided without I/O. An event it does
     /// not want is acknowledged without a transaction or an inbox row. All by default.
@@ -66,12 +88,26 @@ pub trait Consumer: Send + Sync + 'static {
         true
     }
 
+    /// Work before the runner's transaction, with none of its connections held while it
+    /// waits: a call to a remote service, between short transactions of its own on `pool`.
+    /// Its result reaches [`apply`](Consumer::apply) as `event.prepared`. It runs on every
+    /// delivery, also of an event the inbox will find handled already, so it must be
+    /// idempotent. A failure is retried or rejected as its error says, and nothing else runs.
+    /// Nothing by default.
+    fn prepare(
+        &self,
+        _pool: &MySqlPool,
+        _event: &Received<Self::Event>,
+    ) -> impl Future<Output = Result<Self::Prepared, Self::Error>> + Send {
+        async { Ok(Self::Prepared::default()) }
+    }
+
     /// The use case: applies the event on `transaction`, appending any events it causes to
     /// the outbox with `event.origin`. It must not commit; the runner does.
     fn apply(
         &self,
         transaction: &mut MySqlConnection,
-        event: &Received<Self::Event>,
+        event: &Received<Self::Event, Self::Prepared>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Work that must outlive a failed attempt, run on `pool` after the attempt's transaction
@@ -80,7 +116,7 @@ pub trait Consumer: Send + Sync + 'static {
     fn after_rollback(
         &self,
         _pool: &MySqlPool,
-        _event: &Received<Self::Event>,
+        _event: &Received<Self::Event, Self::Prepared>,
         _error: &Self::Error,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
@@ -95,7 +131,7 @@ pub trait Consumer: Send + Sync + 'static {
     fn after_commit(
         &self,
         _pool: &MySqlPool,
-        _event: &Received<Self::Event>,
+        _event: &Received<Self::Event, Self::Prepared>,
     ) -> impl Future<Output = ()> + Send {
         async {}
     }
@@ -149,6 +185,12 @@ impl<C: Consumer> EventHandler for Runner<C> {
             id: event.id().to_owned(),
             time: event.time().copied(),
             origin: Origin::new(C::NAME, EventContext::caused_by(event)),
+            prepared: (),
+        };
+        let received = match consumer.prepare(&self.pool, &received).await {
+            Ok(prepared) => received.with(prepared),
+            Err(error) if error.is_retryable() => return Outcome::Retry(format!("{error:#}")),
+            Err(error) => return Outcome::Reject(error.to_string()),
         };
         let arrival = inbox::Arrival::of(event, delivery);
         let mut transaction = match inbox::claim(&self.pool, C::NAME, &received.id, &arrival).await {

@@ -35,6 +35,7 @@ impl Consumer for RecordCancellation {
     const NAME: &'static str = "record-cancellation";
     type Event = OrderCancelledV1;
     type Error = RecordError;
+    type Prepared = ();
 
     fn wants(&self, cancelled: &OrderCancelledV1) -> bool {
         cancelled.reason != "not-interesting"
@@ -260,6 +261,7 @@ impl Consumer for WatchedCancellation {
     const NAME: &'static str = "record-cancellation";
     type Event = OrderCancelledV1;
     type Error = RecordError;
+    type Prepared = ();
 
     async fn apply(
         &self,
