@@ -61,6 +61,16 @@ pub struct DispatcherArgs {
     /// partition strictly in offset order.
     #[arg(long, env = "DISPATCHER_KEY_LANES", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub key_lanes: u16,
+    /// How long the broker may hold a fetch to gather `--fetch-min-bytes`, in milliseconds
+    /// (librdkafka's `fetch.wait.max.ms`).
+    #[arg(long, env = "DISPATCHER_FETCH_WAIT_MS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub fetch_wait_ms: u32,
+    /// How many bytes a fetch waits for before the broker answers (`fetch.min.bytes`). 1
+    /// answers as soon as one record is there, so every consumer group fetches each record on
+    /// its own; more makes the groups fetch in batches, at the cost of up to
+    /// `--fetch-wait-ms` per hop (docs/benchmarks/saga.md).
+    #[arg(long, env = "DISPATCHER_FETCH_MIN_BYTES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+    pub fetch_min_bytes: u32,
     /// The name this dispatcher goes by in its consumer groups (static membership), so that
     /// after a restart it gets its partitions back at once. It must stay the same across
     /// restarts and differ between dispatchers that share groups (a StatefulSet pod's name
@@ -126,6 +136,8 @@ impl DispatcherArgs {
                 instance: self.instance(),
                 session_timeout: self.session_timeout(),
                 key_lanes: usize::from(self.key_lanes),
+                fetch_wait: Duration::from_millis(u64::from(self.fetch_wait_ms)),
+                fetch_min_bytes: self.fetch_min_bytes,
                 ..ConsumerConfig::default()
             },
         }
@@ -355,6 +367,22 @@ mod tests {
         assert_eq!(consumer_of(&[]).key_lanes, 4);
         assert_eq!(consumer_of(&["--key-lanes", "1"]).key_lanes, 1);
         let error = parsed(&["--key-lanes", "0"]).expect_err("no lane at all");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn fetches_answer_at_the_first_record_unless_told_to_gather_bytes_for_a_while() {
+        let default = consumer_of(&[]);
+        assert_eq!(
+            (default.fetch_min_bytes, default.fetch_wait),
+            (1, Duration::from_millis(500))
+        );
+        let batched = consumer_of(&["--fetch-min-bytes", "65536", "--fetch-wait-ms", "20"]);
+        assert_eq!(
+            (batched.fetch_min_bytes, batched.fetch_wait),
+            (65_536, Duration::from_millis(20))
+        );
+        let error = parsed(&["--fetch-wait-ms", "0"]).expect_err("a fetch that may not wait at all");
         assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 

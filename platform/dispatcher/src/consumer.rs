@@ -65,6 +65,10 @@ pub struct ConsumerConfig {
     /// partition in a row, so the receive loop keeps every worker fed instead of waiting on
     /// the one partition whose buffer is full (measured in docs/benchmarks/dispatcher.md).
     pub fetch_bytes_per_partition: usize,
+    /// How many bytes a fetch waits for (`fetch.min.bytes`), at most for `fetch_wait`.
+    pub fetch_min_bytes: u32,
+    /// How long the broker may hold a fetch that has less than `fetch_min_bytes`.
+    pub fetch_wait: Duration,
     /// How often stored offsets are committed.
     pub auto_commit_interval: Duration,
     /// How often the lag gauges are refreshed.
@@ -85,6 +89,9 @@ impl Default for ConsumerConfig {
             partition_buffer: 1024,
             key_lanes: 4,
             fetch_bytes_per_partition: 64 * 1024,
+            // librdkafka's defaults: answer as soon as a record is there, else after 500 ms.
+            fetch_min_bytes: 1,
+            fetch_wait: Duration::from_millis(500),
             auto_commit_interval: Duration::from_secs(1),
             lag_interval: Duration::from_secs(10),
             instance: None,
@@ -202,6 +209,8 @@ pub(crate) async fn run(
             "max.partition.fetch.bytes",
             config.fetch_bytes_per_partition.to_string(),
         )
+        .set("fetch.min.bytes", config.fetch_min_bytes.to_string())
+        .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string())
         .set(
             "session.timeout.ms",
             config.session_timeout.as_millis().to_string(),
