@@ -2,12 +2,13 @@
 //! facts are known, capture on confirmation, void on cancellation.
 //!
 //! Authorization is the step of the saga that waits on the gateway for every order, so it holds
-//! no database connection while it does (docs/adr/0061). [`prepare_authorization`] records the
-//! event's fact and decides in a short transaction of its own, then asks the gateway with no
-//! connection held; [`record_authorization`] records the answer on the caller's transaction
-//! (the consumer runner's, which also holds the event's inbox row), with the outbox event it
-//! causes, if the payment still waits for it. Two deliveries for one order may both ask: the
-//! gateway is idempotent by order id, and only the first answer recorded counts.
+//! no database connection while it does (docs/adr/0061). [`prepare_authorization`] decides from
+//! a plain read and, when the gateway is to be asked, marks the payment `authorizing` and asks
+//! with no connection held; [`record_authorization`] records the event's fact and the answer on
+//! the caller's transaction (the consumer runner's, which also holds the event's inbox row),
+//! with the outbox event it causes, if the payment still waits for it. Two deliveries for one
+//! order may both ask: the gateway is idempotent by order id, and only the first answer
+//! recorded counts.
 //!
 //! Capture and void run on the caller's transaction, holding the order's payment row locked
 //! while the gateway is called (they are rarer, and a duplicate must not race them).
@@ -106,10 +107,15 @@ pub enum GatewayAnswer {
     Answered(Result<String, GatewayError>),
 }
 
-/// Decides, in a short transaction of its own on `pool` that sees `fact` recorded, whether the
-/// gateway is to be asked now. If so, it marks the payment `authorizing`, commits, and asks
-/// with no connection held. If not, it rolls back: [`record_authorization`] records the fact
-/// in the caller's transaction, so waiting for the other fact costs no commit of its own.
+/// Decides whether the gateway is to be asked now, from the payment as last committed with
+/// `fact` added. If so, it marks the payment `authorizing` (one autocommitted update, before
+/// the call, so that a crash or a cancellation cannot lose an authorization the gateway made)
+/// and asks with no connection held. [`record_authorization`] then records the fact and the
+/// answer in the caller's transaction.
+///
+/// Most deliveries cannot lead to a call (the first of the two facts, a payment decided
+/// already): for them this is one plain read. Should the other fact be committed right after
+/// that read, [`record_authorization`] finds both and asks for a retry.
 ///
 /// It also asks when a cancellation turned the payment `CANCELLED` while an earlier delivery's
 /// call was in flight: the gateway answers a repeated call as it answered the first, so
@@ -123,32 +129,41 @@ pub async fn prepare_authorization(
     fact: &Fact,
 ) -> Result<GatewayAnswer, PaymentError> {
     tracing::Span::current().record("order_id", order_id);
-    let mut transaction = pool.begin().await?;
-    record_fact(&mut transaction, order_id, fact).await?;
-    let row = lock_payment(&mut transaction, order_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the payment row of {order_id} vanished"))?;
+    let Some(row) = read_payment(pool, order_id).await? else {
+        return Ok(GatewayAnswer::NotAsked);
+    };
     let ask = match row.status {
-        PaymentStatus::Pending => match decide_authorization(&row.facts(), policy.max_attempts) {
-            AuthorizationDecision::Authorize { amount, token } => Some((amount, token)),
-            AuthorizationDecision::Wait | AuthorizationDecision::GiveUp => None,
-        },
+        PaymentStatus::Pending => {
+            let mut facts = row.facts();
+            match fact {
+                Fact::OrderPlaced { amount, token } => facts.order = Some((*amount, token.clone())),
+                Fact::StockReserved => facts.stock_reserved = true,
+            }
+            match decide_authorization(&facts, policy.max_attempts) {
+                AuthorizationDecision::Authorize { amount, token } => Some((amount, token)),
+                AuthorizationDecision::Wait | AuthorizationDecision::GiveUp => None,
+            }
+        }
         PaymentStatus::Cancelled if row.authorizing && row.gateway_attempts < policy.max_attempts => {
-            row.amount.zip(row.token)
+            row.amount.zip(row.token.clone())
         }
         _ => None,
     };
     let Some((amount, token)) = ask else {
-        transaction.rollback().await?;
         return Ok(GatewayAnswer::NotAsked);
     };
     if !row.authorizing {
-        sqlx::query("UPDATE payment SET authorizing = TRUE WHERE order_id = ?")
-            .bind(order_id)
-            .execute(&mut *transaction)
-            .await?;
+        let marked =
+            sqlx::query("UPDATE payment SET authorizing = TRUE WHERE order_id = ? AND status = 'PENDING'")
+                .bind(order_id)
+                .execute(pool)
+                .await?;
+        if marked.rows_affected() == 0 {
+            // Decided since the read (authorized by another delivery, declined or cancelled):
+            // there is nothing to ask.
+            return Ok(GatewayAnswer::NotAsked);
+        }
     }
-    transaction.commit().await?;
     Ok(GatewayAnswer::Answered(
         call(policy, gateway.authorize(order_id, amount, &token)).await,
     ))
@@ -569,18 +584,39 @@ type RawPaymentRow = (
     bool,
 );
 
+macro_rules! select_payment {
+    ($($suffix:literal)?) => {
+        concat!(
+            "SELECT payment_id, status, amount_minor, currency, payment_token, order_placed, stock_reserved,
+                    gateway_attempts, authorization_id, authorizing
+             FROM payment WHERE order_id = ?",
+            $($suffix)?
+        )
+    };
+}
+
+/// The payment row of `order_id`, locked until `connection`'s transaction ends.
 async fn lock_payment(
     connection: &mut MySqlConnection,
     order_id: &str,
 ) -> Result<Option<PaymentRow>, PaymentError> {
-    let raw: Option<RawPaymentRow> = sqlx::query_as(
-        "SELECT payment_id, status, amount_minor, currency, payment_token, order_placed, stock_reserved,
-                gateway_attempts, authorization_id, authorizing
-         FROM payment WHERE order_id = ? FOR UPDATE",
-    )
-    .bind(order_id)
-    .fetch_optional(connection)
-    .await?;
+    payment_row(connection, select_payment!(" FOR UPDATE"), order_id).await
+}
+
+/// The payment row of `order_id` as last committed, without a lock.
+async fn read_payment(pool: &MySqlPool, order_id: &str) -> Result<Option<PaymentRow>, PaymentError> {
+    payment_row(pool, select_payment!(), order_id).await
+}
+
+async fn payment_row<'e>(
+    executor: impl MySqlExecutor<'e>,
+    query: &'static str,
+    order_id: &str,
+) -> Result<Option<PaymentRow>, PaymentError> {
+    let raw: Option<RawPaymentRow> = sqlx::query_as(query)
+        .bind(order_id)
+        .fetch_optional(executor)
+        .await?;
     let Some((
         payment_id,
         status,
