@@ -3,12 +3,11 @@
 //!
 //! Authorization is the step of the saga that waits on the gateway for every order, so it holds
 //! no database connection while it does (docs/adr/0061). [`prepare_authorization`] decides from
-//! a plain read and, when the gateway is to be asked, marks the payment `authorizing` and asks
-//! with no connection held; [`record_authorization`] records the event's fact and the answer on
-//! the caller's transaction (the consumer runner's, which also holds the event's inbox row),
-//! with the outbox event it causes, if the payment still waits for it. Two deliveries for one
-//! order may both ask: the gateway is idempotent by order id, and only the first answer
-//! recorded counts.
+//! a plain read and, when the gateway is to be asked, asks with no connection held;
+//! [`record_authorization`] records the event's fact and the answer on the caller's transaction
+//! (the consumer runner's, which also holds the event's inbox row), with the outbox event it
+//! causes, if the payment still waits for it. Two deliveries for one order may both ask: the
+//! gateway is idempotent by order id, and only the first answer recorded counts.
 //!
 //! Capture and void run on the caller's transaction, holding the order's payment row locked
 //! while the gateway is called (they are rarer, and a duplicate must not race them).
@@ -108,18 +107,11 @@ pub enum GatewayAnswer {
 }
 
 /// Decides whether the gateway is to be asked now, from the payment as last committed with
-/// `fact` added. If so, it marks the payment `authorizing` (one autocommitted update, before
-/// the call, so that a crash or a cancellation cannot lose an authorization the gateway made)
-/// and asks with no connection held. [`record_authorization`] then records the fact and the
-/// answer in the caller's transaction.
+/// `fact` added, and if so asks it with no connection held. [`record_authorization`] then
+/// records the fact and the answer in the caller's transaction.
 ///
-/// Most deliveries cannot lead to a call (the first of the two facts, a payment decided
-/// already): for them this is one plain read. Should the other fact be committed right after
-/// that read, [`record_authorization`] finds both and asks for a retry.
-///
-/// It also asks when a cancellation turned the payment `CANCELLED` while an earlier delivery's
-/// call was in flight: the gateway answers a repeated call as it answered the first, so
-/// [`record_authorization`] learns whether there is an authorization to void.
+/// This costs one plain read: no lock, no transaction, no commit. Should the other fact be
+/// committed right after that read, [`record_authorization`] finds both and asks for a retry.
 #[tracing::instrument(skip_all, fields(order_id))]
 pub async fn prepare_authorization(
     pool: &MySqlPool,
@@ -132,41 +124,17 @@ pub async fn prepare_authorization(
     let Some(row) = read_payment(pool, order_id).await? else {
         return Ok(GatewayAnswer::NotAsked);
     };
-    let ask = match row.status {
-        PaymentStatus::Pending => {
-            let mut facts = row.facts();
-            match fact {
-                Fact::OrderPlaced { amount, token } => facts.order = Some((*amount, token.clone())),
-                Fact::StockReserved => facts.stock_reserved = true,
-            }
-            match decide_authorization(&facts, policy.max_attempts) {
-                AuthorizationDecision::Authorize { amount, token } => Some((amount, token)),
-                AuthorizationDecision::Wait | AuthorizationDecision::GiveUp => None,
-            }
-        }
-        PaymentStatus::Cancelled if row.authorizing && row.gateway_attempts < policy.max_attempts => {
-            row.amount.zip(row.token.clone())
-        }
-        _ => None,
-    };
-    let Some((amount, token)) = ask else {
-        return Ok(GatewayAnswer::NotAsked);
-    };
-    if !row.authorizing {
-        let marked =
-            sqlx::query("UPDATE payment SET authorizing = TRUE WHERE order_id = ? AND status = 'PENDING'")
-                .bind(order_id)
-                .execute(pool)
-                .await?;
-        if marked.rows_affected() == 0 {
-            // Decided since the read (authorized by another delivery, declined or cancelled):
-            // there is nothing to ask.
-            return Ok(GatewayAnswer::NotAsked);
-        }
+    let mut facts = row.facts();
+    match fact {
+        Fact::OrderPlaced { amount, token } => facts.order = Some((*amount, token.clone())),
+        Fact::StockReserved => facts.stock_reserved = true,
     }
-    Ok(GatewayAnswer::Answered(
-        call(policy, gateway.authorize(order_id, amount, &token)).await,
-    ))
+    match decide_authorization(&facts, policy.max_attempts) {
+        AuthorizationDecision::Authorize { amount, token } => Ok(GatewayAnswer::Answered(
+            call(policy, gateway.authorize(order_id, amount, &token)).await,
+        )),
+        AuthorizationDecision::Wait | AuthorizationDecision::GiveUp => Ok(GatewayAnswer::NotAsked),
+    }
 }
 
 async fn record_fact(
@@ -230,7 +198,7 @@ pub async fn record_authorization(
         PaymentStatus::Pending => {
             authorize_pending(transaction, policy, origin, order_id, &row, answer).await?
         }
-        PaymentStatus::Cancelled if row.authorizing => {
+        PaymentStatus::Cancelled => {
             void_late_authorization(transaction, gateway, policy, origin, order_id, &row, answer).await?
         }
         _ => Done::NothingToDo,
@@ -257,10 +225,10 @@ async fn authorize_pending(
         AuthorizationDecision::Authorize { amount, .. } => amount,
     };
     let answer = match answer {
-        // The other fact was committed after this delivery decided to wait. If that delivery
-        // asked the gateway, it records the answer; if it, too, saw only its own fact, nobody
-        // asked, so this delivery asks on its next attempt.
-        GatewayAnswer::NotAsked if row.authorizing => return Ok(Done::NothingToDo),
+        // Each of the two deliveries read the payment before the other's fact was committed,
+        // so neither asked the gateway. (Had the other delivery asked, it would have read this
+        // one's fact committed, and this one would have found the payment waiting.) This one
+        // asks on its next attempt.
         GatewayAnswer::NotAsked => {
             return Err(PaymentError::NotAskedYet {
                 order_id: order_id.to_owned(),
@@ -314,8 +282,8 @@ async fn authorize_pending(
     })
 }
 
-/// The order was cancelled while an authorization was asked of the gateway: an authorization
-/// it made is voided now, and recorded (authorized, then voided) so the ledger tells the truth.
+/// The order was cancelled while this delivery asked the gateway: an authorization it made is
+/// voided now, and recorded (authorized, then voided) so the ledger tells the truth.
 async fn void_late_authorization(
     transaction: &mut MySqlConnection,
     gateway: &impl PaymentGateway,
@@ -325,37 +293,29 @@ async fn void_late_authorization(
     row: &PaymentRow,
     answer: &GatewayAnswer,
 ) -> Result<Done, PaymentError> {
-    let answer = match answer {
-        GatewayAnswer::Answered(answer) => answer,
-        GatewayAnswer::NotAsked if row.gateway_attempts >= policy.max_attempts => {
-            tracing::warn!(
-                "Whether the gateway authorized this cancelled order is unknown; giving up asking"
-            );
-            stop_authorizing(transaction, order_id).await?;
-            return Ok(Done::NothingToDo);
-        }
-        GatewayAnswer::NotAsked => return Ok(Done::NothingToDo),
-    };
     let authorization_id = match answer {
-        Ok(authorization_id) => authorization_id,
-        Err(error)
-            if error.is_transient() && row.gateway_attempts.saturating_add(1) < policy.max_attempts =>
-        {
-            return Err(PaymentError::GatewayUnavailable(error.clone()));
-        }
-        Err(error) => {
-            // Refused (nothing to void), or unknown after the last attempt.
-            tracing::warn!(%error, "The gateway did not authorize this cancelled order; nothing to void");
-            stop_authorizing(transaction, order_id).await?;
+        GatewayAnswer::Answered(Ok(authorization_id)) => authorization_id,
+        GatewayAnswer::Answered(Err(error)) if error.is_transient() => {
+            // Whether the gateway authorized is unknown, and a retry would not ask again (the
+            // payment is cancelled): as with any authorization that timed out (docs/adr/0061).
+            tracing::warn!(%error, "The order was cancelled while its authorization failed; nothing is known to void");
             return Ok(Done::NothingToDo);
         }
+        GatewayAnswer::Answered(Err(_)) | GatewayAnswer::NotAsked => return Ok(Done::NothingToDo),
     };
-    call(policy, gateway.void(order_id, authorization_id))
-        .await
-        .map_err(PaymentError::GatewayUnavailable)?;
+    if let Err(error) = call(policy, gateway.void(order_id, authorization_id)).await {
+        // A retry could not void it: its next attempt finds the payment cancelled and asks the
+        // gateway nothing. The authorization stays on the row for a person to release.
+        tracing::error!(%error, %authorization_id, "The order was cancelled while the gateway authorized it, and the void failed; release the authorization by hand");
+        sqlx::query("UPDATE payment SET authorization_id = ?, updated_at = NOW(6) WHERE order_id = ?")
+            .bind(authorization_id)
+            .bind(order_id)
+            .execute(&mut *transaction)
+            .await?;
+        return Ok(Done::NothingToDo);
+    }
     sqlx::query(
-        "UPDATE payment SET status = 'VOIDED', authorization_id = ?, authorizing = FALSE, updated_at = NOW(6)
-         WHERE order_id = ?",
+        "UPDATE payment SET status = 'VOIDED', authorization_id = ?, updated_at = NOW(6) WHERE order_id = ?",
     )
     .bind(authorization_id)
     .bind(order_id)
@@ -374,14 +334,6 @@ async fn void_late_authorization(
     outbox::append(transaction, origin, &voided).await?;
     tracing::warn!("The order was cancelled while the gateway authorized it; the authorization is voided");
     Ok(Done::Voided)
-}
-
-async fn stop_authorizing(connection: &mut MySqlConnection, order_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE payment SET authorizing = FALSE, updated_at = NOW(6) WHERE order_id = ?")
-        .bind(order_id)
-        .execute(connection)
-        .await?;
-    Ok(())
 }
 
 /// Takes the authorized amount of a confirmed order, once.
@@ -553,7 +505,6 @@ struct PaymentRow {
     stock_reserved: bool,
     gateway_attempts: u32,
     authorization_id: Option<String>,
-    authorizing: bool,
 }
 
 impl PaymentRow {
@@ -581,14 +532,13 @@ type RawPaymentRow = (
     bool,
     i32,
     Option<String>,
-    bool,
 );
 
 macro_rules! select_payment {
     ($($suffix:literal)?) => {
         concat!(
             "SELECT payment_id, status, amount_minor, currency, payment_token, order_placed, stock_reserved,
-                    gateway_attempts, authorization_id, authorizing
+                    gateway_attempts, authorization_id
              FROM payment WHERE order_id = ?",
             $($suffix)?
         )
@@ -627,7 +577,6 @@ async fn payment_row<'e>(
         stock_reserved,
         attempts,
         authorization_id,
-        authorizing,
     )) = raw
     else {
         return Ok(None);
@@ -653,7 +602,6 @@ async fn payment_row<'e>(
         stock_reserved,
         gateway_attempts: u32::try_from(attempts).unwrap_or(0),
         authorization_id,
-        authorizing,
     }))
 }
 
