@@ -98,8 +98,7 @@ pub enum PaymentError {
 /// What [`prepare_authorization`] learned from the gateway for [`record_authorization`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum GatewayAnswer {
-    /// The gateway was not asked: the payment waits for its other fact, was decided already,
-    /// or waits for the answer another delivery asked for.
+    /// The gateway was not asked: the payment waits for its other fact, or was decided already.
     #[default]
     NotAsked,
     /// What the gateway answered to this order's authorization: its authorization id, or why not.
@@ -314,24 +313,16 @@ async fn void_late_authorization(
             .await?;
         return Ok(Done::NothingToDo);
     }
-    sqlx::query(
-        "UPDATE payment SET status = 'VOIDED', authorization_id = ?, updated_at = NOW(6) WHERE order_id = ?",
-    )
-    .bind(authorization_id)
-    .bind(order_id)
-    .execute(&mut *transaction)
-    .await?;
+    sqlx::query("UPDATE payment SET authorization_id = ?, updated_at = NOW(6) WHERE order_id = ?")
+        .bind(authorization_id)
+        .bind(order_id)
+        .execute(&mut *transaction)
+        .await?;
     if let Some(amount) = row.amount {
-        for kind in [TransactionKind::Authorize, TransactionKind::Void] {
-            let entry = Ledger::new(kind, order_id, &row.payment_id, amount);
-            transactions::record(&mut *transaction, &entry.reference(authorization_id)).await?;
-        }
+        let authorize = Ledger::new(TransactionKind::Authorize, order_id, &row.payment_id, amount);
+        transactions::record(&mut *transaction, &authorize.reference(authorization_id)).await?;
     }
-    let voided = PaymentVoidedV1 {
-        order_id: order_id.to_owned(),
-        payment_id: row.payment_id.clone(),
-    };
-    outbox::append(transaction, origin, &voided).await?;
+    record_void(transaction, origin, order_id, row, authorization_id).await?;
     tracing::warn!("The order was cancelled while the gateway authorized it; the authorization is voided");
     Ok(Done::Voided)
 }
@@ -421,20 +412,12 @@ pub async fn void(
         PaymentStatus::Authorized => {
             let authorization_id = row
                 .authorization_id
+                .clone()
                 .ok_or_else(|| anyhow::anyhow!("authorized payment of {order_id} has no authorization"))?;
             call(policy, gateway.void(order_id, &authorization_id))
                 .await
                 .map_err(PaymentError::GatewayUnavailable)?;
-            set_status(transaction, order_id, PaymentStatus::Voided).await?;
-            if let Some(amount) = row.amount {
-                let void = Ledger::new(TransactionKind::Void, order_id, &row.payment_id, amount);
-                transactions::record(&mut *transaction, &void.reference(&authorization_id)).await?;
-            }
-            let voided = PaymentVoidedV1 {
-                order_id: order_id.to_owned(),
-                payment_id: row.payment_id,
-            };
-            outbox::append(transaction, origin, &voided).await?;
+            record_void(transaction, origin, order_id, &row, &authorization_id).await?;
             Done::Voided
         }
         PaymentStatus::Captured | PaymentStatus::PartiallyCanceled | PaymentStatus::FullyCanceled => {
@@ -469,6 +452,28 @@ pub async fn count_gateway_attempt<'e>(
         .bind(order_id)
         .execute(executor)
         .await?;
+    Ok(())
+}
+
+/// Records a void the gateway made: the payment `VOIDED`, the ledger's entry and
+/// `payment.voided`.
+async fn record_void(
+    transaction: &mut MySqlConnection,
+    origin: &Origin,
+    order_id: &str,
+    row: &PaymentRow,
+    authorization_id: &str,
+) -> Result<(), PaymentError> {
+    set_status(transaction, order_id, PaymentStatus::Voided).await?;
+    if let Some(amount) = row.amount {
+        let void = Ledger::new(TransactionKind::Void, order_id, &row.payment_id, amount);
+        transactions::record(&mut *transaction, &void.reference(authorization_id)).await?;
+    }
+    let voided = PaymentVoidedV1 {
+        order_id: order_id.to_owned(),
+        payment_id: row.payment_id.clone(),
+    };
+    outbox::append(transaction, origin, &voided).await?;
     Ok(())
 }
 
