@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::backoff::RetryPolicy;
-use crate::consumer::ConsumerConfig;
+use crate::consumer::{ConsumerConfig, Fetching};
 use crate::dispatcher::DispatcherConfig;
 use crate::membership::{self, InstanceName};
 use crate::pipeline::DeliveryConfig;
@@ -71,6 +71,12 @@ pub struct DispatcherArgs {
     /// `--fetch-wait-ms` per hop (docs/benchmarks/saga.md).
     #[arg(long, env = "DISPATCHER_FETCH_MIN_BYTES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     pub fetch_min_bytes: u32,
+    /// `topic`: one Kafka consumer per topic fetches each record once for every function
+    /// subscribed to it, and commits each function's offsets to the function's own group.
+    /// `subscription`: one consumer per (function, topic), each a member of the function's
+    /// group and fetching every record of the topic itself (docs/adr/0062).
+    #[arg(long, env = "DISPATCHER_FETCH_PER", default_value = "topic", value_parser = parse_fetching)]
+    pub fetch_per: Fetching,
     /// The name this dispatcher goes by in its consumer groups (static membership), so that
     /// after a restart it gets its partitions back at once. It must stay the same across
     /// restarts and differ between dispatchers that share groups (a StatefulSet pod's name
@@ -93,6 +99,10 @@ pub struct DispatcherArgs {
     /// whose session ended rejoins and is fenced out by its own new membership.
     #[arg(long)]
     pub session_timeout_secs: Option<u64>,
+}
+
+fn parse_fetching(value: &str) -> Result<Fetching, String> {
+    value.parse()
 }
 
 /// The session of a static member: longer than a broker restart takes, even on a busy machine.
@@ -138,6 +148,7 @@ impl DispatcherArgs {
                 key_lanes: usize::from(self.key_lanes),
                 fetch_wait: Duration::from_millis(u64::from(self.fetch_wait_ms)),
                 fetch_min_bytes: self.fetch_min_bytes,
+                fetching: self.fetch_per,
                 ..ConsumerConfig::default()
             },
         }

@@ -1,48 +1,61 @@
-//! One consumer group per subscription, with per-partition ordering and safe offset storage.
+//! The Kafka consumers: one per topic (or one per subscription), per-partition ordering, key
+//! lanes and safe offsets.
 //!
-//! The receive loop copies each record out of rdkafka and hands it to the worker task of its
-//! partition through a bounded channel. A worker spreads its records over a few lanes by key
-//! (a hash of the key picks the lane): a lane delivers its records one at a time in offset
-//! order, so the records of one key keep their order, while records of other keys go on in
-//! the other lanes: one slow order (a payment that times out and is retried for seconds)
-//! holds up its lane, not the whole partition. Records of different keys had no order to keep:
-//! the producer already spreads keys over partitions.
+//! **One consumer per topic** ([`Fetching::PerTopic`], the default; docs/adr/0062). It fetches
+//! each record of its topic once and hands it to every function subscribed to the topic (a
+//! *fan-out* each). Its own consumer group, `<prefix>.<topic>#dispatcher`, only spreads the
+//! partitions over the dispatchers. Each function's progress is still kept in the function's
+//! own group, `<prefix>.<function>.<topic>`: the dispatcher commits the offsets there itself,
+//! as a client outside the group. On an assignment it reads every function's committed offset,
+//! fetches from the lowest, and each function skips the records it already had. With
+//! [`Fetching::PerSubscription`] every subscription has a consumer of its own, a member of the
+//! function's group (the layout before ADR 0062); the rest of this module is the same for both.
 //!
-//! A worker stores an offset only once every record up to it is acknowledged or dead-lettered
-//! (the lowest record still in a lane bounds it); librdkafka's auto-commit then commits stored
-//! offsets only, so a commit never covers an unfinished record. After a crash the records
+//! The receive loop copies each record out of rdkafka and hands it to the worker task of
+//! each (function, partition) through a bounded channel. A worker spreads its records over a
+//! few lanes by key (a hash of the key picks the lane): a lane delivers its records one at a
+//! time in offset order, so the records of one key keep their order, while records of other
+//! keys go on in the other lanes: one slow order (a payment that times out and is retried for
+//! seconds) holds up its lane, not the whole partition. Records of different keys had no order
+//! to keep: the producer already spreads keys over partitions.
+//!
+//! A worker marks an offset finished only once every record up to it is acknowledged or
+//! dead-lettered (the lowest record still in a lane bounds it); a commit task commits what is
+//! finished, so a commit never covers an unfinished record. After a crash the records
 //! finished beyond that bound are delivered again, which the functions' idempotency absorbs.
-//! Different partitions proceed concurrently.
+//! Different partitions, and different functions, proceed concurrently.
 //!
 //! Why a worker per partition rather than `split_partition_queue`: the receive loop stays the
 //! only place that polls the consumer (so rebalance callbacks run in one known place), and
 //! workers come and go with assignments without re-splitting queues. The price is that a full
-//! channel of one slow partition pauses the receive loop for all partitions of this
-//! subscription until it drains. Fetches are kept small per partition (64 KiB) so librdkafka
+//! channel of one slow worker pauses the receive loop for every function and partition of the
+//! consumer until it drains. Fetches are kept small per partition (64 KiB) so librdkafka
 //! hands the partitions' records over interleaved in short runs, and each channel holds more
 //! than one such run: under a backlog every worker stays fed, and the drain runs at six
 //! delivery loops rather than one (docs/benchmarks/dispatcher.md has the before and after).
 //!
-//! Rebalances: when partitions are revoked, their workers are flagged; a flagged worker
-//! finishes its in-flight record and drops the rest (their offsets were not stored, so the
-//! next owner delivers them again). If a partition comes back, its new worker first waits for
-//! the old one, so two deliveries of one partition never overlap.
+//! Rebalances: when partitions are revoked, their workers are flagged and what they finished
+//! is committed; a flagged worker finishes its in-flight record and drops the rest (not
+//! committed, so the next owner delivers them again). If a partition comes back, its new
+//! worker first waits for the old one, so two deliveries of one partition never overlap.
 //!
 //! Membership: with an [`InstanceName`] the consumer joins its group as a static member, so a
 //! restarted dispatcher gets its partitions back at once (see [`crate::membership`]). A
 //! static member that another process fenced out (same instance id) cannot consume any more;
-//! that ends the subscription with an error that says so, rather than a warning per poll.
+//! that ends the consumer with an error that says so, rather than a warning per poll.
 
 use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rdkafka::bindings::rd_kafka_resp_err_t as RDKafkaRespErr;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::delivery::stopped;
@@ -52,10 +65,33 @@ use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::subscription::Subscription;
 
-/// Settings of the group consumers.
+/// How the dispatcher lays out its Kafka consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetching {
+    /// One consumer per topic fetches each record once for every function subscribed to it.
+    PerTopic,
+    /// One consumer per (function, topic), each fetching every record of its topic.
+    PerSubscription,
+}
+
+impl FromStr for Fetching {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "topic" => Ok(Self::PerTopic),
+            "subscription" => Ok(Self::PerSubscription),
+            other => Err(format!("`{other}`: expected `topic` or `subscription`")),
+        }
+    }
+}
+
+/// Settings of the consumers.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    /// Records buffered per partition between the receive loop and the partition's worker.
+    /// One consumer per topic, or one per subscription.
+    pub fetching: Fetching,
+    /// Records buffered per (function, partition) between the receive loop and the worker.
     pub partition_buffer: usize,
     /// Concurrent deliveries per partition, each for its own share of the keys. 1 delivers a
     /// partition strictly in offset order.
@@ -69,7 +105,7 @@ pub struct ConsumerConfig {
     pub fetch_min_bytes: u32,
     /// How long the broker may hold a fetch that has less than `fetch_min_bytes`.
     pub fetch_wait: Duration,
-    /// How often stored offsets are committed.
+    /// How often finished offsets are committed.
     pub auto_commit_interval: Duration,
     /// How often the lag gauges are refreshed.
     pub lag_interval: Duration,
@@ -86,6 +122,7 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
+            fetching: Fetching::PerTopic,
             partition_buffer: 1024,
             key_lanes: 4,
             fetch_bytes_per_partition: 64 * 1024,
@@ -101,50 +138,321 @@ impl Default for ConsumerConfig {
     }
 }
 
-type Consumer_ = StreamConsumer<RebalanceContext>;
-
-/// Flags the workers of revoked partitions. librdkafka calls it from inside `recv()`, i.e.
-/// in the receive loop, before the partitions move.
-struct RebalanceContext {
-    function: String,
+/// What one consumer serves: a topic, the group that spreads its partitions, and the
+/// subscriptions its records go to.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
     topic: String,
-    live_workers: Mutex<HashMap<i32, Arc<AtomicBool>>>,
+    group_id: String,
+    /// The group instance id under static membership.
+    instance_id: Option<String>,
+    subscriptions: Vec<Subscription>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl Plan {
+    /// The consumers `subscriptions` need under `fetching`, each with its group and static
+    /// member name.
+    pub(crate) fn all(
+        subscriptions: Vec<Subscription>,
+        fetching: Fetching,
+        instance: Option<&InstanceName>,
+    ) -> anyhow::Result<Vec<Self>> {
+        let mut plans: Vec<Self> = Vec::new();
+        for subscription in subscriptions {
+            match fetching {
+                Fetching::PerSubscription => plans.push(Self {
+                    topic: subscription.topic.clone(),
+                    group_id: subscription.group_id.clone(),
+                    instance_id: instance
+                        .map(|instance| {
+                            instance.group_instance_id(&subscription.function, &subscription.topic)
+                        })
+                        .transpose()?,
+                    subscriptions: vec![subscription],
+                }),
+                Fetching::PerTopic => {
+                    let group_id = subscription.fan_out_group_id();
+                    match plans.iter_mut().find(|plan| plan.group_id == group_id) {
+                        Some(plan) => plan.subscriptions.push(subscription),
+                        None => plans.push(Self {
+                            topic: subscription.topic.clone(),
+                            instance_id: instance
+                                .map(|instance| instance.group_instance_id("dispatcher", &subscription.topic))
+                                .transpose()?,
+                            group_id,
+                            subscriptions: vec![subscription],
+                        }),
+                    }
+                }
+            }
+        }
+        Ok(plans)
+    }
 
-impl ConsumerContext for RebalanceContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
+    /// Whether the consumer is a member of its only function's group, and so commits the
+    /// function's offsets itself.
+    fn is_the_functions_group(&self) -> bool {
+        matches!(self.subscriptions.as_slice(), [only] if only.group_id == self.group_id)
+    }
+
+    fn functions(&self) -> String {
+        let names: Vec<&str> = self
+            .subscriptions
+            .iter()
+            .map(|subscription| subscription.function.as_str())
+            .collect();
+        names.join(", ")
+    }
+}
+
+/// How long an assignment waits for the functions' committed offsets.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Consumer_ = StreamConsumer<FetchContext>;
+
+/// One function's share of a consumer: its subscription, the client that commits its
+/// offsets, and where it stands per partition.
+struct FanOut {
+    subscription: Subscription,
+    /// A client of the function's group that is not a member of it (per-topic fetching), or
+    /// `None` when the consumer itself is the member that commits.
+    committer: Option<BaseConsumer>,
+    offsets: Mutex<FanOutOffsets>,
+}
+
+/// Per partition, all as "the next offset to read".
+#[derive(Debug, Default)]
+struct FanOutOffsets {
+    /// The function's committed offset when the partition was assigned; the records below it
+    /// are skipped. Absent: the function had committed nothing and gets every record.
+    start: HashMap<i32, i64>,
+    /// Past the last record up to which every record is finished.
+    finished: HashMap<i32, i64>,
+    /// What was committed last.
+    committed: HashMap<i32, i64>,
+}
+
+impl FanOutOffsets {
+    fn forget(&mut self, partition: i32) {
+        self.start.remove(&partition);
+        self.finished.remove(&partition);
+        self.committed.remove(&partition);
+    }
+
+    /// The finished offsets not committed yet.
+    fn uncommitted(&self) -> Vec<(i32, i64)> {
+        self.finished
+            .iter()
+            .filter(|(partition, next)| self.committed.get(partition) != Some(next))
+            .map(|(partition, next)| (*partition, *next))
+            .collect()
+    }
+}
+
+impl FanOut {
+    fn offsets(&self) -> MutexGuard<'_, FanOutOffsets> {
+        self.offsets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the function already had `record` before this assignment.
+    fn had(&self, record: &Record) -> bool {
+        self.offsets()
+            .start
+            .get(&record.partition)
+            .is_some_and(|start| record.offset < *start)
+    }
+
+    /// Marks the partition finished up to `next` (exclusive), unless its worker was revoked
+    /// meanwhile: the partition's next owner delivers those records again.
+    fn finish_through(&self, partition: i32, next: i64, revoked: &AtomicBool) {
+        let mut offsets = self.offsets();
+        if !revoked.load(Ordering::SeqCst) {
+            offsets.finished.insert(partition, next);
+        }
+    }
+}
+
+/// Flags the workers of revoked partitions and commits what they finished; on an assignment,
+/// starts each partition where the function furthest behind left it. librdkafka calls it from
+/// inside `recv()`, i.e. in the receive loop, before the partitions move.
+struct FetchContext {
+    topic: String,
+    group_id: String,
+    fan_outs: Vec<Arc<FanOut>>,
+    /// The cancellation flags of every live worker, by partition.
+    live_workers: Mutex<HashMap<i32, Vec<Arc<AtomicBool>>>>,
+    /// Why the consumer cannot go on (the functions' offsets could not be read).
+    failure: Mutex<Option<String>>,
+    failed: Notify,
+}
+
+impl ClientContext for FetchContext {}
+
+impl ConsumerContext for FetchContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        error: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        match error {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Err(failure) = self.start_offsets(partitions) {
+                    self.fail(format!("{failure:#}"));
+                    let _ = consumer.unassign();
+                    return;
+                }
+                match consumer.assign(partitions) {
+                    Ok(()) => {
+                        let assigned: Vec<i32> = partitions
+                            .elements()
+                            .iter()
+                            .map(|element| element.partition())
+                            .collect();
+                        tracing::info!(topic = %self.topic, group = %self.group_id, ?assigned, "Partitions assigned.");
+                    }
+                    Err(failure) => self.fail(format!("Taking the assigned partitions failed: {failure}")),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoke(consumer, partitions);
+                let _ = consumer.unassign();
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                tracing::error!(topic = %self.topic, group = %self.group_id, error = %code, "Rebalance failed.");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+impl FetchContext {
+    /// Sets each assigned partition's offset to the lowest the functions committed, and
+    /// notes each function's own start. A consumer that is its function's group member starts
+    /// where the group committed, as librdkafka does by itself.
+    fn start_offsets(&self, partitions: &mut TopicPartitionList) -> anyhow::Result<()> {
+        let assigned: Vec<i32> = partitions
+            .elements()
+            .iter()
+            .map(|element| element.partition())
+            .collect();
+        // None: some function committed nothing there and reads from the beginning.
+        let mut lowest: HashMap<i32, Option<i64>> = HashMap::new();
+        for fan_out in &self.fan_outs {
+            let Some(committer) = &fan_out.committer else {
+                let mut offsets = fan_out.offsets();
+                for partition in &assigned {
+                    offsets.forget(*partition);
+                }
+                return Ok(());
+            };
+            let committed = committer
+                .committed_offsets(partitions.clone(), COMMITTED_TIMEOUT)
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "Reading the committed offsets of group {} failed: {error}",
+                        fan_out.subscription.group_id
+                    )
+                })?;
+            let mut offsets = fan_out.offsets();
+            for partition in &assigned {
+                offsets.forget(*partition);
+                let start =
+                    committed
+                        .find_partition(&self.topic, *partition)
+                        .and_then(|element| match element.offset() {
+                            Offset::Offset(offset) => Some(offset),
+                            _ => None,
+                        });
+                if let Some(start) = start {
+                    offsets.start.insert(*partition, start);
+                }
+                let entry = lowest.entry(*partition).or_insert(start);
+                *entry = match (*entry, start) {
+                    (Some(lowest), Some(start)) => Some(lowest.min(start)),
+                    _ => None,
+                };
+            }
+        }
+        for (partition, start) in lowest {
+            let offset = start.map_or(Offset::Beginning, Offset::Offset);
+            partitions.set_partition_offset(&self.topic, partition, offset)?;
+        }
+        Ok(())
+    }
+
+    /// Flags the revoked partitions' workers, commits what they finished and forgets them.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, partitions: &TopicPartitionList) {
+        let revoked: Vec<i32> = partitions
+            .elements()
+            .iter()
+            .map(|element| element.partition())
+            .collect();
+        {
             let mut live = self
                 .live_workers
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for element in partitions.elements() {
-                if let Some(revoked) = live.remove(&element.partition()) {
-                    revoked.store(true, Ordering::SeqCst);
+            for partition in &revoked {
+                for flag in live.remove(partition).unwrap_or_default() {
+                    flag.store(true, Ordering::SeqCst);
                 }
             }
-            tracing::info!(function = %self.function, topic = %self.topic, partitions = partitions.count(), "Partitions revoked.");
         }
+        for fan_out in &self.fan_outs {
+            let finished: Vec<(i32, i64)> = {
+                let mut offsets = fan_out.offsets();
+                let finished = offsets
+                    .uncommitted()
+                    .into_iter()
+                    .filter(|(partition, _)| revoked.contains(partition))
+                    .collect();
+                for partition in &revoked {
+                    offsets.forget(*partition);
+                }
+                finished
+            };
+            if let Err(error) = commit(&self.topic, fan_out, Some(consumer), &finished) {
+                tracing::warn!(function = %fan_out.subscription.function, topic = %self.topic, %error, "Committing the revoked partitions failed; their next owner delivers some records again.");
+            }
+        }
+        tracing::info!(topic = %self.topic, group = %self.group_id, partitions = revoked.len(), "Partitions revoked.");
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(partitions) => {
-                let assigned: Vec<i32> = partitions
-                    .elements()
-                    .iter()
-                    .map(|element| element.partition())
-                    .collect();
-                tracing::info!(function = %self.function, topic = %self.topic, ?assigned, "Partitions assigned.");
-            }
-            Rebalance::Error(error) => {
-                tracing::error!(function = %self.function, topic = %self.topic, %error, "Rebalance failed.")
-            }
-            Rebalance::Revoke(_) => {}
-        }
+    fn fail(&self, reason: String) {
+        tracing::error!(topic = %self.topic, group = %self.group_id, %reason, "The consumer cannot go on.");
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+        self.failed.notify_one();
     }
+}
+
+/// Commits `offsets` (partition, next offset) of `fan_out`'s function, through its own
+/// client or, when it has none, through `member` (the consumer in the function's group).
+fn commit<C: ConsumerContext + 'static, M: Consumer<C>>(
+    topic: &str,
+    fan_out: &FanOut,
+    member: Option<&M>,
+    offsets: &[(i32, i64)],
+) -> anyhow::Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for (partition, next) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+    }
+    match (&fan_out.committer, member) {
+        (Some(committer), _) => committer.commit(&list, CommitMode::Sync)?,
+        (None, Some(member)) => member.commit(&list, CommitMode::Sync)?,
+        (None, None) => anyhow::bail!("no client to commit with"),
+    }
+    Ok(())
 }
 
 /// A spawned task that is aborted when its handle is dropped, so aborting the dispatcher
@@ -164,46 +472,106 @@ impl Drop for OwnedTask {
 }
 
 struct Worker {
-    sender: mpsc::Sender<Record>,
+    sender: mpsc::Sender<Arc<Record>>,
     revoked: Arc<AtomicBool>,
     task: OwnedTask,
 }
 
-/// What every worker of one subscription shares.
+/// What every worker of one consumer shares.
 struct Shared {
-    subscription: Subscription,
+    plan: Plan,
     consumer: Arc<Consumer_>,
     pipeline: Arc<Pipeline>,
-    /// The next offset to deliver per partition, for the lag gauge.
-    progress: Mutex<HashMap<i32, i64>>,
 }
 
-/// Consumes `subscription`'s topic until `shutdown` turns true, then finishes in-flight
-/// deliveries, commits stored offsets and closes the consumer.
+impl Shared {
+    fn fan_outs(&self) -> &[Arc<FanOut>] {
+        &self.consumer.context().fan_outs
+    }
+
+    /// Commits every function's finished offsets.
+    fn commit_finished(&self) {
+        for fan_out in self.fan_outs() {
+            if let Some(committer) = &fan_out.committer {
+                // Nothing is consumed through it; this serves its error and log events.
+                let _ = committer.poll(Duration::ZERO);
+            }
+            let uncommitted = fan_out.offsets().uncommitted();
+            match commit(
+                &self.plan.topic,
+                fan_out,
+                Some(self.consumer.as_ref()),
+                &uncommitted,
+            ) {
+                Ok(()) => {
+                    let mut offsets = fan_out.offsets();
+                    for (partition, next) in uncommitted {
+                        // A partition revoked meanwhile was committed and forgotten there.
+                        if offsets.finished.contains_key(&partition) {
+                            offsets.committed.insert(partition, next);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(function = %fan_out.subscription.function, topic = %self.plan.topic, %error, "Committing offsets failed; retrying at the next commit.");
+                }
+            }
+        }
+    }
+}
+
+/// Consumes the topic of `plan` until `shutdown` turns true, then finishes in-flight
+/// deliveries, commits the finished offsets and closes the consumer.
 pub(crate) async fn run(
-    subscription: Subscription,
+    plan: Plan,
     bootstrap_servers: String,
     config: ConsumerConfig,
     pipeline: Arc<Pipeline>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let context = RebalanceContext {
-        function: subscription.function.clone(),
-        topic: subscription.topic.clone(),
+    let own_group = plan.is_the_functions_group();
+    let mut fan_outs = Vec::with_capacity(plan.subscriptions.len());
+    for subscription in &plan.subscriptions {
+        let committer = if own_group {
+            None
+        } else {
+            let committer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap_servers)
+                .set("group.id", &subscription.group_id)
+                .set(
+                    "client.id",
+                    format!("dispatcher.{}.offsets", subscription.function),
+                )
+                .set("enable.auto.commit", "false")
+                .create()?;
+            Some(committer)
+        };
+        fan_outs.push(Arc::new(FanOut {
+            subscription: subscription.clone(),
+            committer,
+            offsets: Mutex::new(FanOutOffsets::default()),
+        }));
+    }
+    let context = FetchContext {
+        topic: plan.topic.clone(),
+        group_id: plan.group_id.clone(),
+        fan_outs,
         live_workers: Mutex::new(HashMap::new()),
+        failure: Mutex::new(None),
+        failed: Notify::new(),
+    };
+    let client_id = if own_group {
+        format!("dispatcher.{}", plan.subscriptions[0].function)
+    } else {
+        format!("dispatcher.{}", plan.topic)
     };
     let mut settings = ClientConfig::new();
     settings
         .set("bootstrap.servers", &bootstrap_servers)
-        .set("group.id", &subscription.group_id)
-        .set("client.id", format!("dispatcher.{}", subscription.function))
-        .set("enable.auto.commit", "true")
-        // Offsets are stored by the workers, only for finished records.
-        .set("enable.auto.offset.store", "false")
-        .set(
-            "auto.commit.interval.ms",
-            config.auto_commit_interval.as_millis().to_string(),
-        )
+        .set("group.id", &plan.group_id)
+        .set("client.id", client_id)
+        // The commit task commits finished offsets only.
+        .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set(
             "max.partition.fetch.bytes",
@@ -215,39 +583,50 @@ pub(crate) async fn run(
             "session.timeout.ms",
             config.session_timeout.as_millis().to_string(),
         );
-    let instance_id = match &config.instance {
-        Some(instance) => Some(instance.group_instance_id(&subscription)?),
-        None => None,
-    };
-    if let Some(instance_id) = &instance_id {
+    if let Some(instance_id) = &plan.instance_id {
         settings.set("group.instance.id", instance_id);
     }
     let consumer: Consumer_ = settings.create_with_context(context)?;
-    consumer.subscribe(&[&subscription.topic])?;
+    consumer.subscribe(&[&plan.topic])?;
     tracing::info!(
-        function = %subscription.function,
-        topic = %subscription.topic,
-        group = %subscription.group_id,
-        instance = instance_id.as_deref().unwrap_or("(dynamic)"),
-        target = %subscription.target,
+        topic = %plan.topic,
+        group = %plan.group_id,
+        functions = %plan.functions(),
+        instance = plan.instance_id.as_deref().unwrap_or("(dynamic)"),
         "Subscribed."
     );
 
     let shared = Arc::new(Shared {
-        subscription,
+        plan,
         consumer: Arc::new(consumer),
         pipeline,
-        progress: Mutex::new(HashMap::new()),
     });
-    let mut workers: HashMap<i32, Worker> = HashMap::new();
+    let mut workers: HashMap<(usize, i32), Worker> = HashMap::new();
     let mut lag_ticker = tokio::time::interval(config.lag_interval);
     let mut lag_refresh: Option<OwnedTask> = None;
+    let mut commit_ticker = tokio::time::interval(config.auto_commit_interval);
+    let mut committing: Option<OwnedTask> = None;
     let mut stop_signal = shutdown.clone();
 
     let result = loop {
         tokio::select! {
             biased;
             () = stopped(&mut stop_signal) => break Ok(()),
+            () = shared.consumer.context().failed.notified() => {
+                let failure = shared.consumer.context().failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                break Err(anyhow::anyhow!(
+                    "The consumer of {} for {} stopped: {}",
+                    shared.plan.topic,
+                    shared.plan.functions(),
+                    failure.unwrap_or_default()
+                ));
+            }
+            _ = commit_ticker.tick() => {
+                if committing.as_ref().is_none_or(|task| task.0.is_finished()) {
+                    let shared = Arc::clone(&shared);
+                    committing = Some(OwnedTask(tokio::task::spawn_blocking(move || shared.commit_finished())));
+                }
+            }
             _ = lag_ticker.tick() => {
                 // A refresh still running (the broker is slow) is not doubled up.
                 if lag_refresh.as_ref().is_none_or(|task| task.0.is_finished()) {
@@ -257,7 +636,7 @@ pub(crate) async fn run(
             }
             received = shared.consumer.recv() => match received {
                 Ok(message) => {
-                    let record = Record::from_message(&message);
+                    let record = Arc::new(Record::from_message(&message));
                     // The borrowed message goes before anything is awaited (docs/adr/0004).
                     drop(message);
                     if let Err(error) = route(&shared, &mut workers, record, &config, &shutdown).await {
@@ -266,109 +645,120 @@ pub(crate) async fn run(
                 }
                 Err(error) => {
                     // A fatal error (this member was fenced out) leaves the consumer unusable.
-                    if let Some(fatal) = fatal_error(&shared, instance_id.as_deref()) {
+                    if let Some(fatal) = fatal_error(&shared) {
                         break Err(fatal);
                     }
-                    tracing::warn!(function = %shared.subscription.function, topic = %shared.subscription.topic, %error, "Consuming failed; librdkafka retries.");
+                    tracing::warn!(topic = %shared.plan.topic, functions = %shared.plan.functions(), %error, "Consuming failed; librdkafka retries.");
                 }
             },
         }
     };
 
-    // Shutdown: workers finish their in-flight record (storing its offset) and stop.
+    // Shutdown: workers finish their in-flight record (marking its offset) and stop.
     for (_, worker) in workers.drain() {
         drop(worker.sender);
         worker.task.finished().await;
     }
-    if let Some(task) = lag_refresh {
+    for task in [lag_refresh, committing].into_iter().flatten() {
         task.finished().await;
     }
     close(shared).await;
     result
 }
 
-/// The consumer's fatal error, if it has one, as the error the subscription ends with.
-fn fatal_error(shared: &Shared, instance_id: Option<&str>) -> Option<anyhow::Error> {
+/// The consumer's fatal error, if it has one, as the error the consumer ends with.
+fn fatal_error(shared: &Shared) -> Option<anyhow::Error> {
     let (code, reason) = shared.consumer.client().fatal_error()?;
-    let subscription = &shared.subscription;
+    let plan = &shared.plan;
     let error = if matches!(
         code,
         RDKafkaErrorCode::FencedInstanceId | RDKafkaErrorCode::Fenced
     ) {
         anyhow::anyhow!(
-            "{} on {} was fenced out of group {}: another dispatcher joined it under the same instance id {}. \
+            "The consumer of {} for {} was fenced out of group {}: another dispatcher joined it under the same instance id {}. \
              Give every dispatcher of a group its own --instance-id ({reason})",
-            subscription.function,
-            subscription.topic,
-            subscription.group_id,
-            instance_id.unwrap_or("(none)"),
+            plan.topic,
+            plan.functions(),
+            plan.group_id,
+            plan.instance_id.as_deref().unwrap_or("(none)"),
         )
     } else {
         anyhow::anyhow!(
-            "The consumer of {} on {} failed for good: {reason}",
-            subscription.function,
-            subscription.topic
+            "The consumer of {} for {} failed for good: {reason}",
+            plan.topic,
+            plan.functions()
         )
     };
     Some(error)
 }
 
-/// Hands `record` to its partition's worker, starting one if needed.
+/// Hands `record` to the worker of each function that does not have it yet, starting
+/// workers as needed.
 async fn route(
     shared: &Arc<Shared>,
-    workers: &mut HashMap<i32, Worker>,
-    record: Record,
+    workers: &mut HashMap<(usize, i32), Worker>,
+    record: Arc<Record>,
     config: &ConsumerConfig,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let partition = record.partition;
-    let needs_new_worker = workers
-        .get(&partition)
-        .is_none_or(|worker| worker.revoked.load(Ordering::SeqCst));
-    if needs_new_worker {
-        let previous = workers.remove(&partition).map(|worker| worker.task);
-        let (sender, receiver) = mpsc::channel(config.partition_buffer.max(1));
-        let revoked = Arc::new(AtomicBool::new(false));
-        shared
-            .consumer
-            .context()
-            .live_workers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(partition, Arc::clone(&revoked));
-        let task = tokio::spawn(work_partition(
-            Arc::clone(shared),
-            receiver,
-            Lanes::new(config),
-            Arc::clone(&revoked),
-            previous,
-            shutdown.clone(),
-        ));
-        workers.insert(
-            partition,
-            Worker {
-                sender,
-                revoked,
-                task: OwnedTask(task),
-            },
-        );
-    }
-    let Some(worker) = workers.get(&partition) else {
-        anyhow::bail!("No worker for partition {partition}");
-    };
-    let mut stop_signal = shutdown.clone();
-    tokio::select! {
-        sent = worker.sender.send(record) => {
-            // A live, unrevoked worker only stops at shutdown or by panicking. Going on would
-            // let later records of the partition be stored past one never finished.
-            if sent.is_err() && !worker.revoked.load(Ordering::SeqCst) && !*shutdown.borrow() {
-                anyhow::bail!(
-                    "The worker of {} partition {partition} stopped unexpectedly",
-                    shared.subscription.topic
-                );
-            }
+    for (index, fan_out) in shared.fan_outs().iter().enumerate() {
+        if fan_out.had(&record) {
+            continue;
         }
-        () = stopped(&mut stop_signal) => {}
+        let needs_new_worker = workers
+            .get(&(index, partition))
+            .is_none_or(|worker| worker.revoked.load(Ordering::SeqCst));
+        if needs_new_worker {
+            let previous = workers.remove(&(index, partition)).map(|worker| worker.task);
+            let (sender, receiver) = mpsc::channel(config.partition_buffer.max(1));
+            let revoked = Arc::new(AtomicBool::new(false));
+            shared
+                .consumer
+                .context()
+                .live_workers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(partition)
+                .or_default()
+                .push(Arc::clone(&revoked));
+            let task = tokio::spawn(work_partition(
+                Arc::clone(shared),
+                Arc::clone(fan_out),
+                partition,
+                receiver,
+                Lanes::new(config),
+                Arc::clone(&revoked),
+                previous,
+                shutdown.clone(),
+            ));
+            workers.insert(
+                (index, partition),
+                Worker {
+                    sender,
+                    revoked,
+                    task: OwnedTask(task),
+                },
+            );
+        }
+        let Some(worker) = workers.get(&(index, partition)) else {
+            anyhow::bail!("No worker for partition {partition}");
+        };
+        let mut stop_signal = shutdown.clone();
+        tokio::select! {
+            sent = worker.sender.send(Arc::clone(&record)) => {
+                // A live, unrevoked worker only stops at shutdown or by panicking. Going on would
+                // let later records of the partition be committed past one never finished.
+                if sent.is_err() && !worker.revoked.load(Ordering::SeqCst) && !*shutdown.borrow() {
+                    anyhow::bail!(
+                        "The worker of {} on {} partition {partition} stopped unexpectedly",
+                        fan_out.subscription.function,
+                        shared.plan.topic
+                    );
+                }
+            }
+            () = stopped(&mut stop_signal) => return Ok(()),
+        }
     }
     Ok(())
 }
@@ -400,11 +790,14 @@ impl Lanes {
     }
 }
 
-/// Delivers one partition's records, a key's records in order, over `lanes` concurrent
-/// lanes; stores the offset up to which every record is finished.
+/// Delivers one partition's records to one function, a key's records in order, over `lanes`
+/// concurrent lanes; marks the offset up to which every record is finished.
+#[allow(clippy::too_many_arguments)]
 async fn work_partition(
     shared: Arc<Shared>,
-    mut records: mpsc::Receiver<Record>,
+    fan_out: Arc<FanOut>,
+    partition: i32,
+    mut records: mpsc::Receiver<Arc<Record>>,
     lanes: Lanes,
     revoked: Arc<AtomicBool>,
     previous: Option<OwnedTask>,
@@ -413,7 +806,7 @@ async fn work_partition(
     if let Some(previous) = previous {
         previous.finished().await;
     }
-    let (finished_sender, mut finished) = mpsc::unbounded_channel::<Record>();
+    let (finished_sender, mut finished) = mpsc::unbounded_channel::<i64>();
     let mut senders = Vec::with_capacity(lanes.count);
     let mut tasks = Vec::with_capacity(lanes.count);
     for _ in 0..lanes.count {
@@ -421,6 +814,7 @@ async fn work_partition(
         senders.push(sender);
         tasks.push(OwnedTask(tokio::spawn(work_lane(
             Arc::clone(&shared),
+            Arc::clone(&fan_out),
             receiver,
             Arc::clone(&revoked),
             shutdown.clone(),
@@ -429,13 +823,18 @@ async fn work_partition(
     }
     drop(finished_sender);
     let mut window = OffsetWindow::default();
+    let finish = |window: &mut OffsetWindow, offset: i64| {
+        if let Some(through) = window.finished(offset) {
+            fan_out.finish_through(partition, through + 1, &revoked);
+        }
+    };
 
     'records: loop {
-        // Finished records move the stored offset on whether or not more records come.
+        // Finished records move the finished offset on whether or not more records come.
         let record = tokio::select! {
             biased;
             Some(done) = finished.recv() => {
-                window.finish(&shared, &done);
+                finish(&mut window, done);
                 continue;
             }
             record = records.recv() => match record {
@@ -447,7 +846,7 @@ async fn work_partition(
             break;
         }
         let lane = &senders[lanes.of(&record)];
-        // While the lane is full, finished records still move the stored offset on.
+        // While the lane is full, finished records still move the finished offset on.
         let permit = loop {
             tokio::select! {
                 permit = lane.reserve() => match permit {
@@ -455,30 +854,31 @@ async fn work_partition(
                     // The lane stopped (shutdown, revocation): so does the partition.
                     Err(_) => break 'records,
                 },
-                Some(done) = finished.recv() => window.finish(&shared, &done),
+                Some(done) = finished.recv() => finish(&mut window, done),
             }
         };
         window.start(record.offset);
         permit.send(record);
     }
 
-    // The lanes finish their in-flight record and stop; what they finished is stored.
+    // The lanes finish their in-flight record and stop; what they finished is marked.
     drop(senders);
     for task in tasks {
         task.finished().await;
     }
     while let Ok(done) = finished.try_recv() {
-        window.finish(&shared, &done);
+        finish(&mut window, done);
     }
 }
 
-/// Delivers one lane's records in order, reporting each finished one.
+/// Delivers one lane's records in order, reporting each finished one's offset.
 async fn work_lane(
     shared: Arc<Shared>,
-    mut records: mpsc::Receiver<Record>,
+    fan_out: Arc<FanOut>,
+    mut records: mpsc::Receiver<Arc<Record>>,
     revoked: Arc<AtomicBool>,
     mut shutdown: watch::Receiver<bool>,
-    finished: mpsc::UnboundedSender<Record>,
+    finished: mpsc::UnboundedSender<i64>,
 ) {
     while let Some(record) = records.recv().await {
         if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
@@ -486,22 +886,22 @@ async fn work_lane(
         }
         let handled = shared
             .pipeline
-            .handle(&shared.subscription, &record, &mut shutdown)
+            .handle(&fan_out.subscription, &record, &mut shutdown)
             .await;
-        if !handled.is_finished() || finished.send(record).is_err() {
+        if !handled.is_finished() || finished.send(record.offset).is_err() {
             break;
         }
     }
 }
 
 /// The offsets of a partition handed to lanes and not finished yet, and from them the offset
-/// that may be stored: every record below the lowest unfinished one is done.
+/// through which every record is done: every record below the lowest unfinished one.
 #[derive(Debug, Default)]
 struct OffsetWindow {
     unfinished: BTreeSet<i64>,
     /// The highest offset handed to a lane so far.
     highest_started: Option<i64>,
-    /// The highest offset stored so far.
+    /// The highest offset reported done so far.
     stored: Option<i64>,
 }
 
@@ -511,14 +911,8 @@ impl OffsetWindow {
         self.highest_started = Some(self.highest_started.map_or(offset, |highest| highest.max(offset)));
     }
 
-    /// Marks `record` finished and stores the offset it (and the records before it) allow.
-    fn finish(&mut self, shared: &Shared, record: &Record) {
-        if let Some(offset) = self.finished(record.offset) {
-            store_offset(shared, record, offset);
-        }
-    }
-
-    /// Marks `offset` finished; answers the offset that may now be stored, if it moved.
+    /// Marks `offset` finished; answers the offset through which every record is now done,
+    /// if it moved.
     fn finished(&mut self, offset: i64) -> Option<i64> {
         self.unfinished.remove(&offset);
         let done_through = match self.unfinished.first() {
@@ -533,38 +927,18 @@ impl OffsetWindow {
     }
 }
 
-/// Stores `offset` of `record`'s partition as finished (the group resumes after it).
-fn store_offset(shared: &Shared, record: &Record, offset: i64) {
-    // `rd_kafka_offset_store` stores offset + 1, the next record to read.
-    match shared
-        .consumer
-        .store_offset(&record.topic, record.partition, offset)
-    {
-        Ok(()) => {
-            shared
-                .progress
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(record.partition, offset + 1);
-        }
-        // The partition was revoked meanwhile: its next owner delivers the record again.
-        Err(error) => tracing::warn!(
-            function = %shared.subscription.function,
-            topic = %record.topic,
-            partition = record.partition,
-            offset,
-            %error,
-            "Storing the offset failed; the records up to it will be delivered again."
-        ),
-    }
-}
-
-/// Sets the lag gauge of every assigned partition: high watermark − next offset to deliver.
+/// Sets the lag gauge of every function on every assigned partition: high watermark − next
+/// offset to deliver.
 fn refresh_lag(shared: &Shared) {
     let Ok(assignment) = shared.consumer.assignment() else {
         return;
     };
-    let positions = shared.consumer.position().ok();
+    let own_group = shared.plan.is_the_functions_group();
+    let positions = if own_group {
+        shared.consumer.position().ok()
+    } else {
+        None
+    };
     // Asked of the broker only when a partition has neither delivered nor fetched anything
     // since the start, which is every idle partition after a restart.
     let mut committed: Option<Option<TopicPartitionList>> = None;
@@ -576,38 +950,43 @@ fn refresh_lag(shared: &Shared) {
         else {
             continue;
         };
-        let delivered = shared
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&partition)
-            .copied();
-        let position = positions
-            .as_ref()
-            .and_then(|positions| positions.find_partition(topic, partition))
-            .and_then(|element| match element.offset() {
-                Offset::Offset(offset) => Some(offset),
-                _ => None,
-            });
-        let committed_offset = if delivered.or(position).is_none() {
-            committed
-                .get_or_insert_with(|| shared.consumer.committed(Duration::from_secs(5)).ok())
+        for fan_out in shared.fan_outs() {
+            let (delivered, start) = {
+                let offsets = fan_out.offsets();
+                (
+                    offsets.finished.get(&partition).copied(),
+                    offsets.start.get(&partition).copied(),
+                )
+            };
+            let position = positions
                 .as_ref()
-                .and_then(|offsets| offsets.find_partition(topic, partition))
+                .and_then(|positions| positions.find_partition(topic, partition))
                 .and_then(|element| match element.offset() {
                     Offset::Offset(offset) => Some(offset),
                     _ => None,
-                })
-        } else {
-            None
-        };
-        let next = next_to_deliver(delivered, position, committed_offset, low);
-        metrics::lag(
-            &shared.subscription.function,
-            topic,
-            partition,
-            (high - next).max(0),
-        );
+                });
+            let committed_offset = if !own_group {
+                start
+            } else if delivered.or(position).is_none() {
+                committed
+                    .get_or_insert_with(|| shared.consumer.committed(Duration::from_secs(5)).ok())
+                    .as_ref()
+                    .and_then(|offsets| offsets.find_partition(topic, partition))
+                    .and_then(|element| match element.offset() {
+                        Offset::Offset(offset) => Some(offset),
+                        _ => None,
+                    })
+            } else {
+                None
+            };
+            let next = next_to_deliver(delivered, position, committed_offset, low);
+            metrics::lag(
+                &fan_out.subscription.function,
+                topic,
+                partition,
+                (high - next).max(0),
+            );
+        }
     }
 }
 
@@ -620,15 +999,12 @@ fn next_to_deliver(delivered: Option<i64>, position: Option<i64>, committed: Opt
     delivered.or(position).or(committed).unwrap_or(low)
 }
 
-/// Commits what the workers stored and closes the consumer (leaving the group), off the
+/// Commits what the workers finished and closes the consumer (leaving the group), off the
 /// async workers because both block.
 async fn close(shared: Arc<Shared>) {
     let closed = tokio::task::spawn_blocking(move || {
-        match shared.consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(error) => tracing::warn!(function = %shared.subscription.function, %error, "The final commit failed."),
-        }
-        tracing::info!(function = %shared.subscription.function, topic = %shared.subscription.topic, "Consumer closed.");
+        shared.commit_finished();
+        tracing::info!(topic = %shared.plan.topic, functions = %shared.plan.functions(), "Consumer closed.");
         drop(shared);
     })
     .await;

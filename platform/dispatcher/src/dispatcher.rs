@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::consumer::{self, ConsumerConfig};
+use crate::consumer::{self, ConsumerConfig, Plan};
 use crate::dead_letter::ensure_dead_letter_topics;
 use crate::metrics;
 use crate::pipeline::{DeliveryConfig, Pipeline};
@@ -29,7 +29,8 @@ impl DispatcherConfig {
     }
 }
 
-/// Runs a consumer group per subscription and delivers their records to the functions.
+/// Runs a consumer per topic (or per subscription) and delivers their records to the
+/// functions.
 #[derive(Debug)]
 pub struct Dispatcher {
     config: DispatcherConfig,
@@ -78,12 +79,17 @@ impl Dispatcher {
             }
             prepared = ensure_dead_letter_topics(&bootstrap_servers, &self.subscriptions) => prepared?,
         }
+        let plans = Plan::all(
+            self.subscriptions,
+            self.config.consumer.fetching,
+            self.config.consumer.instance.as_ref(),
+        )?;
         let pipeline = Arc::new(Pipeline::new(&self.config.delivery)?);
         let (stop, stopping) = watch::channel(false);
         let mut runners = JoinSet::new();
-        for subscription in self.subscriptions {
+        for plan in plans {
             runners.spawn(consumer::run(
-                subscription,
+                plan,
                 bootstrap_servers.clone(),
                 self.config.consumer.clone(),
                 Arc::clone(&pipeline),
@@ -97,7 +103,7 @@ impl Dispatcher {
             Some(ended) = runners.join_next() => {
                 outcome = flatten(ended);
                 if let Err(error) = &outcome {
-                    tracing::error!(error = format!("{error:#}"), "A subscription failed; stopping the others.");
+                    tracing::error!(error = format!("{error:#}"), "A consumer failed; stopping the others.");
                 }
             }
         }

@@ -6,9 +6,9 @@
 //! Layout, in the order a record travels:
 //! - [`subscription`]: which function gets which topic at which URL, read from
 //!   `template.yaml` or parsed from `FUNCTION=TOPIC=URL`.
-//! - [`dispatcher`]: runs one consumer group per subscription in one process; start-up
+//! - [`dispatcher`]: runs a consumer per topic (or per subscription) in one process; start-up
 //!   (dead-letter topics) and graceful shutdown.
-//! - [`consumer`]: the group consumer, one worker per assigned partition (order), offset
+//! - [`consumer`]: the consumers, one worker per function and assigned partition (order), offset
 //!   storage after the outcome (safety), rebalances, lag.
 //! - [`membership`]: the name a dispatcher goes by in its groups (static membership), so a
 //!   restarted dispatcher gets its partitions back at once.
@@ -40,7 +40,7 @@ pub mod server;
 pub mod subscription;
 
 pub use backoff::RetryPolicy;
-pub use consumer::ConsumerConfig;
+pub use consumer::{ConsumerConfig, Fetching};
 pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use membership::InstanceName;
 pub use pipeline::DeliveryConfig;

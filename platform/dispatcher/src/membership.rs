@@ -13,8 +13,6 @@
 //! host name and the port the dispatcher serves its metrics on. [`consumer`](crate::consumer)
 //! treats being fenced as fatal and stops with the reason, so a shared name is never silent.
 
-use crate::subscription::Subscription;
-
 /// The longest `group.instance.id` the broker accepts (the same rule as topic names).
 const MAX_GROUP_INSTANCE_ID: usize = 249;
 
@@ -27,10 +25,10 @@ pub enum MembershipError {
     #[error("`{0}` is not a legal instance name (1 to 100 letters, digits, `.`, `_`, `-`)")]
     IllegalName(String),
     #[error(
-        "The group instance id of {function} on {topic} would be {length} characters, more than Kafka's {MAX_GROUP_INSTANCE_ID}; choose a shorter --instance-id"
+        "The group instance id of {owner} on {topic} would be {length} characters, more than Kafka's {MAX_GROUP_INSTANCE_ID}; choose a shorter --instance-id"
     )]
     TooLong {
-        function: String,
+        owner: String,
         topic: String,
         length: usize,
     },
@@ -73,15 +71,16 @@ impl InstanceName {
         &self.0
     }
 
-    /// The `group.instance.id` of this dispatcher in `subscription`'s group:
-    /// `<function>.<topic>.<instance>`, one per (function, topic, instance). Kafka scopes the id
-    /// to its group, so the function and topic are there for whoever reads the broker's logs.
-    pub fn group_instance_id(&self, subscription: &Subscription) -> Result<String, MembershipError> {
-        let id = format!("{}.{}.{}", subscription.function, subscription.topic, self.0);
+    /// The `group.instance.id` of this dispatcher in the group of `owner` (a function, or
+    /// `dispatcher` for the consumer of a whole topic) on `topic`: `<owner>.<topic>.<instance>`,
+    /// one per (owner, topic, instance). Kafka scopes the id to its group, so the owner and
+    /// topic are there for whoever reads the broker's logs.
+    pub fn group_instance_id(&self, owner: &str, topic: &str) -> Result<String, MembershipError> {
+        let id = format!("{owner}.{topic}.{}", self.0);
         if id.len() > MAX_GROUP_INSTANCE_ID {
             return Err(MembershipError::TooLong {
-                function: subscription.function.clone(),
-                topic: subscription.topic.clone(),
+                owner: owner.to_owned(),
+                topic: topic.to_owned(),
                 length: id.len(),
             });
         }
@@ -112,6 +111,7 @@ fn is_legal_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subscription::Subscription;
 
     fn subscription() -> Subscription {
         Subscription::parse(
@@ -147,7 +147,9 @@ mod tests {
     fn the_group_instance_id_names_function_topic_and_instance() {
         let instance = InstanceName::parse("dispatcher-0").expect("legal");
         assert_eq!(
-            instance.group_instance_id(&subscription()).expect("short enough"),
+            instance
+                .group_instance_id(&subscription().function, &subscription().topic)
+                .expect("short enough"),
             "reserve-stock.commerce.ordering.order.dispatcher-0"
         );
     }
@@ -172,7 +174,7 @@ mod tests {
         )
         .expect("valid subscription");
         assert!(matches!(
-            instance.group_instance_id(&long),
+            instance.group_instance_id(&long.function, &long.topic),
             Err(MembershipError::TooLong { length, .. }) if length > MAX_GROUP_INSTANCE_ID
         ));
     }

@@ -16,6 +16,8 @@ pub struct Subscription {
     pub topic: String,
     /// The consumer group: one per (topic, function), so every function keeps its own offsets.
     pub group_id: String,
+    /// What the group names start with; the consumer of a whole topic is named with it too.
+    pub group_prefix: String,
     /// Where the CloudEvents are POSTed (the function's `/`).
     pub target: Url,
     /// The CloudEvent types the function reads (`Metadata.EventTypes`), when declared: a
@@ -60,6 +62,7 @@ impl Subscription {
             function: function.to_owned(),
             topic: topic.to_owned(),
             group_id: group_id(group_prefix, function, topic),
+            group_prefix: group_prefix.to_owned(),
             target: url,
             reads: None,
         })
@@ -112,6 +115,17 @@ impl Subscription {
         }
     }
 
+    /// The group of the consumer that fetches this subscription's topic for every function
+    /// subscribed to it: `<prefix>.<topic>#dispatcher`. No function's group can be named so,
+    /// since `#` is not allowed in function and topic names.
+    pub fn fan_out_group_id(&self) -> String {
+        if self.group_prefix.is_empty() {
+            format!("{}#dispatcher", self.topic)
+        } else {
+            format!("{}.{}#dispatcher", self.group_prefix, self.topic)
+        }
+    }
+
     /// The topic this subscription's dead letters go to.
     pub fn dead_letter_topic(&self) -> String {
         events::topics::dead_letter_topic(&self.topic, &self.function)
@@ -156,6 +170,10 @@ mod tests {
         assert_eq!(
             subscription.dead_letter_topic(),
             "commerce.ordering.order.dlq.reserve-stock"
+        );
+        assert_eq!(
+            subscription.fan_out_group_id(),
+            "local.commerce.ordering.order#dispatcher"
         );
     }
 
