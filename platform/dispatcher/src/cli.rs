@@ -397,6 +397,18 @@ mod tests {
         assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
+    #[test]
+    fn a_consumer_per_topic_unless_told_one_per_subscription() {
+        use crate::consumer::Fetching;
+        assert_eq!(consumer_of(&[]).fetching, Fetching::PerTopic);
+        assert_eq!(
+            consumer_of(&["--fetch-per", "subscription"]).fetching,
+            Fetching::PerSubscription
+        );
+        let error = parsed(&["--fetch-per", "function"]).expect_err("not a layout");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
     fn session_of(extra: &[&str]) -> Duration {
         consumer_of(extra).session_timeout
     }
