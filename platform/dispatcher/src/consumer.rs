@@ -1,5 +1,5 @@
 //! The Kafka consumers: one per topic (or one per subscription), per-partition ordering, key
-//! lanes and safe offsets.
+//! concurrency and safe offsets.
 //!
 //! **One consumer per topic** ([`Fetching::PerTopic`], the default; docs/adr/0062). It fetches
 //! each record of its topic once and hands it to every function subscribed to the topic (a
@@ -12,15 +12,15 @@
 //! function's group (the layout before ADR 0062); the rest of this module is the same for both.
 //!
 //! The receive loop copies each record out of rdkafka and hands it to the worker task of
-//! each (function, partition) through a bounded channel. A worker spreads its records over a
-//! few lanes by key (a hash of the key picks the lane): a lane delivers its records one at a
-//! time in offset order, so the records of one key keep their order, while records of other
-//! keys go on in the other lanes: one slow order (a payment that times out and is retried for
-//! seconds) holds up its lane, not the whole partition. Records of different keys had no order
-//! to keep: the producer already spreads keys over partitions.
+//! each (function, partition) through a bounded channel. A worker delivers up to
+//! `key_lanes` records at once, never two of one key, and each key's records in offset order
+//! ([`KeyQueue`]): the next delivery is the lowest-offset record whose key has none in flight.
+//! One slow order (a payment that times out and is retried for seconds) holds one slot and its
+//! own later records, not the other keys of its partition. Records of different keys had no
+//! order to keep: the producer already spreads keys over partitions.
 //!
 //! A worker marks an offset finished only once every record up to it is acknowledged or
-//! dead-lettered (the lowest record still in a lane bounds it); a commit task commits what is
+//! dead-lettered (the lowest record still waiting or in flight bounds it); a commit task commits what is
 //! finished, so a commit never covers an unfinished record. After a crash the records
 //! finished beyond that bound are delivered again, which the functions' idempotency absorbs.
 //! Different partitions, and different functions, proceed concurrently.
@@ -44,7 +44,7 @@
 //! static member that another process fenced out (same instance id) cannot consume any more;
 //! that ends the consumer with an error that says so, rather than a warning per poll.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,7 +56,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Str
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{Notify, mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::delivery::stopped;
 use crate::membership::InstanceName;
@@ -93,7 +93,7 @@ pub struct ConsumerConfig {
     pub fetching: Fetching,
     /// Records buffered per (function, partition) between the receive loop and the worker.
     pub partition_buffer: usize,
-    /// Concurrent deliveries per partition, each for its own share of the keys. 1 delivers a
+    /// Concurrent deliveries per (function, partition), never two of one key. 1 delivers a
     /// partition strictly in offset order.
     pub key_lanes: usize,
     /// The most bytes one fetch brings per partition. Small fetches make librdkafka hand over
@@ -727,7 +727,7 @@ async fn route(
                 Arc::clone(fan_out),
                 partition,
                 receiver,
-                Lanes::new(config),
+                KeyQueue::new(config.key_lanes, config.partition_buffer),
                 Arc::clone(&revoked),
                 previous,
                 shutdown.clone(),
@@ -763,42 +763,99 @@ async fn route(
     Ok(())
 }
 
-/// How a partition worker spreads its records: over how many lanes, each buffering how many.
-#[derive(Debug, Clone, Copy)]
-struct Lanes {
-    count: usize,
-    buffer: usize,
+/// Which key a record belongs to, for [`KeyQueue`]: a hash of the key, or `None` for the
+/// records without one (they go one at a time, in offset order). Two keys that share a hash
+/// only share their turn.
+type KeyId = Option<u64>;
+
+fn key_id(record: &Record) -> KeyId {
+    let key = record.key.as_ref()?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(key, &mut hasher);
+    Some(std::hash::Hasher::finish(&hasher))
 }
 
-impl Lanes {
-    fn new(config: &ConsumerConfig) -> Self {
-        let count = config.key_lanes.max(1);
+/// The records of one partition waiting for delivery to one function: at most `slots`
+/// deliveries at once, never two of one key, each key's records in offset order. The next
+/// delivery is always the lowest-offset record whose key has none in flight, so a slow key
+/// (a payment retried for seconds) holds one slot and its own later records, and every other
+/// key goes on in the remaining slots.
+#[derive(Debug)]
+struct KeyQueue {
+    slots: usize,
+    capacity: usize,
+    waiting: HashMap<KeyId, VecDeque<Arc<Record>>>,
+    /// The keys with a record waiting and none in flight, by the offset of their first.
+    ready: BTreeMap<i64, KeyId>,
+    in_flight: HashSet<KeyId>,
+    queued: usize,
+}
+
+impl KeyQueue {
+    fn new(slots: usize, capacity: usize) -> Self {
         Self {
-            count,
-            buffer: (config.partition_buffer / count).max(1),
+            slots: slots.max(1),
+            capacity: capacity.max(1),
+            waiting: HashMap::new(),
+            ready: BTreeMap::new(),
+            in_flight: HashSet::new(),
+            queued: 0,
         }
     }
 
-    /// The lane of a record: the same for every record of a key. Records without a key share
-    /// the first lane, in offset order.
-    fn of(self, record: &Record) -> usize {
-        let Some(key) = &record.key else { return 0 };
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(key, &mut hasher);
-        let hash = std::hash::Hasher::finish(&hasher);
-        usize::try_from(hash % self.count as u64).unwrap_or(0)
+    /// Whether another record may wait: the bound that pushes back on the receive loop.
+    fn has_room(&self) -> bool {
+        self.queued < self.capacity
+    }
+
+    fn push(&mut self, record: Arc<Record>) {
+        let key = key_id(&record);
+        let queue = self.waiting.entry(key).or_default();
+        if queue.is_empty() && !self.in_flight.contains(&key) {
+            self.ready.insert(record.offset, key);
+        }
+        queue.push_back(record);
+        self.queued += 1;
+    }
+
+    /// The next record to deliver, if a slot is free and a key's turn has come; its key is
+    /// then in flight until [`KeyQueue::done`].
+    fn next(&mut self) -> Option<(KeyId, Arc<Record>)> {
+        if self.in_flight.len() >= self.slots {
+            return None;
+        }
+        let (_, key) = self.ready.pop_first()?;
+        let record = self.waiting.get_mut(&key)?.pop_front()?;
+        self.in_flight.insert(key);
+        self.queued -= 1;
+        Some((key, record))
+    }
+
+    /// The delivery of `key`'s record finished: its next record, if any, may go.
+    fn done(&mut self, key: KeyId) {
+        self.in_flight.remove(&key);
+        match self.waiting.get(&key).and_then(VecDeque::front) {
+            Some(first) => {
+                self.ready.insert(first.offset, key);
+            }
+            None => {
+                self.waiting.remove(&key);
+            }
+        }
     }
 }
 
-/// Delivers one partition's records to one function, a key's records in order, over `lanes`
-/// concurrent lanes; marks the offset up to which every record is finished.
+/// Delivers one partition's records to one function, up to `config.key_lanes` at once and a
+/// key's records in order ([`KeyQueue`]); marks the offset up to which every record is
+/// finished. On revocation or shutdown, the deliveries in flight finish and the rest are
+/// dropped unfinished.
 #[allow(clippy::too_many_arguments)]
 async fn work_partition(
     shared: Arc<Shared>,
     fan_out: Arc<FanOut>,
     partition: i32,
     mut records: mpsc::Receiver<Arc<Record>>,
-    lanes: Lanes,
+    mut queue: KeyQueue,
     revoked: Arc<AtomicBool>,
     previous: Option<OwnedTask>,
     shutdown: watch::Receiver<bool>,
@@ -806,100 +863,64 @@ async fn work_partition(
     if let Some(previous) = previous {
         previous.finished().await;
     }
-    let (finished_sender, mut finished) = mpsc::unbounded_channel::<i64>();
-    let mut senders = Vec::with_capacity(lanes.count);
-    let mut tasks = Vec::with_capacity(lanes.count);
-    for _ in 0..lanes.count {
-        let (sender, receiver) = mpsc::channel(lanes.buffer);
-        senders.push(sender);
-        tasks.push(OwnedTask(tokio::spawn(work_lane(
-            Arc::clone(&shared),
-            Arc::clone(&fan_out),
-            receiver,
-            Arc::clone(&revoked),
-            shutdown.clone(),
-            finished_sender.clone(),
-        ))));
-    }
-    drop(finished_sender);
+    let mut deliveries: JoinSet<(KeyId, i64, bool)> = JoinSet::new();
     let mut window = OffsetWindow::default();
-    let finish = |window: &mut OffsetWindow, offset: i64| {
-        if let Some(through) = window.finished(offset) {
-            fan_out.finish_through(partition, through + 1, &revoked);
+    let mut receiving = true;
+    let mut interrupted = false;
+    loop {
+        let stopping = !receiving || interrupted || revoked.load(Ordering::SeqCst) || *shutdown.borrow();
+        if stopping && deliveries.is_empty() {
+            break;
         }
-    };
-
-    'records: loop {
-        // Finished records move the finished offset on whether or not more records come.
-        let record = tokio::select! {
+        if !stopping {
+            while let Some((key, record)) = queue.next() {
+                let (shared, fan_out, mut shutdown) =
+                    (Arc::clone(&shared), Arc::clone(&fan_out), shutdown.clone());
+                deliveries.spawn(async move {
+                    let handled = shared
+                        .pipeline
+                        .handle(&fan_out.subscription, &record, &mut shutdown)
+                        .await;
+                    (key, record.offset, handled.is_finished())
+                });
+            }
+        }
+        tokio::select! {
             biased;
-            Some(done) = finished.recv() => {
-                finish(&mut window, done);
-                continue;
-            }
-            record = records.recv() => match record {
-                Some(record) => record,
-                None => break,
+            Some(done) = deliveries.join_next(), if !deliveries.is_empty() => match done {
+                Ok((key, offset, true)) => {
+                    queue.done(key);
+                    if let Some(through) = window.finished(offset) {
+                        fan_out.finish_through(partition, through + 1, &revoked);
+                    }
+                }
+                // Shutdown interrupted its retries: it stays unfinished, and so does the rest.
+                Ok((_, _, false)) => interrupted = true,
+                Err(error) => {
+                    // A delivery panicked. The worker stops, and the receive loop, finding it
+                    // gone, stops the consumer rather than commit past the record.
+                    tracing::error!(function = %fan_out.subscription.function, partition, %error, "A delivery failed unexpectedly.");
+                    return;
+                }
             },
-        };
-        if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
-            break;
-        }
-        let lane = &senders[lanes.of(&record)];
-        // While the lane is full, finished records still move the finished offset on.
-        let permit = loop {
-            tokio::select! {
-                permit = lane.reserve() => match permit {
-                    Ok(permit) => break permit,
-                    // The lane stopped (shutdown, revocation): so does the partition.
-                    Err(_) => break 'records,
-                },
-                Some(done) = finished.recv() => finish(&mut window, done),
-            }
-        };
-        window.start(record.offset);
-        permit.send(record);
-    }
-
-    // The lanes finish their in-flight record and stop; what they finished is marked.
-    drop(senders);
-    for task in tasks {
-        task.finished().await;
-    }
-    while let Ok(done) = finished.try_recv() {
-        finish(&mut window, done);
-    }
-}
-
-/// Delivers one lane's records in order, reporting each finished one's offset.
-async fn work_lane(
-    shared: Arc<Shared>,
-    fan_out: Arc<FanOut>,
-    mut records: mpsc::Receiver<Arc<Record>>,
-    revoked: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
-    finished: mpsc::UnboundedSender<i64>,
-) {
-    while let Some(record) = records.recv().await {
-        if revoked.load(Ordering::SeqCst) || *shutdown.borrow() {
-            break;
-        }
-        let handled = shared
-            .pipeline
-            .handle(&fan_out.subscription, &record, &mut shutdown)
-            .await;
-        if !handled.is_finished() || finished.send(record.offset).is_err() {
-            break;
+            record = records.recv(), if !stopping && queue.has_room() => match record {
+                Some(record) => {
+                    window.start(record.offset);
+                    queue.push(record);
+                }
+                None => receiving = false,
+            },
+            else => break,
         }
     }
 }
 
-/// The offsets of a partition handed to lanes and not finished yet, and from them the offset
+/// The offsets of a partition taken from the receive loop and not finished yet, and from them the offset
 /// through which every record is done: every record below the lowest unfinished one.
 #[derive(Debug, Default)]
 struct OffsetWindow {
     unfinished: BTreeSet<i64>,
-    /// The highest offset handed to a lane so far.
+    /// The highest offset taken so far.
     highest_started: Option<i64>,
     /// The highest offset reported done so far.
     stored: Option<i64>,
@@ -1015,7 +1036,9 @@ async fn close(shared: Arc<Shared>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Lanes, OffsetWindow, next_to_deliver};
+    use std::sync::Arc;
+
+    use super::{KeyQueue, OffsetWindow, key_id, next_to_deliver};
     use crate::record::Record;
 
     fn window_started(offsets: std::ops::Range<i64>) -> OffsetWindow {
@@ -1029,7 +1052,7 @@ mod tests {
     #[test]
     fn a_record_finished_ahead_of_a_slower_one_is_not_stored_past_it() {
         let mut window = window_started(100..104);
-        // 101 and 103 finish first; 100 (a retried payment, say) is still in its lane.
+        // 101 and 103 finish first; 100 (a retried payment, say) is still in flight.
         assert_eq!(window.finished(101), Some(99));
         assert_eq!(window.finished(103), None);
         // 100 finishes: everything through 101 is done, 102 still runs.
@@ -1060,18 +1083,79 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_key_always_takes_the_same_lane_and_keys_spread_over_all_lanes() {
-        let lanes = Lanes { count: 4, buffer: 8 };
-        let mut used = [false; 4];
-        for order in 0..64 {
-            let key = format!("order-{order}");
-            let lane = lanes.of(&keyed(Some(&key), 1));
-            assert_eq!(lanes.of(&keyed(Some(&key), 2)), lane);
-            used[lane] = true;
+    fn taken(queue: &mut KeyQueue) -> Vec<i64> {
+        std::iter::from_fn(|| queue.next().map(|(_, record)| record.offset)).collect()
+    }
+
+    fn queue_of(slots: usize, records: &[(Option<&str>, i64)]) -> KeyQueue {
+        let mut queue = KeyQueue::new(slots, 64);
+        for (key, offset) in records {
+            queue.push(Arc::new(keyed(*key, *offset)));
         }
-        assert_eq!(used, [true; 4]);
-        assert_eq!(lanes.of(&keyed(None, 3)), 0);
+        queue
+    }
+
+    #[test]
+    fn a_slow_key_holds_one_slot_and_the_other_keys_go_on() {
+        let mut queue = queue_of(
+            2,
+            &[
+                (Some("slow"), 0),
+                (Some("slow"), 1),
+                (Some("b"), 2),
+                (Some("c"), 3),
+                (Some("d"), 4),
+            ],
+        );
+        // The slow key's first record and the next free key's; its second record waits.
+        assert_eq!(taken(&mut queue), [0, 2]);
+        // The slow key is still in flight: every other key passes its second record.
+        queue.done(key_id(&keyed(Some("b"), 2)));
+        assert_eq!(taken(&mut queue), [3]);
+        queue.done(key_id(&keyed(Some("c"), 3)));
+        assert_eq!(taken(&mut queue), [4]);
+        // Once it finishes, its second record goes next.
+        queue.done(key_id(&keyed(Some("slow"), 0)));
+        assert_eq!(taken(&mut queue), [1]);
+    }
+
+    #[test]
+    fn one_slot_delivers_the_partition_in_offset_order() {
+        let mut queue = queue_of(
+            1,
+            &[
+                (Some("a"), 5),
+                (Some("b"), 6),
+                (Some("a"), 7),
+                (None, 8),
+                (Some("c"), 9),
+            ],
+        );
+        let mut order = Vec::new();
+        while let Some((key, record)) = queue.next() {
+            assert!(queue.next().is_none(), "a second delivery while one is in flight");
+            order.push(record.offset);
+            queue.done(key);
+        }
+        assert_eq!(order, [5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn records_without_a_key_go_one_at_a_time_in_offset_order() {
+        let mut queue = queue_of(4, &[(None, 1), (None, 2), (Some("a"), 3)]);
+        assert_eq!(taken(&mut queue), [1, 3]);
+        queue.done(None);
+        assert_eq!(taken(&mut queue), [2]);
+    }
+
+    #[test]
+    fn a_full_queue_takes_no_more_until_a_record_leaves_it() {
+        let mut queue = KeyQueue::new(1, 2);
+        queue.push(Arc::new(keyed(Some("a"), 1)));
+        queue.push(Arc::new(keyed(Some("a"), 2)));
+        assert!(!queue.has_room());
+        assert!(queue.next().is_some());
+        assert!(queue.has_room());
     }
 
     #[test]
