@@ -56,9 +56,9 @@ pub struct DispatcherArgs {
     /// Timeout of one HTTP request, in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Concurrent deliveries per partition, each for its own share of the record keys: a
-    /// key's records keep their order, a slow key holds up only its lane. 1 delivers each
-    /// partition strictly in offset order.
+    /// Concurrent deliveries per partition and function, never two of one key: a key's
+    /// records keep their order, and a slow key holds one slot while the others go on
+    /// (docs/adr/0063). 1 delivers each partition strictly in offset order.
     #[arg(long, env = "DISPATCHER_KEY_LANES", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub key_lanes: u16,
     /// How long the broker may hold a fetch to gather `--fetch-min-bytes`, in milliseconds
