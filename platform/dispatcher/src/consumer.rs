@@ -46,7 +46,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -218,6 +218,8 @@ struct FanOut {
     /// `None` when the consumer itself is the member that commits.
     committer: Option<BaseConsumer>,
     offsets: Mutex<FanOutOffsets>,
+    /// Commits failed in a row: the first is a warning, the rest only every minute or so.
+    commit_failures: AtomicU64,
 }
 
 /// Per partition, all as "the next offset to read".
@@ -497,6 +499,9 @@ impl Shared {
                 let _ = committer.poll(Duration::ZERO);
             }
             let uncommitted = fan_out.offsets().uncommitted();
+            if uncommitted.is_empty() {
+                continue;
+            }
             match commit(
                 &self.plan.topic,
                 fan_out,
@@ -504,6 +509,10 @@ impl Shared {
                 &uncommitted,
             ) {
                 Ok(()) => {
+                    let failures = fan_out.commit_failures.swap(0, Ordering::Relaxed);
+                    if failures > 0 {
+                        tracing::info!(function = %fan_out.subscription.function, topic = %self.plan.topic, failures, "Committing offsets works again.");
+                    }
                     let mut offsets = fan_out.offsets();
                     for (partition, next) in uncommitted {
                         // A partition revoked meanwhile was committed and forgotten there.
@@ -513,7 +522,23 @@ impl Shared {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(function = %fan_out.subscription.function, topic = %self.plan.topic, %error, "Committing offsets failed; retrying at the next commit.");
+                    let failures = fan_out.commit_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                    // One warning per streak (and a reminder every 60 failures), not one per
+                    // second: after a switch from a consumer per subscription, the old static
+                    // members stay in the function's group until their session ends (300 s),
+                    // and the broker refuses commits from outside the group until then.
+                    if failures == 1 || failures % 60 == 0 {
+                        tracing::warn!(
+                            function = %fan_out.subscription.function,
+                            topic = %self.plan.topic,
+                            group = %fan_out.subscription.group_id,
+                            failures,
+                            %error,
+                            "Committing offsets failed; retrying at every commit. An unknown member means the group still has members (an older dispatcher's, until their session ends)."
+                        );
+                    } else {
+                        tracing::debug!(function = %fan_out.subscription.function, failures, %error, "Committing offsets failed again.");
+                    }
                 }
             }
         }
@@ -550,6 +575,7 @@ pub(crate) async fn run(
             subscription: subscription.clone(),
             committer,
             offsets: Mutex::new(FanOutOffsets::default()),
+            commit_failures: AtomicU64::new(0),
         }));
     }
     let context = FetchContext {
