@@ -61,6 +61,11 @@ pub struct DispatcherArgs {
     /// (docs/adr/0063). 1 delivers each partition strictly in offset order.
     #[arg(long, env = "DISPATCHER_KEY_LANES", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub key_lanes: u16,
+    /// Records held per function and partition, waiting for delivery, before the topic's
+    /// other functions wait for that function too (a function that is down falls behind by
+    /// this much on its own; docs/adr/0062).
+    #[arg(long, env = "DISPATCHER_BACKLOG", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub backlog: u32,
     /// How long the broker may hold a fetch to gather `--fetch-min-bytes`, in milliseconds
     /// (librdkafka's `fetch.wait.max.ms`).
     #[arg(long, env = "DISPATCHER_FETCH_WAIT_MS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=60_000))]
@@ -149,6 +154,7 @@ impl DispatcherArgs {
                 fetch_wait: Duration::from_millis(u64::from(self.fetch_wait_ms)),
                 fetch_min_bytes: self.fetch_min_bytes,
                 fetching: self.fetch_per,
+                backlog: usize::try_from(self.backlog).unwrap_or(usize::MAX),
                 ..ConsumerConfig::default()
             },
         }
@@ -406,6 +412,14 @@ mod tests {
             Fetching::PerSubscription
         );
         let error = parsed(&["--fetch-per", "function"]).expect_err("not a layout");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn a_function_may_fall_twenty_thousand_records_behind_per_partition_unless_told_otherwise() {
+        assert_eq!(consumer_of(&[]).backlog, 20_000);
+        assert_eq!(consumer_of(&["--backlog", "500"]).backlog, 500);
+        let error = parsed(&["--backlog", "0"]).expect_err("no room at all");
         assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 

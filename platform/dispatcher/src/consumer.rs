@@ -93,6 +93,12 @@ pub struct ConsumerConfig {
     pub fetching: Fetching,
     /// Records buffered per (function, partition) between the receive loop and the worker.
     pub partition_buffer: usize,
+    /// Records a worker holds per (function, partition) waiting for delivery before it stops
+    /// taking more. The receive loop serves every function of the topic, so this bounds how
+    /// far one function that is down or slow may fall behind before the others of its topic
+    /// wait for it too (docs/adr/0062). The records are shared between the functions: the
+    /// memory is that of the slowest function's backlog.
+    pub backlog: usize,
     /// Concurrent deliveries per (function, partition), never two of one key. 1 delivers a
     /// partition strictly in offset order.
     pub key_lanes: usize,
@@ -124,6 +130,7 @@ impl Default for ConsumerConfig {
         Self {
             fetching: Fetching::PerTopic,
             partition_buffer: 1024,
+            backlog: 20_000,
             key_lanes: 4,
             fetch_bytes_per_partition: 64 * 1024,
             // librdkafka's defaults: answer as soon as a record is there, else after 500 ms.
@@ -753,7 +760,7 @@ async fn route(
                 Arc::clone(fan_out),
                 partition,
                 receiver,
-                KeyQueue::new(config.key_lanes, config.partition_buffer),
+                KeyQueue::new(config.key_lanes, config.backlog),
                 Arc::clone(&revoked),
                 previous,
                 shutdown.clone(),

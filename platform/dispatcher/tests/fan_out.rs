@@ -119,6 +119,9 @@ async fn a_function_in_retries_holds_up_neither_another_function_of_its_topic_no
     let healthy_group = subscription("healthy", &topic.name, &healthy.url, &prefix).group_id;
     let mut config = test_config();
     config.delivery.retry.max_attempts = 10_000;
+    // The refusing function may fall 200 records behind (its backlog) before the receive loop,
+    // which feeds both, waits for it; its channel from the loop holds only 16.
+    config.consumer.backlog = 200;
     let running = RunningDispatcher::start(
         config,
         vec![
@@ -127,9 +130,9 @@ async fn a_function_in_retries_holds_up_neither_another_function_of_its_topic_no
         ],
     );
 
-    let last = produce(&topic.name, "event", 12).await;
+    let last = produce(&topic.name, "event", 150).await;
     eventually("the healthy function got every record", || {
-        healthy.distinct_ids().len() == 12
+        healthy.distinct_ids().len() == 150
     })
     .await;
     eventually("the healthy function's group committed past every record", || {
@@ -154,7 +157,7 @@ async fn a_function_in_retries_holds_up_neither_another_function_of_its_topic_no
     )
     .await;
     running.stop().await;
-    assert_eq!(stuck.distinct_ids().len(), 12);
+    assert_eq!(stuck.distinct_ids().len(), 150);
     topic.delete(&["stuck", "healthy"]).await;
 }
 

@@ -345,6 +345,7 @@ pub fn test_config() -> DispatcherConfig {
         },
         consumer: ConsumerConfig {
             partition_buffer: 16,
+            backlog: 16,
             auto_commit_interval: Duration::from_millis(100),
             lag_interval: Duration::from_secs(1),
             ..ConsumerConfig::default()
