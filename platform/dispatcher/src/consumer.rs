@@ -20,16 +20,17 @@
 //! order to keep: the producer already spreads keys over partitions.
 //!
 //! A worker marks an offset finished only once every record up to it is acknowledged or
-//! dead-lettered (the lowest record still waiting or in flight bounds it); a commit task commits what is
-//! finished, so a commit never covers an unfinished record. After a crash the records
-//! finished beyond that bound are delivered again, which the functions' idempotency absorbs.
+//! dead-lettered (the lowest record still waiting or in flight bounds it); a commit task
+//! commits what is finished, so a commit never covers an unfinished record. After a crash the
+//! records finished beyond that bound are delivered again, which the functions' idempotency
+//! absorbs.
 //! Different partitions, and different functions, proceed concurrently.
 //!
 //! Why a worker per partition rather than `split_partition_queue`: the receive loop stays the
 //! only place that polls the consumer (so rebalance callbacks run in one known place), and
 //! workers come and go with assignments without re-splitting queues. The price is that a full
-//! channel of one slow worker pauses the receive loop for every function and partition of the
-//! consumer until it drains. Fetches are kept small per partition (64 KiB) so librdkafka
+//! worker (its `backlog` of waiting records and its channel) pauses the receive loop for every
+//! function and partition of the consumer until it drains. Fetches are kept small per partition (64 KiB) so librdkafka
 //! hands the partitions' records over interleaved in short runs, and each channel holds more
 //! than one such run: under a backlog every worker stays fed, and the drain runs at six
 //! delivery loops rather than one (docs/benchmarks/dispatcher.md has the before and after).
