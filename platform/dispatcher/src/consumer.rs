@@ -213,8 +213,10 @@ impl Plan {
     }
 }
 
-/// How long an assignment waits for the functions' committed offsets.
+/// How long an assignment waits for the functions' committed offsets, per attempt.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times an assignment asks for them before the consumer stops.
+const COMMITTED_ATTEMPTS: u32 = 6;
 
 type Consumer_ = StreamConsumer<FetchContext>;
 
@@ -359,14 +361,7 @@ impl FetchContext {
                 }
                 return Ok(());
             };
-            let committed = committer
-                .committed_offsets(partitions.clone(), COMMITTED_TIMEOUT)
-                .map_err(|error| {
-                    anyhow::anyhow!(
-                        "Reading the committed offsets of group {} failed: {error}",
-                        fan_out.subscription.group_id
-                    )
-                })?;
+            let committed = committed_offsets(committer, partitions, &fan_out.subscription.group_id)?;
             let mut offsets = fan_out.offsets();
             for partition in &assigned {
                 offsets.forget(*partition);
@@ -439,6 +434,29 @@ impl FetchContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
         self.failed.notify_one();
+    }
+}
+
+/// The offsets `group` committed for `partitions`. A broker that has just come back may take
+/// a while to load its groups, so a failed read is tried again, for at most
+/// `COMMITTED_ATTEMPTS` × `COMMITTED_TIMEOUT`, before the consumer gives up.
+fn committed_offsets(
+    committer: &BaseConsumer,
+    partitions: &TopicPartitionList,
+    group: &str,
+) -> anyhow::Result<TopicPartitionList> {
+    let mut attempt = 1;
+    loop {
+        match committer.committed_offsets(partitions.clone(), COMMITTED_TIMEOUT) {
+            Ok(committed) => return Ok(committed),
+            Err(error) if attempt < COMMITTED_ATTEMPTS => {
+                tracing::warn!(group, attempt, %error, "Reading the committed offsets failed; trying again.");
+                attempt += 1;
+            }
+            Err(error) => anyhow::bail!(
+                "Reading the committed offsets of group {group} failed {attempt} times: {error}"
+            ),
+        }
     }
 }
 
