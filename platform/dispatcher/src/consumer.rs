@@ -420,7 +420,7 @@ impl FetchContext {
                 }
                 finished
             };
-            if let Err(error) = commit(&self.topic, fan_out, Some(consumer), &finished) {
+            if let Err(error) = commit(&self.topic, fan_out, consumer, &finished) {
                 tracing::warn!(function = %fan_out.subscription.function, topic = %self.topic, %error, "Committing the revoked partitions failed; their next owner delivers some records again.");
             }
         }
@@ -465,7 +465,7 @@ fn committed_offsets(
 fn commit<C: ConsumerContext + 'static, M: Consumer<C>>(
     topic: &str,
     fan_out: &FanOut,
-    member: Option<&M>,
+    member: &M,
     offsets: &[(i32, i64)],
 ) -> anyhow::Result<()> {
     if offsets.is_empty() {
@@ -475,10 +475,9 @@ fn commit<C: ConsumerContext + 'static, M: Consumer<C>>(
     for (partition, next) in offsets {
         list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
     }
-    match (&fan_out.committer, member) {
-        (Some(committer), _) => committer.commit(&list, CommitMode::Sync)?,
-        (None, Some(member)) => member.commit(&list, CommitMode::Sync)?,
-        (None, None) => anyhow::bail!("no client to commit with"),
+    match &fan_out.committer {
+        Some(committer) => committer.commit(&list, CommitMode::Sync)?,
+        None => member.commit(&list, CommitMode::Sync)?,
     }
     Ok(())
 }
@@ -528,12 +527,7 @@ impl Shared {
             if uncommitted.is_empty() {
                 continue;
             }
-            match commit(
-                &self.plan.topic,
-                fan_out,
-                Some(self.consumer.as_ref()),
-                &uncommitted,
-            ) {
+            match commit(&self.plan.topic, fan_out, self.consumer.as_ref(), &uncommitted) {
                 Ok(()) => {
                     let failures = fan_out.commit_failures.swap(0, Ordering::Relaxed);
                     if failures > 0 {
