@@ -2,6 +2,8 @@
 //! template.yaml (`Metadata.EventTypes`) exactly the CloudEvent types its running code reads
 //! (`GET /event-types`). The dispatcher delivers only those; a type missing from the list would
 //! silently never reach the function, and one too many would cost a delivery for nothing.
+//! Likewise `Metadata.DeliveryBatch` is set exactly for the functions whose code applies a
+//! batch of records in one transaction.
 
 use std::collections::BTreeSet;
 
@@ -49,6 +51,15 @@ async fn every_event_function_declares_exactly_the_event_types_its_code_reads() 
         assert_eq!(
             declared, read,
             "{}: template.yaml's Metadata.EventTypes (left) differs from what its code reads (right)",
+            function.name
+        );
+        // A batch pays off only for a function that applies it in one transaction; for any
+        // other it would only serialize records that could have gone side by side.
+        assert_eq!(
+            function.delivery_batch.is_some(),
+            answer["data"]["appliesBatches"] == true,
+            "{}: template.yaml's Metadata.DeliveryBatch (left: set) differs from whether its code \
+             applies a batch in one transaction (right)",
             function.name
         );
         checked += 1;

@@ -192,6 +192,7 @@ mod tests {
             memory_mb: 256,
             container_concurrency: None,
             event_types: None,
+            delivery_batch: None,
         }
     }
 

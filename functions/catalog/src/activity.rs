@@ -118,6 +118,8 @@ pub struct RecordProductSales;
 
 impl Consumer for RecordProductSales {
     const NAME: &'static str = "record-product-sales";
+    // A projection: a batch of records commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = OrderConfirmedV1;
     type Error = ActivityError;
     type Prepared = ();
@@ -147,6 +149,8 @@ pub struct ProjectStockAvailability;
 
 impl Consumer for ProjectStockAvailability {
     const NAME: &'static str = "project-stock-availability";
+    // A projection: a batch of records commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = StockEvent;
     type Error = ActivityError;
     type Prepared = ();

@@ -178,6 +178,7 @@ impl<C> ForgetsProducts<C> {
 // A consumer that prepares would need its step forwarded; none of the wrapped ones does.
 impl<C: ChangesProducts + Consumer<Prepared = ()>> Consumer for ForgetsProducts<C> {
     const NAME: &'static str = C::NAME;
+    const APPLIES_BATCHES: bool = C::APPLIES_BATCHES;
     type Event = C::Event;
     type Error = C::Error;
     type Prepared = ();

@@ -81,6 +81,8 @@ pub struct RecordOrderProgress;
 
 impl Consumer for RecordOrderProgress {
     const NAME: &'static str = "record-order-progress";
+    // A projection: a batch of records commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = ProgressEvent;
     type Error = ProgressError;
     type Prepared = ();

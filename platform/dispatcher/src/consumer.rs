@@ -49,7 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::bindings::rd_kafka_resp_err_t as RDKafkaRespErr;
 use rdkafka::config::ClientConfig;
@@ -825,7 +825,8 @@ fn key_id(record: &Record) -> KeyId {
 /// deliveries at once, never two of one key, each key's records in offset order. The next
 /// delivery is always the lowest-offset record whose key has none in flight, so a slow key
 /// (a payment retried for seconds) holds one slot and its own later records, and every other
-/// key goes on in the remaining slots.
+/// key goes on in the remaining slots. A batch ([`KeyQueue::next_batch`]) takes one slot for
+/// the next records of several keys, one each.
 #[derive(Debug)]
 struct KeyQueue {
     slots: usize,
@@ -834,6 +835,8 @@ struct KeyQueue {
     /// The keys with a record waiting and none in flight, by the offset of their first.
     ready: BTreeMap<i64, KeyId>,
     in_flight: HashSet<KeyId>,
+    /// The deliveries (single records or batches) in flight.
+    deliveries: usize,
     queued: usize,
 }
 
@@ -845,6 +848,7 @@ impl KeyQueue {
             waiting: HashMap::new(),
             ready: BTreeMap::new(),
             in_flight: HashSet::new(),
+            deliveries: 0,
             queued: 0,
         }
     }
@@ -864,28 +868,60 @@ impl KeyQueue {
         self.queued += 1;
     }
 
-    /// The next record to deliver, if a slot is free and a key's turn has come; its key is
-    /// then in flight until [`KeyQueue::done`].
-    fn next(&mut self) -> Option<(KeyId, Arc<Record>)> {
-        if self.in_flight.len() >= self.slots {
-            return None;
-        }
-        let (_, key) = self.ready.pop_first()?;
-        let record = self.waiting.get_mut(&key)?.pop_front()?;
-        self.in_flight.insert(key);
-        self.queued -= 1;
-        Some((key, record))
+    /// How many records could go now, one per key whose turn has come.
+    fn ready(&self) -> usize {
+        self.ready.len()
     }
 
-    /// The delivery of `key`'s record finished: its next record, if any, may go.
-    fn done(&mut self, key: KeyId) {
-        self.in_flight.remove(&key);
-        match self.waiting.get(&key).and_then(VecDeque::front) {
-            Some(first) => {
-                self.ready.insert(first.offset, key);
-            }
-            None => {
-                self.waiting.remove(&key);
+    /// Whether another delivery may start.
+    fn has_free_slot(&self) -> bool {
+        self.deliveries < self.slots
+    }
+
+    /// The next record to deliver, if a slot is free and a key's turn has come; its key is
+    /// then in flight until [`KeyQueue::done`].
+    #[cfg(test)]
+    fn next(&mut self) -> Option<(KeyId, Arc<Record>)> {
+        self.next_batch(1).pop()
+    }
+
+    /// Up to `size` records to deliver together, if a slot is free: the first waiting record
+    /// of each of the `size` keys whose turn came first, in offset order. Their keys are in
+    /// flight until [`KeyQueue::done`].
+    fn next_batch(&mut self, size: usize) -> Vec<(KeyId, Arc<Record>)> {
+        if !self.has_free_slot() {
+            return Vec::new();
+        }
+        let mut batch = Vec::new();
+        while batch.len() < size.max(1) {
+            let Some((_, key)) = self.ready.pop_first() else {
+                break;
+            };
+            let Some(record) = self.waiting.get_mut(&key).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            self.in_flight.insert(key);
+            self.queued -= 1;
+            batch.push((key, record));
+        }
+        if !batch.is_empty() {
+            self.deliveries += 1;
+        }
+        batch
+    }
+
+    /// A delivery finished with the records of these keys: their next records, if any, may go.
+    fn done(&mut self, keys: &[KeyId]) {
+        self.deliveries = self.deliveries.saturating_sub(1);
+        for key in keys {
+            self.in_flight.remove(key);
+            match self.waiting.get(key).and_then(VecDeque::front) {
+                Some(first) => {
+                    self.ready.insert(first.offset, *key);
+                }
+                None => {
+                    self.waiting.remove(key);
+                }
             }
         }
     }
@@ -909,7 +945,10 @@ async fn work_partition(
     if let Some(previous) = previous {
         previous.finished().await;
     }
-    let mut deliveries: JoinSet<(KeyId, i64, bool)> = JoinSet::new();
+    let mut deliveries: JoinSet<Delivered> = JoinSet::new();
+    let (batch_size, batch_window) = (fan_out.subscription.batch_size, fan_out.subscription.batch_window);
+    // Since when records have waited for a batch to fill, while a window is set.
+    let mut filling_since: Option<Instant> = None;
     let mut window = OffsetWindow::default();
     let mut receiving = true;
     let mut interrupted = false;
@@ -919,29 +958,63 @@ async fn work_partition(
             break;
         }
         if !stopping {
-            while let Some((key, record)) = queue.next() {
+            loop {
+                if queue.ready() == 0 {
+                    filling_since = None;
+                    break;
+                }
+                if batch_size > 1 && !batch_window.is_zero() && queue.ready() < batch_size {
+                    let since = *filling_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() < batch_window {
+                        break;
+                    }
+                }
+                let batch = queue.next_batch(batch_size);
+                if batch.is_empty() {
+                    break;
+                }
+                filling_since = None;
                 let (shared, fan_out, mut shutdown) =
                     (Arc::clone(&shared), Arc::clone(&fan_out), shutdown.clone());
                 deliveries.spawn(async move {
-                    let handled = shared
-                        .pipeline
-                        .handle(&fan_out.subscription, &record, &mut shutdown)
-                        .await;
-                    (key, record.offset, handled.is_finished())
+                    let (keys, records): (Vec<KeyId>, Vec<Arc<Record>>) = batch.into_iter().unzip();
+                    let handled = if let [record] = records.as_slice() {
+                        vec![
+                            shared
+                                .pipeline
+                                .handle(&fan_out.subscription, record, &mut shutdown)
+                                .await,
+                        ]
+                    } else {
+                        shared
+                            .pipeline
+                            .handle_batch(&fan_out.subscription, &records, &shutdown)
+                            .await
+                    };
+                    let finished = records
+                        .iter()
+                        .zip(handled)
+                        .map(|(record, handled)| (record.offset, handled.is_finished()))
+                        .collect();
+                    (keys, finished)
                 });
             }
         }
         tokio::select! {
             biased;
             Some(done) = deliveries.join_next(), if !deliveries.is_empty() => match done {
-                Ok((key, offset, true)) => {
-                    queue.done(key);
-                    if let Some(through) = window.finished(offset) {
-                        fan_out.finish_through(partition, through + 1, &revoked);
+                Ok((keys, finished)) => {
+                    queue.done(&keys);
+                    for (offset, done) in finished {
+                        if !done {
+                            // Shutdown interrupted its retries: it stays unfinished, and so
+                            // does the rest.
+                            interrupted = true;
+                        } else if let Some(through) = window.finished(offset) {
+                            fan_out.finish_through(partition, through + 1, &revoked);
+                        }
                     }
                 }
-                // Shutdown interrupted its retries: it stays unfinished, and so does the rest.
-                Ok((_, _, false)) => interrupted = true,
                 Err(error) => {
                     // A delivery panicked. The worker stops, and the receive loop, finding it
                     // gone, stops the consumer rather than commit past the record.
@@ -949,6 +1022,7 @@ async fn work_partition(
                     return;
                 }
             },
+            () = sleep_until_filled(filling_since, batch_window), if !stopping && filling_since.is_some() && queue.has_free_slot() => {}
             record = records.recv(), if !stopping && queue.has_room() => match record {
                 Some(record) => {
                     window.start(record.offset);
@@ -958,6 +1032,17 @@ async fn work_partition(
             },
             else => break,
         }
+    }
+}
+
+/// What a finished delivery hands back: the keys it held, and each record's offset with
+/// whether it is finished (false: shutdown interrupted it).
+type Delivered = (Vec<KeyId>, Vec<(i64, bool)>);
+
+/// Completes when a batch that began filling at `since` has waited `window`.
+async fn sleep_until_filled(since: Option<Instant>, window: Duration) {
+    if let Some(since) = since {
+        tokio::time::sleep_until((since + window).into()).await;
     }
 }
 
@@ -1084,7 +1169,7 @@ async fn close(shared: Arc<Shared>) {
 mod tests {
     use std::sync::Arc;
 
-    use super::{KeyQueue, OffsetWindow, key_id, next_to_deliver};
+    use super::{KeyId, KeyQueue, OffsetWindow, key_id, next_to_deliver};
     use crate::record::Record;
 
     fn window_started(offsets: std::ops::Range<i64>) -> OffsetWindow {
@@ -1156,12 +1241,12 @@ mod tests {
         // The slow key's first record and the next free key's; its second record waits.
         assert_eq!(taken(&mut queue), [0, 2]);
         // The slow key is still in flight: every other key passes its second record.
-        queue.done(key_id(&keyed(Some("b"), 2)));
+        queue.done(&[key_id(&keyed(Some("b"), 2))]);
         assert_eq!(taken(&mut queue), [3]);
-        queue.done(key_id(&keyed(Some("c"), 3)));
+        queue.done(&[key_id(&keyed(Some("c"), 3))]);
         assert_eq!(taken(&mut queue), [4]);
         // Once it finishes, its second record goes next.
-        queue.done(key_id(&keyed(Some("slow"), 0)));
+        queue.done(&[key_id(&keyed(Some("slow"), 0))]);
         assert_eq!(taken(&mut queue), [1]);
     }
 
@@ -1181,16 +1266,43 @@ mod tests {
         while let Some((key, record)) = queue.next() {
             assert!(queue.next().is_none(), "a second delivery while one is in flight");
             order.push(record.offset);
-            queue.done(key);
+            queue.done(&[key]);
         }
         assert_eq!(order, [5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn a_batch_takes_one_slot_and_the_next_record_of_each_free_key_in_offset_order() {
+        let mut queue = queue_of(
+            2,
+            &[
+                (Some("a"), 0),
+                (Some("a"), 1),
+                (Some("b"), 2),
+                (None, 3),
+                (Some("c"), 4),
+                (Some("d"), 5),
+            ],
+        );
+        let offsets = |batch: Vec<(KeyId, Arc<Record>)>| {
+            batch.iter().map(|(_, record)| record.offset).collect::<Vec<_>>()
+        };
+        // No two records of a key in one batch: `a`'s second waits for its first.
+        let first = queue.next_batch(3);
+        assert_eq!(offsets(first.clone()), [0, 2, 3]);
+        assert_eq!(offsets(queue.next_batch(3)), [4, 5]);
+        // Both slots are taken by the two batches.
+        assert!(queue.next_batch(3).is_empty());
+        let keys: Vec<KeyId> = first.iter().map(|(key, _)| *key).collect();
+        queue.done(&keys);
+        assert_eq!(offsets(queue.next_batch(3)), [1]);
     }
 
     #[test]
     fn records_without_a_key_go_one_at_a_time_in_offset_order() {
         let mut queue = queue_of(4, &[(None, 1), (None, 2), (Some("a"), 3)]);
         assert_eq!(taken(&mut queue), [1, 3]);
-        queue.done(None);
+        queue.done(&[None]);
         assert_eq!(taken(&mut queue), [2]);
     }
 

@@ -4,7 +4,8 @@
 //! The request is what Knative's KafkaSource sends — a CloudEvent in HTTP binary mode — plus
 //! the record's coordinates and the attempt number as `x-kafka-*` / `x-delivery-attempt`
 //! headers, named once in `runtime::knative`, the receiving side. The answer is classified with
-//! KafkaSource's rule (see [`classify_status`]).
+//! KafkaSource's rule (see [`classify_status`]). Several records of a partition can also go
+//! in one request ([`Deliverer::deliver_batch`], ADR 0064).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,11 @@ use cloudevents::binding::http::builder::Builder;
 use cloudevents::message::BinaryDeserializer;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use reqwest::Url;
-use runtime::knative::{ATTEMPT_HEADER, OFFSET_HEADER, PARTITION_HEADER, TIMESTAMP_HEADER, TOPIC_HEADER};
+use runtime::events::Outcome;
+use runtime::knative::{
+    ATTEMPT_HEADER, BATCH_CONTENT_TYPE, BatchHandled, OFFSET_HEADER, OFFSETS_HEADER, PARTITION_HEADER,
+    TIMESTAMP_HEADER, TIMESTAMPS_HEADER, TOPIC_HEADER,
+};
 use tokio::sync::watch;
 
 use crate::backoff::RetryPolicy;
@@ -107,13 +112,7 @@ impl Deliverer {
         let mut attempt = 1;
         let mut unreachable_streak = 0_u32;
         loop {
-            // The fault knobs for this function (`local-stack/faults`): a delay before each
-            // attempt, and a share of attempts that fail without reaching it.
-            let knobs = faults::current()
-                .dispatcher
-                .get(function)
-                .cloned()
-                .unwrap_or_default();
+            let knobs = knobs_of(function);
             if knobs.delay_ms > 0
                 && !sleep_unless_shutdown(Duration::from_millis(knobs.delay_ms), shutdown).await
             {
@@ -186,6 +185,137 @@ impl Deliverer {
         }
     }
 
+    /// Posts several records' events to the function in one request (the batched mode of
+    /// ADR 0064), once, and answers for each whether the function acknowledged it. A request
+    /// that fails as a whole, or an answer without one outcome per event, acknowledges
+    /// nothing; the caller then delivers every record on its own, with its retries.
+    pub async fn deliver_batch(
+        &self,
+        function: &str,
+        target: &Url,
+        batch: &[(&Record, &Event)],
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<bool> {
+        let Some((first, _)) = batch.first() else {
+            return Vec::new();
+        };
+        let knobs = knobs_of(function);
+        if knobs.delay_ms > 0
+            && !sleep_unless_shutdown(Duration::from_millis(knobs.delay_ms), &mut shutdown.clone()).await
+        {
+            return vec![false; batch.len()];
+        }
+        let started = Instant::now();
+        let (verdict, acknowledged) = if faults::happens(knobs.failure_rate) {
+            (
+                Verdict::Retryable("a fault knob failed this attempt".to_owned()),
+                vec![false; batch.len()],
+            )
+        } else {
+            self.post_batch(target, batch).await
+        };
+        metrics::attempt_finished(function, &first.topic, &verdict, started.elapsed());
+        if verdict != Verdict::Acknowledged {
+            tracing::info!(
+                function,
+                topic = %first.topic,
+                partition = first.partition,
+                records = batch.len(),
+                ?verdict,
+                "A batch was not delivered; its records go again one by one."
+            );
+        }
+        acknowledged
+    }
+
+    async fn post_batch(&self, target: &Url, batch: &[(&Record, &Event)]) -> (Verdict, Vec<bool>) {
+        let nothing = || vec![false; batch.len()];
+        let events: Vec<&Event> = batch.iter().map(|(_, event)| *event).collect();
+        let body = match serde_json::to_vec(&events) {
+            Ok(body) => body,
+            Err(error) => {
+                return (
+                    Verdict::Rejected(format!("the batch cannot be written as JSON: {error}")),
+                    nothing(),
+                );
+            }
+        };
+        let (first, _) = batch[0];
+        let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(",");
+        let mut request = self
+            .client
+            .post(target.clone())
+            .header(http::header::CONTENT_TYPE, BATCH_CONTENT_TYPE)
+            .header(TOPIC_HEADER, first.topic.as_str())
+            .header(PARTITION_HEADER, first.partition)
+            .header(
+                OFFSETS_HEADER,
+                list(&mut batch.iter().map(|(record, _)| record.offset.to_string())),
+            )
+            .header(ATTEMPT_HEADER, 1)
+            .body(body)
+            .timeout(self.request_timeout);
+        let timestamps: Option<Vec<i64>> = batch.iter().map(|(record, _)| record.timestamp_millis).collect();
+        if let Some(timestamps) = timestamps {
+            request = request.header(
+                TIMESTAMPS_HEADER,
+                list(&mut timestamps.iter().map(i64::to_string)),
+            );
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_connect() => {
+                return (
+                    Verdict::Unreachable(format!("cannot connect: {}", error_chain(&error))),
+                    nothing(),
+                );
+            }
+            Err(error) => {
+                return (
+                    Verdict::Retryable(format!("request failed: {}", error_chain(&error))),
+                    nothing(),
+                );
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let verdict = match classify_status(status) {
+                Verdict::Rejected(reason) => Verdict::Rejected(with_body(reason, response).await),
+                Verdict::Retryable(reason) => Verdict::Retryable(with_body(reason, response).await),
+                other => other,
+            };
+            return (verdict, nothing());
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: BatchHandled,
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<Answer>(&body) {
+            Ok(answer) if answer.data.outcomes.len() == batch.len() => (
+                Verdict::Acknowledged,
+                answer
+                    .data
+                    .outcomes
+                    .iter()
+                    .map(|handled| handled.outcome == Outcome::Ack.label())
+                    .collect(),
+            ),
+            Ok(answer) => (
+                Verdict::Retryable(format!(
+                    "the function answered {} outcomes for a batch of {}",
+                    answer.data.outcomes.len(),
+                    batch.len()
+                )),
+                nothing(),
+            ),
+            Err(error) => (
+                Verdict::Retryable(format!("the function's answer to a batch is unreadable: {error}")),
+                nothing(),
+            ),
+        }
+    }
+
     async fn post_once(&self, target: &Url, record: &Record, event: &Event, attempt: u32) -> Verdict {
         let (headers, body) = match request_parts(event, record, attempt) {
             Ok(parts) => parts,
@@ -244,6 +374,16 @@ impl Deliverer {
             Err(_) => None,
         }
     }
+}
+
+/// The fault knobs for `function` (`local-stack/faults`): a delay before each attempt, and a
+/// share of attempts that fail without reaching it.
+fn knobs_of(function: &str) -> faults::DeliveryFaults {
+    faults::current()
+        .dispatcher
+        .get(function)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// How long the readiness question after a failed attempt may take.

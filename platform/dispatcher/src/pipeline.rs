@@ -1,6 +1,7 @@
 //! One record from "taken off the partition" to a final outcome: decode it, deliver it with
 //! retries, or dead-letter it. Shared by the group consumers and by replay.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -146,6 +147,75 @@ impl Pipeline {
                 Handled::Interrupted
             }
         }
+    }
+}
+
+impl Pipeline {
+    /// Takes several records of one partition, no two of one key, to their final outcomes
+    /// for `subscription` (ADR 0064). The readable ones of the types the function reads go to
+    /// it in one request; every record it does not acknowledge there (a failure, a request
+    /// that failed as a whole, a record that is not a CloudEvent) then goes through
+    /// [`Pipeline::handle`] on its own, with its own retries and dead letter. Answers one
+    /// [`Handled`] per record, in order.
+    pub async fn handle_batch(
+        &self,
+        subscription: &Subscription,
+        records: &[Arc<Record>],
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<Handled> {
+        let started = Instant::now();
+        let function = subscription.function.as_str();
+        let mut handled: Vec<Option<Handled>> = vec![None; records.len()];
+        let mut batch: Vec<(usize, cloudevents::Event)> = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            match decode(record) {
+                Ok(event) if !subscription.delivers(event.ty()) => {
+                    metrics::record_finished(function, &record.topic, "filtered", started.elapsed());
+                    handled[index] = Some(Handled::Acknowledged);
+                }
+                Ok(event) => batch.push((index, event)),
+                // Dead-lettered on its own below, with the reason.
+                Err(_) => {}
+            }
+        }
+        if batch.len() > 1 {
+            let parts: Vec<(&Record, &cloudevents::Event)> = batch
+                .iter()
+                .map(|(index, event)| (records[*index].as_ref(), event))
+                .collect();
+            let acknowledged = self
+                .deliverer
+                .deliver_batch(function, &subscription.target, &parts, shutdown)
+                .await;
+            for ((index, _), acknowledged) in batch.iter().zip(acknowledged) {
+                if acknowledged {
+                    let topic = &records[*index].topic;
+                    metrics::record_finished(function, topic, "acknowledged", started.elapsed());
+                    handled[*index] = Some(Handled::Acknowledged);
+                }
+            }
+        }
+        // Their keys differ, so the rest may go at once.
+        let rest = handled
+            .iter()
+            .enumerate()
+            .filter(|(_, handled)| handled.is_none())
+            .map(|(index, _)| {
+                let mut shutdown = shutdown.clone();
+                async move {
+                    (
+                        index,
+                        self.handle(subscription, &records[index], &mut shutdown).await,
+                    )
+                }
+            });
+        for (index, outcome) in futures::future::join_all(rest).await {
+            handled[index] = Some(outcome);
+        }
+        handled
+            .into_iter()
+            .map(|handled| handled.unwrap_or(Handled::Interrupted))
+            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! line (`FUNCTION=TOPIC=URL`, [`Subscription::parse`]); both go through the same checks.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -23,6 +24,11 @@ pub struct Subscription {
     /// The CloudEvent types the function reads (`Metadata.EventTypes`), when declared: a
     /// record of any other type is finished without a delivery. `None`: every record goes.
     pub reads: Option<BTreeSet<String>>,
+    /// At most how many records of a partition go to the function in one request
+    /// (`Metadata.DeliveryBatch.Size`); 1, the default, posts one CloudEvent per request.
+    pub batch_size: usize,
+    /// How long records may wait for a batch to fill (`Metadata.DeliveryBatch.WindowMs`).
+    pub batch_window: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,6 +71,8 @@ impl Subscription {
             group_prefix: group_prefix.to_owned(),
             target: url,
             reads: None,
+            batch_size: 1,
+            batch_window: Duration::ZERO,
         })
     }
 
@@ -72,6 +80,15 @@ impl Subscription {
     #[must_use]
     pub fn reading_only<T: AsRef<str>>(mut self, event_types: &[T]) -> Self {
         self.reads = Some(event_types.iter().map(|t| t.as_ref().to_owned()).collect());
+        self
+    }
+
+    /// Hands the function up to `size` records of a partition per request, letting them wait
+    /// up to `window` for the batch to fill (ADR 0064).
+    #[must_use]
+    pub fn in_batches_of(mut self, size: usize, window: Duration) -> Self {
+        self.batch_size = size.max(1);
+        self.batch_window = window;
         self
     }
 
@@ -97,6 +114,12 @@ impl Subscription {
                 let mut built = Self::new(&function.name, &subscription.topic, &target, group_prefix)?;
                 if let Some(event_types) = &function.event_types {
                     built = built.reading_only(event_types);
+                }
+                if let Some(batch) = function.delivery_batch {
+                    built = built.in_batches_of(
+                        batch.size as usize,
+                        Duration::from_millis(u64::from(batch.window_ms)),
+                    );
                 }
                 subscriptions.push(built);
             }

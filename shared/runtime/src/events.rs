@@ -93,6 +93,46 @@ pub trait EventHandler: Send + Sync + 'static {
     fn event_types(&self) -> Option<Vec<&'static str>> {
         None
     }
+
+    /// Whether [`handle_batch`](EventHandler::handle_batch) applies a batch together (one
+    /// transaction) rather than record by record. Served at `GET /event-types`, so a check
+    /// can hold the template's `Metadata.DeliveryBatch` to the functions that gain from it.
+    fn applies_batches(&self) -> bool {
+        false
+    }
+
+    /// Handles several records of one partition, in their order, and answers one outcome per
+    /// record in the same order. Records of one key keep their order: once a record is not
+    /// acknowledged, the records after it may be left untried (answered `Retry`), so a
+    /// trigger that redelivers from the first failure loses nothing.
+    ///
+    /// The default handles them one after the other with [`handle`](EventHandler::handle) and
+    /// stops at the first that is not acknowledged; a handler that can apply them together
+    /// (one transaction for the batch) overrides it.
+    fn handle_batch(&self, batch: &[(Event, Delivery)]) -> impl Future<Output = Vec<Outcome>> + Send {
+        one_by_one(self, batch)
+    }
+}
+
+/// Handles a batch's records one after the other with [`EventHandler::handle`], stopping at
+/// the first that is not acknowledged; the rest are answered [`untried`].
+pub async fn one_by_one<H: EventHandler + ?Sized>(handler: &H, batch: &[(Event, Delivery)]) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (event, delivery) in batch {
+        let outcome = handler.handle(event, delivery).await;
+        let stop = outcome != Outcome::Ack;
+        outcomes.push(outcome);
+        if stop {
+            break;
+        }
+    }
+    outcomes.resize_with(batch.len(), untried);
+    outcomes
+}
+
+/// The outcome given to the records of a batch after one that was not acknowledged.
+pub fn untried() -> Outcome {
+    Outcome::Retry("not tried: an earlier record of the batch was not acknowledged".to_owned())
 }
 
 /// Runs the handler for one event inside a span carrying the event's identity and trace, and
@@ -135,6 +175,60 @@ pub async fn handle_one<H: EventHandler>(
     });
     telemetry::record_event_handled(function, event.ty(), outcome.metric(), elapsed);
     outcome
+}
+
+/// Runs the handler for several records of one partition ([`EventHandler::handle_batch`]) in
+/// a span naming the batch, and logs and counts each record's outcome as [`handle_one`] does.
+/// Each record's duration in the metrics is the whole batch's.
+pub async fn handle_many<H: EventHandler>(
+    handler: &H,
+    function: &str,
+    batch: &[(Event, Delivery)],
+) -> Vec<Outcome> {
+    let Some((first, first_delivery)) = batch.first() else {
+        return Vec::new();
+    };
+    if batch.len() == 1 {
+        return vec![handle_one(handler, function, first, first_delivery).await];
+    }
+    let span = tracing::error_span!(
+        "events",
+        function,
+        records = batch.len(),
+        topic = first_delivery.topic.as_deref().unwrap_or_default(),
+        partition = first_delivery.partition,
+        first_offset = first_delivery.offset,
+    );
+    let started = Instant::now();
+    let mut outcomes = handler.handle_batch(batch).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    // A handler that answers too few outcomes leaves the rest untried, never acknowledged.
+    outcomes.resize_with(batch.len(), untried);
+    outcomes.truncate(batch.len());
+    span.in_scope(|| {
+        for ((event, delivery), outcome) in batch.iter().zip(&outcomes) {
+            let (event_id, event_type, offset) = (event.id(), event.ty(), delivery.offset);
+            match outcome {
+                Outcome::Ack => tracing::info!(
+                    event_id,
+                    event_type,
+                    offset,
+                    elapsed_ms = elapsed.as_millis(),
+                    "Event handled"
+                ),
+                Outcome::Retry(reason) => {
+                    tracing::warn!(event_id, event_type, offset, reason, "Event will be retried")
+                }
+                Outcome::Reject(reason) => {
+                    tracing::error!(event_id, event_type, offset, reason, "Event rejected")
+                }
+            }
+        }
+    });
+    for ((event, _), outcome) in batch.iter().zip(&outcomes) {
+        telemetry::record_event_handled(function, event.ty(), outcome.metric(), elapsed);
+    }
+    outcomes
 }
 
 /// Serves an event function on whatever platform this is: the Lambda Runtime API (Kafka event

@@ -2,8 +2,9 @@
 //!
 //! Lambda hands the function a batch: records grouped by `<topic>-<partition>`, in offset
 //! order, with base64 keys and values and headers as signed bytes. Each record is decoded with
-//! the platform's own CloudEvent codec (so Lambda binaries need no librdkafka) and handled in
-//! order. The first record of a partition that is not acknowledged is reported as a batch item
+//! the platform's own CloudEvent codec (so Lambda binaries need no librdkafka), and a
+//! partition's records go to the handler together, in order (a handler that batches applies
+//! them in one transaction). The first record of a partition that is not acknowledged is reported as a batch item
 //! failure and the rest of that partition is left for the next delivery, which keeps per-key
 //! order. Rejected records are reported too: Lambda retries them up to the mapping's
 //! `MaximumRetryAttempts` and then sends them to its on-failure destination (our dead-letter
@@ -19,10 +20,11 @@ use std::sync::Arc;
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use cloudevents::Event;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 
-use crate::events::{Delivery, EventHandler, Outcome, Trigger, handle_one};
+use crate::events::{Delivery, EventHandler, Outcome, Trigger, handle_many};
 
 /// The partial-batch response of a Kafka event source mapping. `aws_lambda_events` has no
 /// type for it yet, so it is defined here.
@@ -107,28 +109,45 @@ pub async fn handle_batch<H: EventHandler>(
     let mut response = KafkaBatchResponse::default();
     for (partition_name, mut records) in partitions {
         records.sort_by_key(|record| record.offset);
+        // The records up to the first one that is not a CloudEvent go to the handler together
+        // (one transaction for a handler that batches); that one, if any, is then reported.
+        let mut readable = Vec::with_capacity(records.len());
+        let mut unreadable = None;
         for record in records {
             let offset = record.offset;
-            if handle_record(handler, function, &partition_name, record).await != Outcome::Ack {
-                response.batch_item_failures.push(BatchItemFailure {
-                    item_identifier: ItemIdentifier {
-                        partition: partition_name.clone(),
-                        offset,
-                    },
-                });
-                break;
+            match decode_record(function, &partition_name, record) {
+                Ok(decoded) => readable.push(decoded),
+                Err(_rejected) => {
+                    unreadable = Some(offset);
+                    break;
+                }
             }
+        }
+        let outcomes = handle_many(handler, function, &readable).await;
+        let failed = readable
+            .iter()
+            .zip(&outcomes)
+            .find(|(_, outcome)| **outcome != Outcome::Ack)
+            .and_then(|((_, delivery), _)| delivery.offset)
+            .or(unreadable);
+        if let Some(offset) = failed {
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: ItemIdentifier {
+                    partition: partition_name.clone(),
+                    offset,
+                },
+            });
         }
     }
     response
 }
 
-async fn handle_record<H: EventHandler>(
-    handler: &H,
+/// The record as a CloudEvent with its coordinates, or the rejection of a record that is not one.
+fn decode_record(
     function: &str,
     partition_name: &str,
     record: KafkaRecord,
-) -> Outcome {
+) -> Result<(Event, Delivery), Outcome> {
     let key = record
         .key
         .as_deref()
@@ -147,7 +166,11 @@ async fn handle_record<H: EventHandler>(
         Some(Ok(bytes)) => Some(bytes),
         None => None,
         Some(Err(error)) => {
-            return reject_undecodable(function, &delivery, &format!("the value is not base64: {error}"));
+            return Err(reject_undecodable(
+                function,
+                &delivery,
+                &format!("the value is not base64: {error}"),
+            ));
         }
     };
     let headers: Vec<events::kafka::Header> = record
@@ -161,8 +184,8 @@ async fn handle_record<H: EventHandler>(
         })
         .collect();
     match events::kafka::decode(&headers, payload.as_deref()) {
-        Ok(event) => handle_one(handler, function, &event, &delivery).await,
-        Err(error) => reject_undecodable(function, &delivery, &error.to_string()),
+        Ok(event) => Ok((event, delivery)),
+        Err(error) => Err(reject_undecodable(function, &delivery, &error.to_string())),
     }
 }
 

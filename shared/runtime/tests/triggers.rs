@@ -280,6 +280,68 @@ async fn a_structured_mode_cloud_event_is_accepted_too() {
     );
 }
 
+fn batch_request(events: &Value) -> Request<Body> {
+    Request::post("/")
+        .header("content-type", runtime::knative::BATCH_CONTENT_TYPE)
+        .header("x-kafka-topic", "commerce.ordering.order")
+        .header("x-kafka-partition", "4")
+        .header("x-kafka-offsets", "10,12,13")
+        .header("x-kafka-timestamps", "1764753600123,1764753600200,1764753600300")
+        .header("x-delivery-attempt", "1")
+        .body(Body::from(events.to_string()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_batch_of_cloud_events_gets_one_outcome_per_event_and_each_its_coordinates() {
+    let handler = Arc::new(Recorder::default());
+    let event = |id: &str, ty: &str, key: &str| {
+        json!({
+            "specversion": "1.0", "id": id, "source": "commerce/test", "type": ty,
+            "partitionkey": key, "datacontenttype": "application/json", "data": {"orderId": key}
+        })
+    };
+    let events = json!([
+        event("e-1", "test.ok.v1", "order-1"),
+        event("e-2", "test.reject.v1", "order-2"),
+        event("e-3", "test.ok.v1", "order-3"),
+    ]);
+    let (status, body) = call(knative(Arc::clone(&handler)), batch_request(&events)).await;
+    assert_eq!(status, StatusCode::OK);
+    // The default batch handling stops at the first failure: the third is left untried.
+    let outcomes = &body["data"]["outcomes"];
+    assert_eq!(outcomes[0], json!({"outcome": "ack"}));
+    assert_eq!(
+        outcomes[1],
+        json!({"outcome": "reject", "reason": "the order does not exist"})
+    );
+    assert_eq!(outcomes[2]["outcome"], "retry");
+    let seen = handler.seen.lock().expect("lock");
+    assert_eq!(seen.len(), 2);
+    let (id, delivery) = &seen[1];
+    assert_eq!(id, "e-2");
+    assert_eq!(delivery.key.as_deref(), Some("order-2"));
+    assert_eq!(
+        (delivery.topic.as_deref(), delivery.partition, delivery.offset),
+        (Some("commerce.ordering.order"), Some(4), Some(12))
+    );
+    assert_eq!(
+        delivery.published_at.map(|at| at.timestamp_millis()),
+        Some(1_764_753_600_200)
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_is_not_an_array_of_cloud_events_is_refused_whole() {
+    let handler = Arc::new(Recorder::default());
+    for body in [json!({"id": "e-1"}), json!([]), json!([{"hello": "world"}])] {
+        let (status, answer) = call(knative(Arc::clone(&handler)), batch_request(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["error"]["code"], "INVALID_CLOUD_EVENT_BATCH", "{body}");
+    }
+    assert!(handler.seen.lock().expect("lock").is_empty());
+}
+
 #[tokio::test]
 async fn a_post_that_is_not_a_cloud_event_is_refused_without_reaching_the_handler() {
     let handler = Arc::new(Recorder::default());

@@ -18,6 +18,12 @@
 //!    invalidation), and only then acknowledges; a failure rolls everything back, the inbox
 //!    row included, and becomes `Retry` or `Reject` as the use case's error says.
 //!
+//! A consumer that sets [`Consumer::APPLIES_BATCHES`] (a projection) takes a batch of records
+//! — several of one partition, as the local dispatcher sends them to a function whose
+//! template sets `Metadata.DeliveryBatchSize`, or as Lambda hands them — in one transaction:
+//! steps 1–4 for each, then every inbox row and effect, then one commit. If that transaction
+//! fails, each record goes through the steps above on its own (ADR 0064).
+//!
 //! So a use case never sees a `cloudevents::Event`, never commits, and never handles
 //! duplicates: it changes state and appends its events, and its error type says whether
 //! trying again can help.
@@ -81,6 +87,13 @@ pub trait Consumer: Send + Sync + 'static {
     /// What [`prepare`](Consumer::prepare) hands to the use case: `()` for a consumer that does
     /// all its work in the transaction.
     type Prepared: Default + Send + Sync;
+
+    /// Whether a batch of records may be applied in one transaction: one inbox row and one
+    /// [`apply`](Consumer::apply) per record, one commit for all of them. Meant for consumers
+    /// whose effect is small and local (the projections), where the commit is most of the
+    /// cost. If anything in the batch fails, the transaction rolls back and the records are
+    /// handled one by one, so each still gets its own outcome. Off by default.
+    const APPLIES_BATCHES: bool = false;
 
     /// Whether this event needs the use case at all, decided without I/O. An event it does
     /// not want is acknowledged without a transaction or an inbox row. All by default.
@@ -170,28 +183,16 @@ impl<C: Consumer> EventHandler for Runner<C> {
         )
     }
 
+    fn applies_batches(&self) -> bool {
+        C::APPLIES_BATCHES
+    }
+
     async fn handle(&self, event: &cloudevents::Event, delivery: &Delivery) -> Outcome {
-        let data = match C::Event::decode(event) {
-            Ok(Some(data)) => data,
-            Ok(None) => return Outcome::Ack,
-            Err(error) => return Outcome::Reject(error.to_string()),
+        let received = match self.receive(event).await {
+            Step::Done(outcome) => return outcome,
+            Step::Apply(received) => received,
         };
         let consumer = &self.consumer;
-        if !consumer.wants(&data) {
-            return Outcome::Ack;
-        }
-        let received = Received {
-            data,
-            id: event.id().to_owned(),
-            time: event.time().copied(),
-            origin: Origin::new(C::NAME, EventContext::caused_by(event)),
-            prepared: (),
-        };
-        let received = match consumer.prepare(&self.pool, &received).await {
-            Ok(prepared) => received.with(prepared),
-            Err(error) if error.is_retryable() => return Outcome::Retry(format!("{error:#}")),
-            Err(error) => return Outcome::Reject(error.to_string()),
-        };
         let arrival = inbox::Arrival::of(event, delivery);
         let mut transaction = match inbox::claim(&self.pool, C::NAME, &received.id, &arrival).await {
             Ok(Claim::New(transaction)) => transaction,
@@ -227,5 +228,171 @@ impl<C: Consumer> EventHandler for Runner<C> {
                 }
             }
         }
+    }
+
+    /// With [`Consumer::APPLIES_BATCHES`], the batch's records up to the first one that is
+    /// not acknowledged before any I/O (it does not decode, say) are applied in one
+    /// transaction. Should that fail, they are handled one by one, stopping at the first that
+    /// is not acknowledged.
+    async fn handle_batch(&self, batch: &[(cloudevents::Event, Delivery)]) -> Vec<Outcome> {
+        if !C::APPLIES_BATCHES || batch.len() < 2 {
+            return runtime::events::one_by_one(self, batch).await;
+        }
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(batch.len());
+        let mut work = Vec::new();
+        for (index, (event, delivery)) in batch.iter().enumerate() {
+            match self.receive(event).await {
+                Step::Done(Outcome::Ack) => outcomes.push(Some(Outcome::Ack)),
+                Step::Done(outcome) => {
+                    outcomes.push(Some(outcome));
+                    break;
+                }
+                Step::Apply(received) => {
+                    let arrival = inbox::Arrival::of(event, delivery);
+                    work.push(Pending {
+                        index,
+                        received,
+                        arrival,
+                    });
+                    outcomes.push(None);
+                }
+            }
+        }
+        match self.apply_together(&work).await {
+            Ok(claimed) => {
+                for (
+                    Pending {
+                        index,
+                        received,
+                        arrival,
+                    },
+                    new,
+                ) in work.iter().zip(claimed)
+                {
+                    if !new {
+                        tracing::info!(event_id = %received.id, "Event already handled; nothing to do");
+                        let event_type = arrival.event_type.as_deref().unwrap_or_default();
+                        telemetry::record_event_duplicate(C::NAME, event_type);
+                    }
+                    self.consumer.after_commit(&self.pool, received).await;
+                    outcomes[*index] = Some(Outcome::Ack);
+                }
+            }
+            Err(reason) => {
+                tracing::info!(
+                    records = work.len(),
+                    reason,
+                    "The batch's transaction failed; handling its records one by one"
+                );
+                for Pending { index, .. } in &work {
+                    let (event, delivery) = &batch[*index];
+                    let outcome = self.handle(event, delivery).await;
+                    let stop = outcome != Outcome::Ack;
+                    outcomes[*index] = Some(outcome);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        let first_failure = outcomes
+            .iter()
+            .position(|outcome| outcome.as_ref().is_none_or(|outcome| *outcome != Outcome::Ack));
+        outcomes
+            .into_iter()
+            .chain(std::iter::repeat_with(|| None))
+            .take(batch.len())
+            .enumerate()
+            .map(|(index, outcome)| match outcome {
+                Some(outcome) if first_failure.is_none_or(|first| index <= first) => outcome,
+                _ => runtime::events::untried(),
+            })
+            .collect()
+    }
+}
+
+/// What the runner does with an event before its transaction.
+enum Step<E, P> {
+    /// Nothing more: the event is finished (or failed) with this outcome.
+    Done(Outcome),
+    /// Claim it in the inbox and apply it.
+    Apply(Received<E, P>),
+}
+
+/// A record of a batch on its way into the batch's transaction.
+struct Pending<E, P> {
+    /// Its place in the batch.
+    index: usize,
+    received: Received<E, P>,
+    arrival: inbox::Arrival,
+}
+
+impl<C: Consumer> Runner<C> {
+    /// Decodes `event`, asks the consumer whether it wants it, and runs its `prepare` step.
+    async fn receive(&self, event: &cloudevents::Event) -> Step<C::Event, C::Prepared> {
+        let data = match C::Event::decode(event) {
+            Ok(Some(data)) => data,
+            Ok(None) => return Step::Done(Outcome::Ack),
+            Err(error) => return Step::Done(Outcome::Reject(error.to_string())),
+        };
+        if !self.consumer.wants(&data) {
+            return Step::Done(Outcome::Ack);
+        }
+        let received = Received {
+            data,
+            id: event.id().to_owned(),
+            time: event.time().copied(),
+            origin: Origin::new(C::NAME, EventContext::caused_by(event)),
+            prepared: (),
+        };
+        match self.consumer.prepare(&self.pool, &received).await {
+            Ok(prepared) => Step::Apply(received.with(prepared)),
+            Err(error) if error.is_retryable() => Step::Done(Outcome::Retry(format!("{error:#}"))),
+            Err(error) => Step::Done(Outcome::Reject(error.to_string())),
+        }
+    }
+
+    /// Claims and applies every record of `work` on one transaction and commits it; answers,
+    /// per record, whether it was new (`false`: handled before, nothing applied). Any failure
+    /// rolls the whole transaction back.
+    async fn apply_together(&self, work: &[Pending<C::Event, C::Prepared>]) -> Result<Vec<bool>, String> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| format!("the database failed: {error}"))?;
+        let mut claimed = Vec::with_capacity(work.len());
+        let mut failure = None;
+        for Pending {
+            received, arrival, ..
+        } in work
+        {
+            match inbox::claim_in(&mut transaction, C::NAME, &received.id, arrival).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    claimed.push(false);
+                    continue;
+                }
+                Err(error) => {
+                    failure = Some(format!("the database failed: {error}"));
+                    break;
+                }
+            }
+            if let Err(error) = self.consumer.apply(&mut transaction, received).await {
+                failure = Some(format!("{error:#}"));
+                break;
+            }
+            claimed.push(true);
+        }
+        if let Some(failure) = failure {
+            // A failed rollback closes the connection; the records are tried again one by one.
+            let _ = transaction.rollback().await;
+            return Err(failure);
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(|error| format!("the database failed: {error}"))?;
+        Ok(claimed)
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event};
 use events::envelope::{CORRELATION_ID, TRACEPARENT};
 use runtime::events::Delivery;
-use sqlx::{MySql, MySqlPool, Transaction};
+use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 
 use crate::mariadb::is_duplicate_key;
 
@@ -79,6 +79,23 @@ pub async fn claim(
     arrival: &Arrival,
 ) -> Result<Claim, sqlx::Error> {
     let mut transaction = pool.begin().await?;
+    if claim_in(&mut transaction, consumer, event_id, arrival).await? {
+        Ok(Claim::New(transaction))
+    } else {
+        transaction.rollback().await?;
+        Ok(Claim::AlreadyProcessed)
+    }
+}
+
+/// Records `event_id` as handled by `consumer` on a transaction the caller holds (a batch's):
+/// `true` when the event is new, `false` when the consumer handled it before. A duplicate
+/// undoes only its own statement, so the transaction goes on with the batch's next record.
+pub async fn claim_in(
+    transaction: &mut MySqlConnection,
+    consumer: &str,
+    event_id: &str,
+    arrival: &Arrival,
+) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO processed_event \
          (consumer, event_id, event_type, correlation_id, occurred_at, published_at, attempt, trace_id) \
@@ -95,11 +112,8 @@ pub async fn claim(
     .execute(&mut *transaction)
     .await;
     match inserted {
-        Ok(_) => Ok(Claim::New(transaction)),
-        Err(error) if is_duplicate_key(&error) => {
-            transaction.rollback().await?;
-            Ok(Claim::AlreadyProcessed)
-        }
+        Ok(_) => Ok(true),
+        Err(error) if is_duplicate_key(&error) => Ok(false),
         Err(error) => Err(error),
     }
 }

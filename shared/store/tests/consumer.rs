@@ -311,3 +311,142 @@ async fn after_commit_sees_the_effect_committed_runs_again_on_redelivery_and_nev
     assert_eq!(*seen.lock().expect("not poisoned"), [1, 1]);
     database.drop().await;
 }
+
+/// [`WatchedCancellation`] that applies a batch in one transaction.
+struct BatchedCancellation(WatchedCancellation);
+
+impl Consumer for BatchedCancellation {
+    const NAME: &'static str = "record-cancellation";
+    const APPLIES_BATCHES: bool = true;
+    type Event = OrderCancelledV1;
+    type Error = RecordError;
+    type Prepared = ();
+
+    fn wants(&self, cancelled: &OrderCancelledV1) -> bool {
+        RecordCancellation.wants(cancelled)
+    }
+
+    async fn apply(
+        &self,
+        transaction: &mut MySqlConnection,
+        cancelled: &Received<OrderCancelledV1>,
+    ) -> Result<(), RecordError> {
+        self.0.apply(transaction, cancelled).await
+    }
+
+    async fn after_commit(&self, pool: &MySqlPool, cancelled: &Received<OrderCancelledV1>) {
+        self.0.after_commit(pool, cancelled).await;
+    }
+}
+
+fn batch_of(events: Vec<Event>) -> Vec<(Event, Delivery)> {
+    events
+        .into_iter()
+        .map(|event| (event, Delivery::default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_commits_its_events_together_and_skips_one_handled_before() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let seen = std::sync::Arc::default();
+    let runner = Runner::new(
+        database.pool.clone(),
+        BatchedCancellation(WatchedCancellation {
+            seen: std::sync::Arc::clone(&seen),
+        }),
+    );
+    assert!(runner.applies_batches());
+    let first = cancelled("e-1", "o-1", "payment-declined");
+    assert_eq!(deliver_to(&runner, &first).await, Outcome::Ack);
+    let batch = batch_of(vec![
+        first,
+        cancelled("e-2", "o-2", "payment-declined"),
+        cancelled("e-3", "o-3", "not-interesting"),
+        cancelled("e-4", "o-4", "payment-declined"),
+    ]);
+    assert_eq!(runner.handle_batch(&batch).await, vec![Outcome::Ack; 4]);
+    // e-1 once; e-2 and e-4 each once; e-3 is not wanted and leaves no row.
+    assert_eq!(counts(&database.pool).await, (3, 3, 3));
+    // The single delivery saw its own row; every after_commit of the batch saw both of the
+    // batch's rows already committed: they committed together.
+    assert_eq!(*seen.lock().expect("not poisoned"), [1, 3, 3, 3]);
+    database.drop().await;
+}
+
+async fn deliver_to<C: Consumer>(runner: &Runner<C>, event: &Event) -> Outcome {
+    runner.handle(event, &Delivery::default()).await
+}
+
+#[tokio::test]
+async fn a_failure_in_a_batch_leaves_each_event_its_own_outcome_and_the_ones_after_it_untried() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let runner = Runner::new(
+        database.pool.clone(),
+        BatchedCancellation(WatchedCancellation {
+            seen: std::sync::Arc::default(),
+        }),
+    );
+    let batch = batch_of(vec![
+        cancelled("e-1", "o-1", "payment-declined"),
+        cancelled("e-2", "o-2", "broken"),
+        cancelled("e-3", "o-3", "payment-declined"),
+    ]);
+    let outcomes = runner.handle_batch(&batch).await;
+    assert_eq!(outcomes[0], Outcome::Ack);
+    assert_eq!(outcomes[1], Outcome::Reject("order o-2 breaks a rule".to_owned()));
+    assert!(
+        matches!(&outcomes[2], Outcome::Retry(reason) if reason.contains("not tried")),
+        "{outcomes:?}"
+    );
+    // The batch's transaction rolled back; e-1 then committed on its own, e-2 left nothing,
+    // and e-3 waits for its own delivery.
+    assert_eq!(counts(&database.pool).await, (1, 1, 1));
+    assert_eq!(deliver_to(&runner, &batch[2].0).await, Outcome::Ack);
+    assert_eq!(counts(&database.pool).await, (2, 2, 2));
+
+    // Data that does not decode ends the batch before any I/O; what came before it commits.
+    let mut undecodable = cancelled("e-5", "o-5", "payment-declined");
+    undecodable.set_data("application/json", serde_json::json!({"orderId": 7}));
+    let batch = batch_of(vec![
+        cancelled("e-4", "o-4", "payment-declined"),
+        undecodable,
+        cancelled("e-6", "o-6", "payment-declined"),
+    ]);
+    let outcomes = runner.handle_batch(&batch).await;
+    assert_eq!(outcomes[0], Outcome::Ack);
+    assert!(matches!(outcomes[1], Outcome::Reject(_)), "{outcomes:?}");
+    assert!(matches!(outcomes[2], Outcome::Retry(_)), "{outcomes:?}");
+    assert_eq!(counts(&database.pool).await, (3, 3, 3));
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_consumer_without_batches_handles_a_batch_one_event_at_a_time_up_to_a_failure() {
+    let database = TestDatabase::with_migrations_of("ordering").await;
+    let seen = std::sync::Arc::default();
+    let runner = Runner::new(
+        database.pool.clone(),
+        WatchedCancellation {
+            seen: std::sync::Arc::clone(&seen),
+        },
+    );
+    assert!(!runner.applies_batches());
+    let batch = batch_of(vec![
+        cancelled("e-1", "o-1", "payment-declined"),
+        cancelled("e-2", "o-2", "payment-declined"),
+        cancelled("e-3", "o-3", "transient"),
+        cancelled("e-4", "o-4", "payment-declined"),
+    ]);
+    let outcomes = runner.handle_batch(&batch).await;
+    assert_eq!(outcomes[..2], [Outcome::Ack, Outcome::Ack]);
+    assert!(matches!(outcomes[2], Outcome::Retry(_)), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[3], Outcome::Retry(reason) if reason.contains("not tried")),
+        "{outcomes:?}"
+    );
+    // Each committed on its own: the first after_commit saw one row, the second two.
+    assert_eq!(*seen.lock().expect("not poisoned"), [1, 2]);
+    assert_eq!(counts(&database.pool).await, (2, 2, 2));
+    database.drop().await;
+}

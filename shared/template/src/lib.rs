@@ -70,6 +70,22 @@ pub struct FunctionSpec {
     /// value, and our CloudEvents carry their type in a header, so there the function keeps
     /// ignoring the rest itself.
     pub event_types: Option<Vec<String>>,
+    /// How the local dispatcher hands the function several records of a partition in one
+    /// request (`Metadata.DeliveryBatch`), for a function that applies a batch in one
+    /// transaction. Unset, one record per request, as Knative's KafkaSource sends them.
+    /// Lambda's batches are the event source's `BatchSize`.
+    pub delivery_batch: Option<DeliveryBatch>,
+}
+
+/// `Metadata.DeliveryBatch`: `{Size: 50, WindowMs: 100}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryBatch {
+    /// At most this many records per request (1 to [`MAX_DELIVERY_BATCH_SIZE`]).
+    pub size: u32,
+    /// How long a partition's records may wait for the batch to fill before it goes anyway,
+    /// in milliseconds (up to [`MAX_DELIVERY_BATCH_WINDOW_MS`]); 0, the default, sends what is
+    /// waiting as soon as a delivery slot is free. Lambda's `MaximumBatchingWindowInSeconds`.
+    pub window_ms: u32,
 }
 
 /// An HTTP route of the public API: `POST /orders`.
@@ -281,6 +297,33 @@ fn function_spec(
         }
     };
 
+    let delivery_batch = match resource
+        .get("Metadata")
+        .and_then(|metadata| metadata.get("DeliveryBatch"))
+    {
+        None => None,
+        Some(value) => {
+            let problem = format!(
+                "Metadata.DeliveryBatch must be {{Size: 1 to {MAX_DELIVERY_BATCH_SIZE}, \
+                 WindowMs: 0 to {MAX_DELIVERY_BATCH_WINDOW_MS} (optional)}}"
+            );
+            let size = number(value.get("Size")).filter(|size| (1..=MAX_DELIVERY_BATCH_SIZE).contains(size));
+            let window_ms = match value.get("WindowMs") {
+                None => Some(0),
+                Some(window) => number(Some(window)).filter(|window| *window <= MAX_DELIVERY_BATCH_WINDOW_MS),
+            };
+            let known = value.as_mapping().is_some_and(|fields| {
+                fields
+                    .keys()
+                    .all(|key| matches!(key.as_str(), Some("Size" | "WindowMs")))
+            });
+            match (size, window_ms, known) {
+                (Some(size), Some(window_ms), true) => Some(DeliveryBatch { size, window_ms }),
+                _ => return Err(invalid(&problem)),
+            }
+        }
+    };
+
     let mut spec = FunctionSpec {
         logical_id: logical_id.clone(),
         name,
@@ -298,6 +341,7 @@ fn function_spec(
             .unwrap_or(SAM_DEFAULT_MEMORY_MB),
         container_concurrency,
         event_types,
+        delivery_batch,
     };
     let events = properties
         .and_then(|properties| properties.get("Events"))
@@ -347,6 +391,11 @@ fn function_spec(
 }
 
 /// A literal whole number; `None` for anything else (an intrinsic, text, a fraction).
+/// The largest `Metadata.DeliveryBatch.Size`: a batch is one HTTP request and one transaction.
+pub const MAX_DELIVERY_BATCH_SIZE: u32 = 1000;
+/// The longest `Metadata.DeliveryBatch.WindowMs`: ten seconds.
+pub const MAX_DELIVERY_BATCH_WINDOW_MS: u32 = 10_000;
+
 fn number(value: Option<&Value>) -> Option<u32> {
     value?.as_u64().and_then(|number| u32::try_from(number).ok())
 }
@@ -577,6 +626,51 @@ Resources:
     }
 
     #[test]
+    fn a_delivery_batch_is_read_from_the_metadata_and_must_be_sensible() {
+        let text = |batch: &str| {
+            format!(
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
+                 BuildProperties: {{Binary: f}}\n      DeliveryBatch: {batch}\n"
+            )
+        };
+        let batch = |text: &str| {
+            Registry::parse(text)
+                .expect("valid")
+                .function("f")
+                .and_then(|f| f.delivery_batch)
+        };
+        assert_eq!(
+            batch(&text("{Size: 50, WindowMs: 100}")),
+            Some(DeliveryBatch {
+                size: 50,
+                window_ms: 100
+            })
+        );
+        assert_eq!(
+            batch(&text("{Size: 20}")),
+            Some(DeliveryBatch {
+                size: 20,
+                window_ms: 0
+            })
+        );
+        for bad in [
+            "{Size: 0}",
+            "{Size: 1001}",
+            "{Size: many}",
+            "{WindowMs: 10}",
+            "{Size: 5, WindowMs: 10001}",
+            "{Size: 5, Window: 10}",
+            "50",
+        ] {
+            let error = Registry::parse(&text(bad)).expect_err(bad);
+            assert!(
+                error.to_string().contains("Metadata.DeliveryBatch"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn the_event_types_a_function_reads_come_from_its_metadata_and_must_be_a_list_of_names() {
         let registry = Registry::parse(
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
@@ -592,6 +686,7 @@ Resources:
             ])
         );
         assert_eq!(registry.function("g").and_then(|g| g.event_types.clone()), None);
+        assert_eq!(registry.function("g").and_then(|g| g.delivery_batch), None);
         for types in ["[]", "commerce.a.b.c.v1", "[{a: b}]"] {
             let text = format!(
                 "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
