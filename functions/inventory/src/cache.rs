@@ -219,6 +219,7 @@ impl<C> ForgetsAvailability<C> {
 // A consumer that prepares would need its step forwarded; none of the wrapped ones does.
 impl<C: ChangesStock + Consumer<Prepared = ()>> Consumer for ForgetsAvailability<C> {
     const NAME: &'static str = C::NAME;
+    const APPLIES_BATCHES: bool = C::APPLIES_BATCHES;
     type Event = C::Event;
     type Error = C::Error;
     type Prepared = ();

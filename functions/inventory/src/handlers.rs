@@ -28,6 +28,8 @@ pub struct ReserveStock {
 
 impl Consumer for ReserveStock {
     const NAME: &'static str = "reserve-stock";
+    // A saga step with only local writes: what waits under load commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = OrderPlacedV1;
     type Error = ReservationError;
     type Prepared = ();
@@ -77,6 +79,8 @@ pub struct CommitStock;
 
 impl Consumer for CommitStock {
     const NAME: &'static str = "commit-stock";
+    // A saga step with only local writes: what waits under load commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = OrderConfirmedV1;
     type Error = ReservationError;
     type Prepared = ();

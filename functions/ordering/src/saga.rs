@@ -19,6 +19,8 @@ pub struct ConfirmOrder;
 
 impl Consumer for ConfirmOrder {
     const NAME: &'static str = "confirm-order";
+    // A saga step with only local writes: what waits under load commits once (ADR 0064).
+    const APPLIES_BATCHES: bool = true;
     type Event = PaymentAuthorizedV1;
     type Error = SagaStepError;
     type Prepared = ();

@@ -18,7 +18,7 @@
 //!    invalidation), and only then acknowledges; a failure rolls everything back, the inbox
 //!    row included, and becomes `Retry` or `Reject` as the use case's error says.
 //!
-//! A consumer that sets [`Consumer::APPLIES_BATCHES`] (a projection) takes a batch of records
+//! A consumer that sets [`Consumer::APPLIES_BATCHES`] (a projection, a local saga step) takes a batch of records
 //! — several of one partition, as the local dispatcher sends them to a function whose
 //! template sets `Metadata.DeliveryBatchSize`, or as Lambda hands them — in one transaction:
 //! steps 1–4 for each, then every inbox row and effect, then one commit. If that transaction
@@ -90,8 +90,8 @@ pub trait Consumer: Send + Sync + 'static {
 
     /// Whether a batch of records may be applied in one transaction: one inbox row and one
     /// [`apply`](Consumer::apply) per record, one commit for all of them. Meant for consumers
-    /// whose effect is small and local (the projections), where the commit is most of the
-    /// cost. If anything in the batch fails, the transaction rolls back and the records are
+    /// whose effect is small and local (the projections, the saga steps that only write
+    /// their own tables), where the commit and the delivery are much of the cost. If anything in the batch fails, the transaction rolls back and the records are
     /// handled one by one, so each still gets its own outcome. Off by default.
     const APPLIES_BATCHES: bool = false;
 
