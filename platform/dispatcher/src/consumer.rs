@@ -17,7 +17,10 @@
 //! ([`KeyQueue`]): the next delivery is the lowest-offset record whose key has none in flight.
 //! One slow order (a payment that times out and is retried for seconds) holds one slot and its
 //! own later records, not the other keys of its partition. Records of different keys had no
-//! order to keep: the producer already spreads keys over partitions.
+//! order to keep: the producer already spreads keys over partitions. For a function whose
+//! template sets `Metadata.DeliveryBatch`, a slot carries a batch: the next record of up to
+//! `Size` keys whose turn has come, waiting up to `WindowMs` for the batch to fill
+//! (docs/adr/0064).
 //!
 //! A worker marks an offset finished only once every record up to it is acknowledged or
 //! dead-lettered (the lowest record still waiting or in flight bounds it); a commit task
