@@ -148,9 +148,7 @@ impl Pipeline {
             }
         }
     }
-}
 
-impl Pipeline {
     /// Takes several records of one partition, no two of one key, to their final outcomes
     /// for `subscription` (ADR 0064). The readable ones of the types the function reads go to
     /// it in one request; every record it does not acknowledge there (a failure, a request

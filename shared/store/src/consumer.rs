@@ -18,9 +18,10 @@
 //!    invalidation), and only then acknowledges; a failure rolls everything back, the inbox
 //!    row included, and becomes `Retry` or `Reject` as the use case's error says.
 //!
-//! A consumer that sets [`Consumer::APPLIES_BATCHES`] (a projection, a local saga step) takes a batch of records
-//! — several of one partition, as the local dispatcher sends them to a function whose
-//! template sets `Metadata.DeliveryBatchSize`, or as Lambda hands them — in one transaction:
+//! A consumer that sets [`Consumer::APPLIES_BATCHES`] (a projection, a local saga step) takes
+//! a batch of records — several of one partition, as the local dispatcher sends them to a
+//! function whose template sets `Metadata.DeliveryBatch`, or as Lambda hands them — in one
+//! transaction:
 //! steps 1–4 for each, then every inbox row and effect, then one commit. If that transaction
 //! fails, each record goes through the steps above on its own (ADR 0064).
 //!
@@ -91,8 +92,9 @@ pub trait Consumer: Send + Sync + 'static {
     /// Whether a batch of records may be applied in one transaction: one inbox row and one
     /// [`apply`](Consumer::apply) per record, one commit for all of them. Meant for consumers
     /// whose effect is small and local (the projections, the saga steps that only write
-    /// their own tables), where the commit and the delivery are much of the cost. If anything in the batch fails, the transaction rolls back and the records are
-    /// handled one by one, so each still gets its own outcome. Off by default.
+    /// their own tables), where the commit and the delivery are much of the cost. If anything
+    /// in the batch fails, the transaction rolls back and the records are handled one by one,
+    /// so each still gets its own outcome. Off by default.
     const APPLIES_BATCHES: bool = false;
 
     /// Whether this event needs the use case at all, decided without I/O. An event it does
@@ -284,14 +286,12 @@ impl<C: Consumer> EventHandler for Runner<C> {
                     reason,
                     "The batch's transaction failed; handling its records one by one"
                 );
-                for Pending { index, .. } in &work {
-                    let (event, delivery) = &batch[*index];
-                    let outcome = self.handle(event, delivery).await;
-                    let stop = outcome != Outcome::Ack;
-                    outcomes[*index] = Some(outcome);
-                    if stop {
-                        break;
-                    }
+                // Every record before the last one applied; one that failed before any I/O
+                // comes after them and keeps its outcome.
+                let tried = work.last().map_or(0, |pending| pending.index + 1);
+                let again = runtime::events::one_by_one(self, &batch[..tried]).await;
+                for (outcome, again) in outcomes.iter_mut().zip(again) {
+                    *outcome = Some(again);
                 }
             }
         }
