@@ -113,6 +113,19 @@ pub fn csv_line(fields: &[&str]) -> String {
     fields.join(",")
 }
 
+/// The records the trigger dispatcher has handled, summed over every function and topic, from
+/// its Prometheus text (`dispatcher_records_total`); samples of other metrics are ignored.
+pub fn records_handled(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.strip_prefix("dispatcher_records_total")
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +190,18 @@ mod tests {
     #[test]
     fn csv_lines_join_their_fields() {
         assert_eq!(csv_line(&["a", "", "3"]), "a,,3");
+    }
+
+    #[test]
+    fn records_handled_sums_every_function_and_nothing_else() {
+        let metrics = "\
+# TYPE dispatcher_records_total counter
+dispatcher_records_total{function=\"reserve-stock\",outcome=\"ok\"} 120
+dispatcher_records_total{function=\"confirm-order\",outcome=\"ok\"} 7
+dispatcher_records_total_created 99
+dispatcher_consumer_lag{function=\"reserve-stock\"} 5
+";
+        assert_eq!(records_handled(metrics), 127.0);
+        assert_eq!(records_handled(""), 0.0);
     }
 }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use benches::saga::{Outcomes, SkuPlan, csv_line};
+use benches::saga::{Outcomes, SkuPlan, csv_line, records_handled};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use security::{Role, SigningKeys, TokenIssuer};
@@ -71,6 +71,10 @@ struct Arguments {
     /// placed and settled times (server clocks) and the saga's milliseconds.
     #[arg(long)]
     orders_csv: Option<PathBuf>,
+    /// The trigger dispatcher's metrics, watched before the clock starts until the setup's
+    /// events are all delivered (default: DISPATCHER_PORT of the stack).
+    #[arg(long)]
+    dispatcher_metrics: Option<String>,
 }
 
 struct Shop {
@@ -137,6 +141,45 @@ fn print_latencies(label: &str, mut values: Vec<Duration>) {
     );
 }
 
+/// Records the dispatcher has handled so far, over every function and topic.
+async fn records_delivered(client: &reqwest::Client, metrics: &str) -> anyhow::Result<f64> {
+    let text = client
+        .get(metrics)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(records_handled(&text))
+}
+
+/// Waits until the dispatcher has handled no record for two seconds; returns how long that
+/// took and how many records it handled meanwhile.
+async fn wait_until_quiet(
+    client: &reqwest::Client,
+    metrics: &str,
+    deadline: Instant,
+) -> anyhow::Result<(Duration, u64)> {
+    const STILL_FOR: Duration = Duration::from_secs(2);
+    let started = Instant::now();
+    let first = records_delivered(client, metrics).await?;
+    let (mut last, mut still_since) = (first, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = records_delivered(client, metrics).await?;
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        } else if still_since.elapsed() >= STILL_FOR {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return Ok((started.elapsed().saturating_sub(STILL_FOR), (last - first) as u64));
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the dispatcher was still delivering the setup's events at the deadline"
+        );
+    }
+}
+
 /// How an order's saga ended, from its history (server clocks).
 #[derive(Debug)]
 struct Settled {
@@ -172,17 +215,25 @@ fn settled(order: &Value) -> Option<Settled> {
 async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     let keys = SigningKeys::from_file(&arguments.stack_home.join("keys/signing-keys.json"))?;
+    let stack_port = |name: &str, default: &str| -> anyhow::Result<String> {
+        let settings = std::fs::read_to_string(arguments.stack_home.join("stack.env"))?;
+        let prefix = format!("{name}=");
+        Ok(settings
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .unwrap_or(default)
+            .to_owned())
+    };
     let gateway = match arguments.gateway.clone() {
         Some(gateway) => gateway,
-        None => {
-            let settings = std::fs::read_to_string(arguments.stack_home.join("stack.env"))?;
-            let port = settings
-                .lines()
-                .find_map(|line| line.strip_prefix("GATEWAY_PORT="))
-                .unwrap_or("8080")
-                .to_owned();
-            format!("http://127.0.0.1:{port}")
-        }
+        None => format!("http://127.0.0.1:{}", stack_port("GATEWAY_PORT", "8080")?),
+    };
+    let dispatcher_metrics = match arguments.dispatcher_metrics.clone() {
+        Some(url) => url,
+        None => format!(
+            "http://127.0.0.1:{}/metrics",
+            stack_port("DISPATCHER_PORT", "9464")?
+        ),
     };
     let shop = Arc::new(Shop {
         client: reqwest::Client::builder()
@@ -289,6 +340,10 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // The setup leaves events behind (the products' projections, the probes' cancellations and
+    // released stock: thousands with many SKUs). The clock starts once they are delivered, so
+    // that the run measures the orders and not the tail of its own setup.
+    let quiet = wait_until_quiet(&shop.client, &dispatcher_metrics, probe_deadline).await;
     if plan.skus() == 1 {
         println!(
             "product {} with {} units; ordering knew it {:.0} ms after it was created",
@@ -303,6 +358,14 @@ async fn main() -> anyhow::Result<()> {
             plan.stock(),
             known.as_secs_f64() * 1e3
         );
+    }
+
+    match quiet {
+        Ok((waited, records)) => println!(
+            "the setup's last {records} records were delivered {:.0} ms after its orders settled",
+            waited.as_secs_f64() * 1e3
+        ),
+        Err(error) => println!("not waiting for the setup's events to be delivered: {error:#}"),
     }
 
     // Place every order, `concurrency` at a time.
