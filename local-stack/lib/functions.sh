@@ -169,8 +169,8 @@ runs_older_template() {
 # functions by port must then start again too.
 FUNCTIONS_MOVED=0
 stop_moved_functions() {
-    local plan=$1 kind name context port recorded
-    while read -r kind name context port; do
+    local plan=$1 kind name context port pool recorded
+    while read -r kind name context port pool; do
         [[ $kind == function ]] && is_running "$name" || continue
         recorded=$(cut -d' ' -f1 "$PID_DIR/$name.health" 2>/dev/null) || continue
         if [[ $recorded != "$port" ]]; then
@@ -233,7 +233,7 @@ identity_env() {
 }
 
 platform_up() {
-    local plan bin="$PLATFORM_BIN" kind name context port method path
+    local plan bin="$PLATFORM_BIN" kind name context port pool method path
     # The fault knobs every process follows (local-stack/faults; all off until set).
     export FAULTS_FILE="$STACK_HOME/faults.json"
     # The outbox relay first: every event a function writes reaches Kafka through it. It is
@@ -249,11 +249,13 @@ platform_up() {
     # InventoryUrl points at the API (docs/adr/0045).
     export INVENTORY_URL="${INVENTORY_URL:-http://127.0.0.1:$GATEWAY_PORT}"
     stop_moved_functions "$plan"
-    while read -r kind name context port; do
+    while read -r kind name context port pool; do
         [[ $kind == function ]] || continue
         local url_variable="${context^^}_DATABASE_URL"
+        # The pool one Knative instance of the function opens (ADR 0065): one local process
+        # serves all of the function's requests at once.
         start_process "$name" "$port" FUNCTION_BASE_PORT /readyz env PORT="$port" FUNCTION_NAME="$name" \
-            DATABASE_URL="${!url_variable:-}" RUST_LOG="$FUNCTION_RUST_LOG" "$bin/$name"
+            DATABASE_URL="${!url_variable:-}" DATABASE_MAX_CONNECTIONS="$pool" RUST_LOG="$FUNCTION_RUST_LOG" "$bin/$name"
     done <<<"$plan"
     # The dispatcher delivers every subscription of the template; without any it has nothing to do.
     if grep -q '^subscribe ' <<<"$plan"; then

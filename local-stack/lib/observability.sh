@@ -27,11 +27,11 @@ redis_exporter_healthy() { curl -fsS "http://127.0.0.1:$REDIS_EXPORTER_PORT/metr
 # The scrape targets, as file_sd JSON: Prometheus rereads the file when it changes, so
 # functions that move to other ports are followed without a restart.
 write_prometheus_targets() {
-    local plan=$1 kind name context port first=1
+    local plan=$1 kind name context port pool first=1
     mkdir -p "$PROMETHEUS_HOME"
     {
         echo '['
-        while read -r kind name context port; do
+        while read -r kind name context port pool; do
             [[ $kind == function ]] || continue
             ((first)) || echo ','
             first=0

@@ -113,6 +113,22 @@ impl Scaling {
     }
 }
 
+/// The database pool of one instance of `function` (`DATABASE_MAX_CONNECTIONS`); `None` for a
+/// function without a database. The local stack runs one process per function and sizes its
+/// pool by this same rule (`stackctl plan`).
+pub fn instance_database_connections(function: &FunctionSpec) -> anyhow::Result<Option<u32>> {
+    if !function
+        .intrinsic_environment
+        .iter()
+        .any(|name| name == "DATABASE_URL")
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        Scaling::of(function, Trigger::of(function)?).database_connections,
+    ))
+}
+
 /// A platform topic's partition count; an unknown topic counts as the platform's default
 /// (the template's own test refuses unknown topics).
 pub fn partitions(topic: &str) -> u32 {
@@ -153,7 +169,7 @@ pub fn service(function: &FunctionSpec) -> anyhow::Result<Value> {
                     "name": "function",
                     "image": cluster::image(&function.name),
                     "ports": [{"containerPort": CONTAINER_PORT, "name": "http1"}],
-                    "env": environment(function, scaling)?,
+                    "env": environment(function)?,
                     "readinessProbe": {"httpGet": {"path": "/readyz"}, "periodSeconds": 10},
                     "livenessProbe": {"httpGet": {"path": "/healthz"}, "periodSeconds": 10, "failureThreshold": 3},
                     "resources": {
@@ -172,7 +188,7 @@ pub fn service(function: &FunctionSpec) -> anyhow::Result<Value> {
 /// The container's environment, sorted by name: the template's literal values, the
 /// cluster's source for every variable the template sets with an intrinsic, and what every
 /// container needs here.
-fn environment(function: &FunctionSpec, scaling: Scaling) -> anyhow::Result<Vec<Value>> {
+fn environment(function: &FunctionSpec) -> anyhow::Result<Vec<Value>> {
     let mut variables: Vec<Value> = function
         .environment
         .iter()
@@ -190,14 +206,10 @@ fn environment(function: &FunctionSpec, scaling: Scaling) -> anyhow::Result<Vec<
     // The fault knobs (docs/adr/0054): the runtime's 503s, and the payment gateway's in the
     // functions that call it, follow the mounted ConfigMap.
     variables.push(cluster::faults_file());
-    if function
-        .intrinsic_environment
-        .iter()
-        .any(|name| name == "DATABASE_URL")
-    {
+    if let Some(connections) = instance_database_connections(function)? {
         variables.push(cluster::literal(
             "DATABASE_MAX_CONNECTIONS",
-            &scaling.database_connections.to_string(),
+            &connections.to_string(),
         ));
     }
     variables.sort_by(|left, right| left["name"].as_str().cmp(&right["name"].as_str()));

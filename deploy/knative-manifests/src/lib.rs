@@ -169,13 +169,8 @@ const OTHER_DATABASE_CONNECTIONS: u32 = 20;
 pub fn database_connections_at_most(registry: &Registry) -> anyhow::Result<u32> {
     let mut total = OTHER_DATABASE_CONNECTIONS;
     for spec in &registry.functions {
-        if spec
-            .intrinsic_environment
-            .iter()
-            .any(|name| name == "DATABASE_URL")
-        {
-            let scaling = function::Scaling::of(spec, function::Trigger::of(spec)?);
-            total += scaling.database_connections * scaling.max_scale;
+        if let Some(connections) = function::instance_database_connections(spec)? {
+            total += connections * function::Scaling::of(spec, function::Trigger::of(spec)?).max_scale;
         }
     }
     Ok(total)

@@ -30,7 +30,8 @@ enum Command {
     /// Check the MariaDB settings that binlog CDC needs; fails naming every wrong one.
     CheckBinlog,
     /// Print what the local stack starts, from template.yaml: one line per function
-    /// (`function NAME CONTEXT PORT`), subscription (`subscribe NAME TOPIC PORT`) and route
+    /// (`function NAME CONTEXT PORT POOL`, POOL its database connections, 0 without a
+    /// database), subscription (`subscribe NAME TOPIC PORT`) and route
     /// (`route METHOD PATH NAME PORT`).
     Plan {
         #[arg(long, default_value = "template.yaml")]
@@ -84,7 +85,8 @@ async fn run(command: Command, settings: &StackSettings) -> anyhow::Result<()> {
                         template.display()
                     )
                 })?;
-                println!("function {} {context} {port}", function.name);
+                let pool = stackctl::database_pool(function)?;
+                println!("function {} {context} {port} {pool}", function.name);
                 for subscription in &function.subscriptions {
                     println!("subscribe {} {} {port}", function.name, subscription.topic);
                 }

@@ -30,8 +30,9 @@ pub fn is_duplicate_key(error: &sqlx::Error) -> bool {
 ///
 /// It connects lazily: start-up (Lambda's init phase) stays fast, and a database that is
 /// briefly down makes requests fail and events retry instead of the function crash-looping.
-/// Up to `DATABASE_MAX_CONNECTIONS` connections (default 5): one Lambda instance serves one
-/// request at a time, while one local or Knative process serves many.
+/// Up to `DATABASE_MAX_CONNECTIONS` connections. The default, 5, is for Lambda, where one
+/// instance serves one request at a time; a local or Knative process serves many, and both
+/// set it per function (ADR 0065).
 pub fn pool_from_env() -> anyhow::Result<MySqlPool> {
     let url = runtime::config::required("DATABASE_URL")?;
     let max_connections = runtime::config::parsed_or("DATABASE_MAX_CONNECTIONS", 5)?;
