@@ -42,17 +42,33 @@ mod tests {
             .iter()
             .map(|function| super::database_pool(function).expect("one kind of trigger"))
             .sum();
-        let settings =
-            std::fs::read_to_string(root.join("local-stack/conf/mariadb.cnf")).expect("mariadb.cnf reads");
-        let max_connections: u32 = settings
-            .lines()
-            .find_map(|line| line.strip_prefix("max_connections"))
-            .and_then(|value| value.trim().trim_start_matches('=').trim().parse().ok())
-            .expect("mariadb.cnf sets max_connections");
-        assert!(
-            pools + OTHER_SESSIONS <= max_connections,
-            "the functions' pools ({pools}) and {OTHER_SESSIONS} other sessions exceed max_connections = {max_connections}"
-        );
+        // The native scripts' configuration, and the Compose file's flags for Docker users.
+        let read = |path: &str| std::fs::read_to_string(root.join(path)).expect("the file reads");
+        let native = read("local-stack/conf/mariadb.cnf");
+        let compose = read("local-stack/docker-compose.yml");
+        let limits = [
+            (
+                "mariadb.cnf",
+                native
+                    .lines()
+                    .find_map(|line| line.strip_prefix("max_connections")),
+            ),
+            (
+                "docker-compose.yml",
+                compose
+                    .lines()
+                    .find_map(|line| line.trim().strip_prefix("- --max-connections")),
+            ),
+        ];
+        for (file, setting) in limits {
+            let max_connections: u32 = setting
+                .and_then(|value| value.trim().trim_start_matches('=').trim().parse().ok())
+                .unwrap_or_else(|| panic!("{file} sets max_connections"));
+            assert!(
+                pools + OTHER_SESSIONS <= max_connections,
+                "the functions' pools ({pools}) and {OTHER_SESSIONS} other sessions exceed {file}'s max_connections = {max_connections}"
+            );
+        }
     }
 
     #[test]
