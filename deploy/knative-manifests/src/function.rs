@@ -117,16 +117,20 @@ impl Scaling {
 /// function without a database. The local stack runs one process per function and sizes its
 /// pool by this same rule (`stackctl plan`).
 pub fn instance_database_connections(function: &FunctionSpec) -> anyhow::Result<Option<u32>> {
-    if !function
-        .intrinsic_environment
-        .iter()
-        .any(|name| name == "DATABASE_URL")
-    {
+    if !has_database(function) {
         return Ok(None);
     }
     Ok(Some(
         Scaling::of(function, Trigger::of(function)?).database_connections,
     ))
+}
+
+/// Whether `function` reaches MariaDB: the template gives it a `DATABASE_URL`.
+pub fn has_database(function: &FunctionSpec) -> bool {
+    function
+        .intrinsic_environment
+        .iter()
+        .any(|name| name == "DATABASE_URL")
 }
 
 /// A platform topic's partition count; an unknown topic counts as the platform's default

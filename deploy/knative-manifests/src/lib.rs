@@ -161,7 +161,7 @@ pub fn generate(registry: &Registry) -> anyhow::Result<Vec<ManifestFile>> {
 
 /// Sessions beyond the functions' pools: the relay's binlog stream and position store, the
 /// provisioning jobs, and an operator with a client.
-const OTHER_DATABASE_CONNECTIONS: u32 = 20;
+pub const OTHER_DATABASE_CONNECTIONS: u32 = 20;
 
 /// The most sessions the platform can hold open on MariaDB at once: every function's pool
 /// full at its largest scale, and the others. The k3s overlay's MariaDB accepts that many, so
@@ -169,8 +169,9 @@ const OTHER_DATABASE_CONNECTIONS: u32 = 20;
 pub fn database_connections_at_most(registry: &Registry) -> anyhow::Result<u32> {
     let mut total = OTHER_DATABASE_CONNECTIONS;
     for spec in &registry.functions {
-        if let Some(connections) = function::instance_database_connections(spec)? {
-            total += connections * function::Scaling::of(spec, function::Trigger::of(spec)?).max_scale;
+        if function::has_database(spec) {
+            let scaling = function::Scaling::of(spec, function::Trigger::of(spec)?);
+            total += scaling.database_connections * scaling.max_scale;
         }
     }
     Ok(total)

@@ -29,9 +29,9 @@ pub fn database_pool(function: &template::FunctionSpec) -> anyhow::Result<u32> {
 mod tests {
     use std::path::Path;
 
-    /// Sessions beside the functions' pools: the relay's binlog stream and position store,
-    /// stackctl, the exporter and an operator with a client.
-    const OTHER_SESSIONS: u32 = 20;
+    // Sessions beside the functions' pools, as the k3s overlay counts them: the relay's, the
+    // provisioning's and an operator's.
+    use knative_manifests::OTHER_DATABASE_CONNECTIONS as OTHER_SESSIONS;
 
     #[test]
     fn the_local_mariadb_accepts_every_function_pool_full_at_once() {
@@ -85,12 +85,7 @@ mod tests {
         let without_database: Vec<_> = registry
             .functions
             .iter()
-            .filter(|function| {
-                !function
-                    .intrinsic_environment
-                    .iter()
-                    .any(|name| name == "DATABASE_URL")
-            })
+            .filter(|function| !knative_manifests::function::has_database(function))
             .collect();
         assert!(!without_database.is_empty());
         for function in without_database {
